@@ -1,0 +1,96 @@
+"""The one error tree. Every error says what failed and where.
+
+Each class also derives from the builtin a caller would naturally catch
+(``ValueError``, ``KeyError``, ``TimeoutError``, ``ConnectionError``), so
+code written against the standard library keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AlsekError(Exception):
+    """Root of every error Alsek raises on purpose."""
+
+
+class ValidationError(AlsekError, ValueError):
+    """An option, field or message failed validation."""
+
+
+class SerializationError(AlsekError, TypeError):
+    """A value could not be encoded; nothing was written."""
+
+    def __init__(self, key: str | None, value: Any, cause: BaseException | None = None) -> None:
+        self.key = key
+        self.value_type = type(value).__name__
+        where = f" for key {key!r}" if key is not None else ""
+        because = f": {cause}" if cause is not None else ""
+        super().__init__(f"cannot serialize a value of type {self.value_type!r}{where}{because}")
+
+
+class DeserializationError(AlsekError, ValueError):
+    """A stored value could not be decoded."""
+
+    def __init__(self, key: str | None, cause: BaseException | None = None) -> None:
+        self.key = key
+        where = f" stored at {key!r}" if key is not None else ""
+        because = f": {cause}" if cause is not None else ""
+        super().__init__(f"cannot deserialize the value{where}{because}")
+
+
+class KeyExistsError(AlsekError, KeyError):
+    """``set(..., nx=True)`` found the name already present."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"name {name!r} already exists (set with nx=True)")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MessageExistsError(KeyExistsError):
+    """A message with this uuid was already submitted."""
+
+
+class NotFoundError(AlsekError, KeyError):
+    """A name, message or result is not in the backend."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ResultTimeoutError(AlsekError, TimeoutError):
+    """No result arrived within the requested timeout."""
+
+
+class TaskTimeoutError(AlsekError, TimeoutError):
+    """A task ran past its timeout."""
+
+
+class BackendUnavailableError(AlsekError, ConnectionError):
+    """The storage backend cannot be reached."""
+
+
+class LeaseLostError(AlsekError):
+    """The lease on a message no longer holds: another consumer may own it."""
+
+
+class TaskNotFoundError(AlsekError, LookupError):
+    """A message names a task this process does not know."""
+
+
+class SchedulingError(AlsekError):
+    """A triggered task could not be scheduled."""
+
+
+class DiscoveryError(AlsekError):
+    """The CLI could not collect tasks from the given package."""
+
+
+class LockError(AlsekError):
+    """A lock operation was used incorrectly."""

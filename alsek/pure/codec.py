@@ -1,0 +1,62 @@
+"""The one cattrs converter: records to plain data and back.
+
+Only this module imports cattrs. Serializers (JSON or custom) live in the
+effects layer and see nothing but the plain dicts produced here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import cattrs
+
+from alsek.exceptions import ValidationError
+from alsek.pure.message import FIELDS, Message
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _describe(error: BaseException, what: str) -> str:
+    if isinstance(error, cattrs.BaseValidationError):
+        details = "; ".join(cattrs.transform_error(error, path=what))
+        return details or str(error)
+    return f"{what}: {error}"
+
+
+def structure(data: Any, cls: type[T], what: str | None = None) -> T:
+    """Build a ``cls`` record from plain data, with a clear error naming the field."""
+    label = what or cls.__name__
+    try:
+        return converter.structure(data, cls)
+    except ValidationError:
+        raise
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise ValidationError(f"invalid {label}: {_describe(error, label)}") from error
+
+
+def unstructure(obj: Any) -> Any:
+    """Plain data (dicts, lists, scalars) for a record."""
+    return converter.unstructure(obj)
+
+
+def message_to_data(message: Message) -> dict[str, Any]:
+    """The persisted form of a message (same as ``message.data``)."""
+    return message.data
+
+
+def message_from_data(data: Any, cls: type[M] = Message) -> M:  # type: ignore[assignment]
+    """Rebuild a message of class ``cls`` from its persisted form.
+
+    Raises ``ValidationError`` naming the offending field for anything that
+    is not a well-formed message (wrong types, missing fields, bad values).
+    """
+    if not isinstance(data, dict):
+        raise ValidationError(f"invalid Message: expected a dict, got {type(data).__name__}")
+    missing = [name for name in ("task_name", "uuid", "created_at") if name not in data]
+    if missing:
+        raise ValidationError(f"invalid Message: missing field(s) {', '.join(missing)}")
+    known = {name: data[name] for name in FIELDS if name in data}
+    return structure(known, cls, what="Message")

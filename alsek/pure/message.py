@@ -1,0 +1,198 @@
+"""The Message record: everything needed to run one task invocation.
+
+A message is immutable. Transitions (``alsek.pure.transitions``) return new
+records built with ``attrs.evolve`` so that a subclass (the public
+``alsek.core.Message``, which adds clock-reading properties) is preserved.
+Timestamps are integer UTC milliseconds; ``ready_at = updated_at + delay``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+import attrs
+
+from alsek import defaults
+from alsek.exceptions import ValidationError
+
+Mechanism = Literal["process", "thread"]
+MECHANISMS: tuple[Mechanism, ...] = ("process", "thread")
+
+#: Field order of ``Message.data`` and of the repr (the tour's order first).
+FIELDS: tuple[str, ...] = (
+    "task_name",
+    "queue",
+    "args",
+    "kwargs",
+    "metadata",
+    "store_result",
+    "result_ttl",
+    "uuid",
+    "progenitor",
+    "retries",
+    "timeout",
+    "created_at",
+    "updated_at",
+    "delay",
+    "previous_result",
+    "callback_message_data",
+    "backoff_settings",
+    "mechanism",
+    "lock",
+    "priority",
+    "deliveries",
+)
+
+_FORBIDDEN_IN_NAMES = (":", "*", "?", "[", "]", "|")
+
+
+def check_name(kind: str, value: Any) -> str:
+    """Validate a queue or task name: a non-empty string free of key syntax."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{kind} must be a non-empty string, got {value!r}")
+    bad = [c for c in _FORBIDDEN_IN_NAMES if c in value]
+    if bad:
+        raise ValidationError(
+            f"{kind} {value!r} must not contain {', '.join(repr(c) for c in bad)} "
+            "(they are separators in storage keys)"
+        )
+    return value
+
+
+def _name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_name(f"Message.{attribute.name}", value)
+
+
+def _int_at_least(minimum: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValidationError(
+                f"Message.{attribute.name} must be an int >= {minimum}, got {value!r}"
+            )
+
+    return check
+
+
+def _optional_ttl(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _int_at_least(1)(instance, attribute, value)
+
+
+def _priority(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not defaults.MIN_PRIORITY <= value <= defaults.MAX_PRIORITY
+    ):
+        raise ValidationError(
+            f"Message.priority must be an int in [{defaults.MIN_PRIORITY}, "
+            f"{defaults.MAX_PRIORITY}], got {value!r}"
+        )
+
+
+def _mechanism(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in MECHANISMS:
+        raise ValidationError(f"Message.mechanism must be 'process' or 'thread', got {value!r}")
+
+
+def _uuid(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_name("Message.uuid", value)
+
+
+def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"Message.{attribute.name} must be a str or None, got {value!r}")
+
+
+def _optional_dict(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, dict):
+        raise ValidationError(f"Message.{attribute.name} must be a dict or None, got {value!r}")
+
+
+def _kwargs(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValidationError(f"Message.kwargs must be a dict with str keys, got {value!r}")
+
+
+def _to_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, dict)):
+        raise ValidationError(f"Message.args must be a sequence of arguments, got {value!r}")
+    return tuple(value)
+
+
+def _to_kwargs(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def format_timestamp(ms: int) -> str:
+    """UTC milliseconds as ``'YYYY-MM-DD HH:MM:SS.ffffff'`` (the tour's repr)."""
+    return (_dt.datetime(1970, 1, 1) + _dt.timedelta(milliseconds=ms)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f"
+    )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Message:
+    """One task invocation, as stored by the broker.
+
+    Required: ``task_name``, ``uuid`` and ``created_at`` (pure code never
+    invents ids or reads clocks). ``updated_at`` defaults to ``created_at``.
+    ``lock`` holds the lease token while a consumer holds the message and
+    ``deliveries`` counts how often it was handed out since its last
+    recorded outcome (a value above 1 means this run may be a duplicate).
+    """
+
+    task_name: str = attrs.field(validator=_name)
+    queue: str = attrs.field(default=defaults.DEFAULT_QUEUE, validator=_name)
+    args: tuple[Any, ...] = attrs.field(default=(), converter=_to_tuple)
+    kwargs: dict[str, Any] = attrs.field(factory=dict, converter=_to_kwargs, validator=_kwargs)
+    metadata: Any = None
+    store_result: bool = False
+    result_ttl: int | None = attrs.field(default=None, validator=_optional_ttl)
+    uuid: str = attrs.field(validator=_uuid)
+    progenitor: str | None = attrs.field(default=None, validator=_optional_str)
+    retries: int = attrs.field(default=0, validator=_int_at_least(0))
+    timeout: int = attrs.field(default=defaults.DEFAULT_TASK_TIMEOUT, validator=_int_at_least(1))
+    created_at: int = attrs.field(validator=_int_at_least(0))
+    updated_at: int = attrs.field(
+        default=attrs.Factory(lambda self: self.created_at, takes_self=True),
+        validator=_int_at_least(0),
+    )
+    delay: int = attrs.field(default=0, validator=_int_at_least(0))
+    previous_result: Any = None
+    callback_message_data: dict[str, Any] | None = attrs.field(
+        default=None, validator=_optional_dict
+    )
+    backoff_settings: dict[str, Any] | None = attrs.field(default=None, validator=_optional_dict)
+    mechanism: Mechanism = attrs.field(default=defaults.DEFAULT_MECHANISM, validator=_mechanism)
+    lock: str | None = attrs.field(default=None, validator=_optional_str)
+    priority: int = attrs.field(default=defaults.DEFAULT_PRIORITY, validator=_priority)
+    deliveries: int = attrs.field(default=0, validator=_int_at_least(0))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Everything the broker persists, as a plain dict (tour order)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    @property
+    def summary(self) -> str:
+        """A one-line identification: uuid, queue and task."""
+        return f"Message(uuid={self.uuid!r}, queue={self.queue!r}, task={self.task_name!r})"
+
+    @property
+    def ready_at(self) -> int:
+        """UTC milliseconds at which the message may next be processed."""
+        return self.updated_at + self.delay
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in FIELDS:
+            value = getattr(self, name)
+            if name in ("created_at", "updated_at"):
+                value = format_timestamp(value)
+            shown.append(f"    {name}={value!r},")
+        body = "\n".join(shown).rstrip(",")
+        return f"Message(\n{body}\n)"

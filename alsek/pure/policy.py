@@ -1,0 +1,38 @@
+"""A task's rules for what happens after a run, as data."""
+
+from __future__ import annotations
+
+import attrs
+
+from alsek import defaults
+from alsek.exceptions import ValidationError
+from alsek.pure.message import Message
+
+
+def _optional_non_negative(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if value is None and attribute.name == "max_retries":
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{attribute.name} must be an int >= 0, got {value!r}")
+
+
+@attrs.frozen
+class TaskPolicy:
+    """Retry and redelivery limits of a task.
+
+    ``max_retries=None`` retries forever. ``max_redeliveries`` bounds how
+    many deliveries may end without an outcome (crashes) before the message
+    is dead-lettered instead of redelivered: it ends crash loops.
+    """
+
+    max_retries: int | None = attrs.field(
+        default=defaults.DEFAULT_MAX_RETRIES, validator=_optional_non_negative
+    )
+    max_redeliveries: int = attrs.field(
+        default=defaults.DEFAULT_MAX_REDELIVERIES, validator=_optional_non_negative
+    )
+
+
+def default_should_retry(message: Message, max_retries: int | None) -> bool:
+    """The default ``Task.do_retry``: retry while retries remain (None = forever)."""
+    return max_retries is None or message.retries < max_retries
