@@ -1,0 +1,5 @@
+"""Consumers (``alsek.core.consumer``)."""
+
+from alsek.effects.consumer import Consumer
+
+__all__ = ["Consumer"]

@@ -1,0 +1,5 @@
+"""The Message (``alsek.core.message``)."""
+
+from alsek.effects.message import Message
+
+__all__ = ["Message"]

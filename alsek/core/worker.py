@@ -1,0 +1,5 @@
+"""Worker pools (``alsek.core.worker``)."""
+
+from alsek.effects.worker import WorkerPool
+
+__all__ = ["WorkerPool"]

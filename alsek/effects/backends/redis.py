@@ -1,0 +1,411 @@
+"""Redis backend: primitives on plain keys, the queue index in Lua (one round trip a claim)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from alsek import defaults
+from alsek.effects.backends import redis_scripts as lua
+from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, is_glob
+from alsek.effects.backends.lazy import LazyClient
+from alsek.effects.serialization import Serializer
+from alsek.exceptions import (
+    BackendUnavailableError,
+    DeserializationError,
+    KeyExistsError,
+    NotFoundError,
+    ValidationError,
+)
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.ordering import ready_member
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONNECT_TIMEOUT_S = 5.0
+SOCKET_TIMEOUT_S = 10.0
+#: Longest single block on a signal list; keeps stop requests responsive.
+MAX_BLOCK_S = 1.0
+
+
+def _unavailable(method: F) -> F:
+    """Turn redis-py connection failures into ``BackendUnavailableError``."""
+
+    @functools.wraps(method)
+    def wrapper(self: RedisBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise BackendUnavailableError(f"Redis at {self.describe()} is unavailable: {error}") from error
+
+    return cast(F, wrapper)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_text(entry: IndexEntry) -> str:
+    member = ready_member(entry.ready_at, entry.created_at, entry.name)
+    return f"{entry.mechanism}|{entry.priority}|{member}"
+
+
+class RedisBackend(Backend):
+    """Redis storage.
+
+    Args:
+        conn: a URL (``"redis://host:port/db"``), a ``redis.Redis``, a
+            ``LazyClient`` returning one, or None for localhost:6379.
+        namespace: prefix of every key.
+        serializer: value encoding (JSON by default).
+
+    Requires a single primary (not Redis Cluster); run it with
+    ``maxmemory-policy noeviction`` and AOF persistence for the delivery
+    guarantees (see the README's "Guarantees").
+    """
+
+    def __init__(
+        self,
+        conn: str | redis.Redis | LazyClient | None = None,
+        namespace: str = defaults.DEFAULT_NAMESPACE,
+        serializer: Serializer | None = None,
+    ) -> None:
+        super().__init__(namespace=namespace, serializer=serializer)
+        if conn is None or isinstance(conn, str):
+            url = conn
+            conn = LazyClient(lambda: self._connect(url))
+        elif not isinstance(conn, (redis.Redis, LazyClient)):
+            raise ValidationError(
+                f"RedisBackend conn must be a URL, a redis.Redis or a LazyClient, got {conn!r}"
+            )
+        self._conn: redis.Redis | LazyClient = conn
+        self._scripts: dict[str, Any] = {}
+
+    @staticmethod
+    def _connect(url: str | None) -> redis.Redis:
+        options: dict[str, Any] = {
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": SOCKET_TIMEOUT_S,
+            "health_check_interval": 30,
+        }
+        if url is None:
+            return redis.Redis(host="localhost", port=6379, **options)
+        return redis.Redis.from_url(url, **options)
+
+    @property
+    def conn(self) -> redis.Redis:
+        """The client (created on first use when lazy)."""
+        if isinstance(self._conn, LazyClient):
+            self._conn = self._conn.get()
+        return self._conn
+
+    def describe(self) -> str:
+        """Where this backend connects to, for error messages."""
+        if isinstance(self._conn, LazyClient):
+            return "(not yet connected)"
+        kwargs = self._conn.connection_pool.connection_kwargs
+        return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"
+
+    def _script(self, name: str) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self.conn.register_script(getattr(lua, name))
+            self._scripts[name] = script
+        return script
+
+    def _run(self, name: str, *args: Any) -> Any:
+        return self._script(name)(keys=[], args=[self.namespace, *args], client=self.conn)
+
+    # -- primitives --------------------------------------------------------------
+
+    @_unavailable
+    def exists(self, name: str) -> bool:
+        return bool(self.conn.exists(self.full_name(name)))
+
+    @_unavailable
+    def set(self, name: str, value: Any, nx: bool = False, ttl: int | None = None) -> None:
+        encoded = self.encode(name, value)
+        written = self.conn.set(self.full_name(name), encoded, px=ttl, nx=nx)
+        if nx and not written:
+            raise KeyExistsError(name)
+
+    @_unavailable
+    def get(self, name: str) -> Any:
+        raw = self.conn.get(self.full_name(name))
+        if raw is None:
+            raise NotFoundError(f"no value stored at {name!r}")
+        return self.decode(name, raw)
+
+    @_unavailable
+    def delete(self, name: str, missing_ok: bool = False) -> None:
+        deleted = self.conn.delete(self.full_name(name))
+        if not deleted and not missing_ok:
+            raise NotFoundError(f"no value stored at {name!r}")
+
+    def _scan_keys(self, match: str) -> Iterator[str]:
+        for key in self.conn.scan_iter(match=match, count=1000):
+            yield self.short_name(key)
+
+    @_unavailable
+    def scan(self, pattern: str | None = None) -> Iterator[str]:
+        if pattern is None:
+            return self._scan_keys(self.full_name("*"))
+        if is_glob(pattern):
+            return self._scan_keys(self.full_name(pattern))
+        names = list(self._scan_keys(self.full_name(pattern) + ":*"))
+        if self.conn.exists(self.full_name(pattern)):
+            names.append(pattern)
+        return iter(names)
+
+    @_unavailable
+    def clear_namespace(self) -> int:
+        count = 0
+        batch: list[bytes] = []
+        for key in self.conn.scan_iter(match=self.full_name("*"), count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                count += int(self.conn.unlink(*batch))
+                batch = []
+        if batch:
+            count += int(self.conn.unlink(*batch))
+        return count
+
+    @_unavailable
+    def compare_and_delete(self, name: str, value: Any) -> bool:
+        """Delete ``name`` only if it holds ``value`` (atomic)."""
+        script = self._script("COMPARE_AND_DELETE")
+        encoded = self.encode(name, value)
+        return bool(script(keys=[], args=[self.full_name(name), encoded], client=self.conn))
+
+    @_unavailable
+    def compare_and_expire(self, name: str, value: Any, ttl: int) -> bool:
+        """Reset the ttl of ``name`` only if it holds ``value`` (atomic)."""
+        script = self._script("COMPARE_AND_EXPIRE")
+        encoded = self.encode(name, value)
+        return bool(script(keys=[], args=[self.full_name(name), encoded, ttl], client=self.conn))
+
+    # -- waiting -------------------------------------------------------------------
+
+    @_unavailable
+    def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
+        if timeout_ms <= 0:
+            return
+        names = list(queues) if queues else self.known_queues()
+        if not names:
+            super().wait_for_work(names, min(timeout_ms, int(MAX_BLOCK_S * 1000)))
+            return
+        keys = [self.full_name(f"index:{queue}:signal") for queue in names]
+        self.conn.blpop(keys, timeout=min(timeout_ms / 1000, MAX_BLOCK_S))
+
+    @_unavailable
+    def wait_for_value(self, name: str, timeout_ms: int) -> Any:
+        deadline = time.monotonic() + timeout_ms / 1000
+        signal = self.full_name(f"signal:{name}")
+        while True:
+            raw = self.conn.get(self.full_name(name))
+            if raw is not None:
+                return self.decode(name, raw)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            popped = self.conn.blpop([signal], timeout=max(min(remaining, MAX_BLOCK_S), 0.001))
+            if popped is not None:
+                # Pass the wake-up on to any other waiter of the same value.
+                self.conn.rpush(signal, b"1")
+
+    @_unavailable
+    def notify_value(self, name: str) -> None:
+        signal = self.full_name(f"signal:{name}")
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.rpush(signal, b"1")
+        pipe.pexpire(signal, 60_000)
+        pipe.execute()
+
+    @_unavailable
+    def set_and_notify(
+        self,
+        name: str,
+        value: Any,
+        nx: bool = False,
+        ttl: int | None = None,
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> bool:
+        encoded = self.encode(name, value)
+        flat: list[Any] = []
+        for extra_name, extra_value in extra:
+            flat += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
+        script = self._script("SET_AND_NOTIFY")
+        args = [
+            self.full_name(name),
+            encoded,
+            "" if ttl is None else ttl,
+            1 if nx else 0,
+            self.full_name(f"signal:{name}"),
+            len(extra),
+            *flat,
+        ]
+        return bool(script(keys=[], args=args, client=self.conn))
+
+    # -- queue operations --------------------------------------------------------
+
+    @_unavailable
+    def known_queues(self) -> list[str]:
+        return sorted(_text(q) for q in self.conn.smembers(self.full_name("index:queues")))
+
+    @_unavailable
+    def enqueue(self, entry: IndexEntry, value: Any, now: int, nx: bool = True) -> bool:
+        encoded = self.encode(entry.name, value)
+        return bool(
+            self._run(
+                "ENQUEUE",
+                entry.queue,
+                entry.name,
+                encoded,
+                _entry_text(entry),
+                entry.ready_at,
+                now,
+                1 if nx else 0,
+            )
+        )
+
+    def _decode_claim(self, raw: list[Any], offset: int) -> Claim:
+        name = _text(raw[offset])
+        payload_raw = raw[offset + 2]
+        try:
+            payload: Any = self.decode(name, payload_raw)
+        except DeserializationError as error:
+            payload = CorruptPayload(payload_raw, str(error))
+        return Claim(
+            name=name,
+            queue=_text(raw[offset + 1]),
+            payload=payload,
+            token=_text(raw[offset + 3]),
+            deliveries=int(raw[offset + 4]),
+            deadline=int(raw[offset + 5]),
+        )
+
+    @_unavailable
+    def claim(
+        self,
+        queues: Sequence[str] | None,
+        mechanisms: Sequence[str],
+        now: int,
+        lease_ms: int,
+        tokens: Sequence[str],
+    ) -> ClaimBatch:
+        order = list(queues) if queues is not None else []
+        raw = self._run(
+            "CLAIM",
+            now,
+            lease_ms,
+            len(mechanisms),
+            *mechanisms,
+            len(order),
+            *order,
+            len(tokens),
+            *tokens,
+        )
+        claims = tuple(self._decode_claim(raw, i) for i in range(1, len(raw), 6))
+        wake = int(raw[0])
+        return ClaimBatch(claims, None if wake < 0 else wake)
+
+    @_unavailable
+    def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
+        return bool(self._run("RENEW", now, lease_ms, queue, name, token)[0])
+
+    @_unavailable
+    def renew_many(
+        self, leases: Sequence[tuple[str, str, str]], now: int, lease_ms: int
+    ) -> list[bool]:
+        if not leases:
+            return []
+        flat = [part for lease in leases for part in lease]
+        return [bool(x) for x in self._run("RENEW", now, lease_ms, *flat)]
+
+    @_unavailable
+    def ack(self, queue: str, name: str, token: str | None) -> bool:
+        return bool(self._run("ACK", queue, name, token or ""))
+
+    @_unavailable
+    def release(
+        self,
+        queue: str,
+        name: str,
+        token: str | None,
+        entry: IndexEntry,
+        value: Any,
+        deliveries: DeliveryChange = "keep",
+        now: int = 0,
+    ) -> bool:
+        encoded = self.encode(name, value)
+        return bool(
+            self._run(
+                "RELEASE",
+                queue,
+                name,
+                token or "",
+                encoded,
+                _entry_text(entry),
+                entry.ready_at,
+                now,
+                deliveries,
+            )
+        )
+
+    @_unavailable
+    def dead_letter(
+        self,
+        queue: str,
+        name: str,
+        token: str | None,
+        dlq_name: str | None,
+        dlq_value: Any,
+        dlq_ttl: int | None,
+    ) -> bool:
+        encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else ""
+        return bool(
+            self._run(
+                "DEAD_LETTER",
+                queue,
+                name,
+                token or "",
+                self.full_name(dlq_name) if dlq_name is not None else "",
+                encoded,
+                "" if dlq_ttl is None else dlq_ttl,
+            )
+        )
+
+    @_unavailable
+    def queue_counts(self, queue: str, now: int) -> dict[str, int]:
+        ready, delayed, leased = self._run("COUNTS", queue, now)
+        return {"ready": int(ready), "delayed": int(delayed), "leased": int(leased)}
+
+    @_unavailable
+    def server_warnings(self) -> list[str]:
+        """Settings that weaken delivery guarantees (eviction, no persistence)."""
+        warnings = []
+        try:
+            policy = self.conn.config_get("maxmemory-policy").get("maxmemory-policy")
+            aof = self.conn.config_get("appendonly").get("appendonly")
+            save = self.conn.config_get("save").get("save")
+        except redis.ResponseError:  # CONFIG may be disabled on managed services
+            return ["could not read the Redis configuration (CONFIG GET refused)"]
+        if policy not in (None, "noeviction", b"noeviction"):
+            warnings.append(
+                f"maxmemory-policy is {_text(policy)!r}: Redis may evict queued messages; "
+                "use 'noeviction'"
+            )
+        if _text(aof or "no") != "yes" and not _text(save or ""):
+            warnings.append(
+                "Redis persists nothing (appendonly no, no save points): a restart loses "
+                "every queued message; use 'appendonly yes' with 'appendfsync always' or 'everysec'"
+            )
+        return warnings

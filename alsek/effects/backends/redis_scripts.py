@@ -1,0 +1,273 @@
+"""Lua scripts behind the Redis queue index. Each runs atomically on the server.
+
+Per queue ``q`` (inside namespace ``ns``)::
+
+    ns:index:queues              SET   every queue ever used
+    ns:index:q:entries           HASH  name -> "mechanism|priority|member"
+    ns:index:q:ready:{mechanism} ZSET  score = priority, member = "ready|created|name"
+    ns:index:q:delayed           ZSET  score = ready_at, member = name
+    ns:index:q:leased            ZSET  score = lease deadline, member = name
+    ns:index:q:leases            HASH  name -> lease token
+    ns:index:q:deliveries        HASH  name -> deliveries since the last retry
+    ns:index:q:signal            LIST  wake-up tokens for blocked consumers
+
+Equal priorities order by member, i.e. lexicographically by zero-padded
+ready time, creation time, then name: exact, unlike a packed double score.
+A claim is one round trip; its cost is O(log n) plus the entries that
+became due or expired since the previous claim (each moved once).
+"""
+
+PRELUDE = r"""
+local ns = ARGV[1]
+local function idx(q, s) return ns .. ':index:' .. q .. ':' .. s end
+local function parse(e)
+  return string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+end
+local function member_name(member)
+  return string.match(member, '^[^|]*|[^|]*|(.*)$')
+end
+local function unindex(q, name)
+  local e = redis.call('HGET', idx(q, 'entries'), name)
+  if e then
+    local mech, prio, member = parse(e)
+    redis.call('ZREM', idx(q, 'ready:' .. mech), member)
+  end
+  redis.call('ZREM', idx(q, 'delayed'), name)
+  redis.call('ZREM', idx(q, 'leased'), name)
+  redis.call('HDEL', idx(q, 'leases'), name)
+end
+local function place(q, name, e, ready_at, now)
+  redis.call('HSET', idx(q, 'entries'), name, e)
+  if ready_at <= now then
+    local mech, prio, member = parse(e)
+    redis.call('ZADD', idx(q, 'ready:' .. mech), prio, member)
+    local sig = idx(q, 'signal')
+    if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
+  else
+    redis.call('ZADD', idx(q, 'delayed'), ready_at, name)
+  end
+end
+local function holds(q, name, token)
+  if token == '' then
+    return redis.call('HEXISTS', idx(q, 'entries'), name) == 1
+      or redis.call('EXISTS', ns .. ':' .. name) == 1
+  end
+  return redis.call('HGET', idx(q, 'leases'), name) == token
+end
+local function forget(q, name)
+  unindex(q, name)
+  redis.call('HDEL', idx(q, 'entries'), name)
+  redis.call('HDEL', idx(q, 'deliveries'), name)
+  redis.call('DEL', ns .. ':' .. name)
+end
+"""
+
+# ARGV: ns, queue, name, payload, entry, ready_at, now, nx
+ENQUEUE = PRELUDE + r"""
+local q, name, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local ready_at, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+local key = ns .. ':' .. name
+if ARGV[8] == '1' and redis.call('EXISTS', key) == 1 then return 0 end
+unindex(q, name)
+redis.call('SET', key, payload)
+place(q, name, e, ready_at, now)
+redis.call('SADD', ns .. ':index:queues', q)
+return 1
+"""
+
+# ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...
+# Returns {next_wake or -1, name, queue, payload, token, deliveries, deadline, ...}
+CLAIM = PRELUDE + r"""
+local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local i = 4
+local mechs, queues, tokens = {}, {}, {}
+for j = 1, tonumber(ARGV[i]) do mechs[j] = ARGV[i + j] end
+i = i + tonumber(ARGV[i]) + 1
+for j = 1, tonumber(ARGV[i]) do queues[j] = ARGV[i + j] end
+local n_queues = tonumber(ARGV[i])
+i = i + n_queues + 1
+for j = 1, tonumber(ARGV[i]) do tokens[j] = ARGV[i + j] end
+if n_queues == 0 then
+  queues = redis.call('SMEMBERS', ns .. ':index:queues')
+  table.sort(queues)
+end
+
+local prepared = {}
+local function prepare(q)
+  if prepared[q] then return end
+  prepared[q] = true
+  local due = redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now, 'LIMIT', 0, 1000)
+  for _, name in ipairs(due) do
+    redis.call('ZREM', idx(q, 'delayed'), name)
+    local e = redis.call('HGET', idx(q, 'entries'), name)
+    if e then place(q, name, e, now, now) end
+  end
+  local expired = redis.call('ZRANGEBYSCORE', idx(q, 'leased'), '-inf', now, 'LIMIT', 0, 1000)
+  for _, name in ipairs(expired) do
+    redis.call('ZREM', idx(q, 'leased'), name)
+    redis.call('HDEL', idx(q, 'leases'), name)
+    local e = redis.call('HGET', idx(q, 'entries'), name)
+    if e then place(q, name, e, now, now) end
+  end
+end
+
+local function take(q, token)
+  while true do
+    local best, best_mech, best_score = nil, nil, nil
+    for _, m in ipairs(mechs) do
+      local r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+      if #r > 0 then
+        local s = tonumber(r[2])
+        if best == nil or s < best_score or (s == best_score and r[1] < best) then
+          best, best_mech, best_score = r[1], m, s
+        end
+      end
+    end
+    if best == nil then return nil end
+    redis.call('ZREM', idx(q, 'ready:' .. best_mech), best)
+    local name = member_name(best)
+    local payload = redis.call('GET', ns .. ':' .. name)
+    if payload then
+      local deadline = now + lease
+      redis.call('ZADD', idx(q, 'leased'), deadline, name)
+      redis.call('HSET', idx(q, 'leases'), name, token)
+      local d = redis.call('HINCRBY', idx(q, 'deliveries'), name, 1)
+      return {name, q, payload, token, d, deadline}
+    end
+    -- The message vanished behind the index's back: drop its entry.
+    redis.call('HDEL', idx(q, 'entries'), name)
+    redis.call('HDEL', idx(q, 'deliveries'), name)
+  end
+end
+
+local out = {-1}
+local claimed = 0
+for _, token in ipairs(tokens) do
+  local got = nil
+  for _, q in ipairs(queues) do
+    prepare(q)
+    got = take(q, token)
+    if got then break end
+  end
+  if got == nil then break end
+  for _, v in ipairs(got) do table.insert(out, v) end
+  claimed = claimed + 1
+end
+if claimed < #tokens then
+  local wake = nil
+  for _, q in ipairs(queues) do
+    for _, s in ipairs({'delayed', 'leased'}) do
+      local r = redis.call('ZRANGE', idx(q, s), 0, 0, 'WITHSCORES')
+      if #r > 0 then
+        local t = tonumber(r[2])
+        if wake == nil or t < wake then wake = t end
+      end
+    end
+  end
+  if wake then out[1] = wake end
+end
+return out
+"""
+
+# ARGV: ns, now, lease_ms, then (queue, name, token) triples. Returns {0|1, ...}.
+RENEW = PRELUDE + r"""
+local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+local i = 4
+while i + 2 <= #ARGV do
+  local q, name, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HGET', idx(q, 'leases'), name) == token then
+    redis.call('ZADD', idx(q, 'leased'), 'XX', now + lease, name)
+    table.insert(out, 1)
+  else
+    table.insert(out, 0)
+  end
+  i = i + 3
+end
+return out
+"""
+
+# ARGV: ns, queue, name, token ('' = unconditional)
+ACK = PRELUDE + r"""
+local q, name, token = ARGV[2], ARGV[3], ARGV[4]
+if not holds(q, name, token) then return 0 end
+forget(q, name)
+return 1
+"""
+
+# ARGV: ns, queue, name, token, payload, entry, ready_at, now, mode (keep|reset|uncount)
+RELEASE = PRELUDE + r"""
+local q, name, token, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local ready_at, now, mode = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+if not holds(q, name, token) then return 0 end
+unindex(q, name)
+redis.call('SET', ns .. ':' .. name, payload)
+place(q, name, e, ready_at, now)
+redis.call('SADD', ns .. ':index:queues', q)
+if mode == 'reset' then
+  redis.call('HDEL', idx(q, 'deliveries'), name)
+elseif mode == 'uncount' then
+  if redis.call('HINCRBY', idx(q, 'deliveries'), name, -1) <= 0 then
+    redis.call('HDEL', idx(q, 'deliveries'), name)
+  end
+end
+return 1
+"""
+
+# ARGV: ns, queue, name, token, dlq_key ('' = none), dlq_value, dlq_ttl ('' = none)
+DEAD_LETTER = PRELUDE + r"""
+local q, name, token = ARGV[2], ARGV[3], ARGV[4]
+local dlq_key, dlq_value, dlq_ttl = ARGV[5], ARGV[6], ARGV[7]
+if not holds(q, name, token) then return 0 end
+if dlq_key ~= '' then
+  if dlq_ttl ~= '' then
+    redis.call('SET', dlq_key, dlq_value, 'PX', dlq_ttl)
+  else
+    redis.call('SET', dlq_key, dlq_value)
+  end
+end
+forget(q, name)
+return 1
+"""
+
+# ARGV: ns, queue, now. Returns {ready, delayed, leased}.
+COUNTS = PRELUDE + r"""
+local q, now = ARGV[2], tonumber(ARGV[3])
+local due = redis.call('ZCOUNT', idx(q, 'delayed'), '-inf', now)
+local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
+  + redis.call('ZCARD', idx(q, 'ready:process')) + due
+local delayed = redis.call('ZCARD', idx(q, 'delayed')) - due
+return {ready, delayed, redis.call('ZCARD', idx(q, 'leased'))}
+"""
+
+# ARGV: key, value, ttl ('' = none), nx (1|0), signal key, n_extra, (key, value)...
+SET_AND_NOTIFY = r"""
+local ttl, nx = ARGV[3], ARGV[4]
+local function put(k, v, only_new)
+  if ttl ~= '' and only_new then return redis.call('SET', k, v, 'PX', ttl, 'NX') end
+  if ttl ~= '' then return redis.call('SET', k, v, 'PX', ttl) end
+  if only_new then return redis.call('SET', k, v, 'NX') end
+  return redis.call('SET', k, v)
+end
+if not put(ARGV[1], ARGV[2], nx == '1') then return 0 end
+for i = 1, tonumber(ARGV[6]) do put(ARGV[5 + 2 * i], ARGV[6 + 2 * i], false) end
+redis.call('RPUSH', ARGV[5], '1')
+redis.call('PEXPIRE', ARGV[5], 60000)
+return 1
+"""
+
+# ARGV: full key, token. Deletes the key only if it holds token.
+COMPARE_AND_DELETE = r"""
+if redis.call('GET', ARGV[1]) == ARGV[2] then
+  return redis.call('DEL', ARGV[1])
+end
+return 0
+"""
+
+# ARGV: full key, token, ttl_ms. Extends the key only if it holds token.
+COMPARE_AND_EXPIRE = r"""
+if redis.call('GET', ARGV[1]) == ARGV[2] then
+  return redis.call('PEXPIRE', ARGV[1], ARGV[3])
+end
+return 0
+"""

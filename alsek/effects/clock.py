@@ -1,0 +1,62 @@
+"""Clocks and ids: the only sources of "now" and of new uuids."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid as _uuid
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the time in integer UTC milliseconds."""
+
+    def now(self) -> int:
+        """Current UTC time in milliseconds."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests and replays."""
+
+    def __init__(self, start: int = 1_700_000_000_000) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> int:
+        return self._now
+
+    def advance(self, ms: int) -> int:
+        """Move forward by ``ms`` and return the new time."""
+        with self._lock:
+            self._now += ms
+            return self._now
+
+    def set(self, ms: int) -> None:
+        """Jump to ``ms``."""
+        self._now = ms
+
+
+system_clock = SystemClock()
+
+
+def utcnow_ms() -> int:
+    """Current UTC time in integer milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def new_uuid() -> str:
+    """A fresh message id."""
+    return str(_uuid.uuid4())
+
+
+def new_token() -> str:
+    """A fresh lease or lock token."""
+    return _uuid.uuid4().hex

@@ -1,0 +1,141 @@
+"""Consumers claim ready messages, each under a lease only one consumer holds.
+
+A pass claims, in queue order (the order given, else alphabetical) and
+priority order within a queue. After a pass that finds nothing the
+consumer waits (its backoff, but never past the next delayed message or
+lease expiry) and is woken early by a submission where the backend can
+signal one. Undecodable or invalid payloads are dead-lettered here and never
+handed to a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+
+import attrs
+
+from alsek import defaults
+from alsek.effects.backends.base import CorruptPayload
+from alsek.effects.broker import Broker
+from alsek.effects.clock import new_token
+from alsek.effects.interpreter import persist
+from alsek.effects.message import Message
+from alsek.exceptions import BackendUnavailableError, ValidationError
+from alsek.pure import codec
+from alsek.pure.backoff import Backoff, LinearBackoff
+from alsek.pure.dead_letter import DeadLetterRecord
+from alsek.pure.message import MECHANISMS, Mechanism
+from alsek.pure.ordering import queue_order
+from alsek.pure.queue_model import Claim
+from alsek.pure.transitions import claimed
+
+log = logging.getLogger("alsek.consumer")
+
+#: Default consumer backoff: the longest wait between passes when nothing
+#: signals new work (Redis signals submissions, so this is rarely reached).
+DEFAULT_CONSUMER_BACKOFF = LinearBackoff(factor=50, floor=50, ceiling=500, zero_override=False)
+
+
+@attrs.frozen
+class Pass:
+    """What one pass over the queues found."""
+
+    messages: tuple[Message, ...]
+    next_wake: int | None
+
+
+class Consumer:
+    """Streams messages from a broker.
+
+    Args:
+        broker: where to claim from.
+        subset: queues to consume, in priority order (None: all, alphabetically).
+        backoff: wait after empty passes (by their count).
+        lease_ms: how long a claimed message stays reserved without renewal.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        subset: Sequence[str] | None = None,
+        backoff: Backoff | None = DEFAULT_CONSUMER_BACKOFF,
+        lease_ms: int = defaults.DEFAULT_LEASE_MS,
+    ) -> None:
+        if isinstance(subset, str):
+            subset = [subset]
+        self.broker = broker
+        self.subset = None if subset is None else queue_order(subset, ())
+        self.backoff = backoff or DEFAULT_CONSUMER_BACKOFF
+        if not isinstance(lease_ms, int) or lease_ms < 1:
+            raise ValidationError(f"lease_ms must be a positive int, got {lease_ms!r}")
+        self.lease_ms = lease_ms
+        self.stop_event = threading.Event()
+        self._empty_passes = 0
+
+    def __repr__(self) -> str:
+        return f"Consumer({self.broker!r}, subset={self.subset!r})"
+
+    def stop(self) -> None:
+        """Make ``stream()`` return after its current wait."""
+        self.stop_event.set()
+
+    def _decode(self, claim: Claim) -> Message | None:
+        reason = None
+        message = None
+        if isinstance(claim.payload, CorruptPayload):
+            reason = f"undecodable payload: {claim.payload.error}"
+        else:
+            try:
+                message = codec.message_from_data(claim.payload, Message)
+            except ValidationError as error:
+                reason = str(error)
+        if message is not None:
+            return claimed(message, claim.token, claim.deliveries)
+        raw = claim.payload.raw if isinstance(claim.payload, CorruptPayload) else claim.payload
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else repr(raw)
+        record = DeadLetterRecord(
+            name=claim.name, reason=str(reason), failed_at=self.broker.clock.now(), raw=text[:65536]
+        )
+        log.error("dead-lettering %s without running it: %s", claim.name, reason)
+        persist(
+            lambda: self.broker.dead_letter_name(claim.queue, claim.name, claim.token, record),
+            f"dead-lettering {claim.name}",
+        )
+        return None
+
+    def claim(self, mechanisms: Sequence[Mechanism] = MECHANISMS, limit: int = 1) -> Pass:
+        """One pass: claim up to ``limit`` messages of the given mechanisms."""
+        tokens = [new_token() for _ in range(limit)]
+        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens)
+        messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
+        if batch.claims:
+            self._empty_passes = 0
+        return Pass(messages, batch.next_wake)
+
+    def wait(self, next_wake: int | None) -> None:
+        """Back off after an empty pass, waking early on new work."""
+        self._empty_passes += 1
+        wait_ms = self.backoff.get(self._empty_passes)
+        if next_wake is not None:
+            wait_ms = min(wait_ms, max(next_wake - self.broker.clock.now(), 0))
+        if wait_ms > 0 and not self.stop_event.is_set():
+            self.broker.backend.wait_for_work(self.subset, wait_ms)
+
+    def stream(self) -> Iterator[Message]:
+        """Yield claimed messages until ``stop()``; each is leased to this consumer."""
+        pause = 0.05
+        while not self.stop_event.is_set():
+            try:
+                found = self.claim()
+            except BackendUnavailableError as error:
+                log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
+                self.stop_event.wait(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            pause = 0.05
+            if found.messages:
+                yield from found.messages
+            else:
+                self.wait(found.next_wake)

@@ -1,0 +1,172 @@
+"""Result storage: write-once results under the message uuid, with descendants.
+
+A result is stored as ``{"result": value, "timestamp": ms, "uuid": uuid}``
+at ``results:{uuid}``; a message with a progenitor also leaves a marker at
+``descendants:{progenitor}:{uuid}`` so that ``get(..., descendants=True)``
+can follow the chain (callbacks, triggered runs) without knowing it ahead.
+Results are written with ``nx``: a duplicate run can never overwrite the
+result another run already recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alsek.effects.backends.base import Backend
+from alsek.effects.clock import Clock, system_clock
+from alsek.exceptions import NotFoundError, ResultTimeoutError
+from alsek.pure.keys import (
+    descendant_marker_name,
+    descendants_pattern,
+    result_name,
+    uuid_from_descendant_marker,
+)
+from alsek.pure.message import Message
+
+
+class ResultStore:
+    """Stores and fetches task results.
+
+    Args:
+        backend: where results live (may differ from the broker's backend).
+    """
+
+    def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
+        self.backend = backend
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"ResultStore({self.backend!r})"
+
+    @staticmethod
+    def get_storage_name(message: Message) -> str:
+        """Where the result of ``message`` is stored."""
+        return result_name(message.uuid)
+
+    def set(self, message: Message, result: Any, nx: bool = True) -> bool:
+        """Store ``result`` for ``message`` (ttl ``message.result_ttl``).
+
+        Returns False when a result already exists (``nx``): results are
+        write-once. Raises ``SerializationError`` (writing nothing) if the
+        backend's serializer cannot encode ``result``.
+        """
+        now = self.clock.now()
+        value = {"result": result, "timestamp": now, "uuid": message.uuid}
+        extra = []
+        if message.progenitor:
+            extra.append((descendant_marker_name(message.progenitor, message.uuid), now))
+        return self.backend.set_and_notify(
+            self.get_storage_name(message), value, nx=nx, ttl=message.result_ttl, extra=extra
+        )
+
+    def exists(self, message: Message, descendants: bool = False) -> bool:
+        """Whether a result is stored for ``message`` (or, optionally, a descendant)."""
+        if self.backend.exists(self.get_storage_name(message)):
+            return True
+        return descendants and any(True for _ in self._descendant_uuids(message.uuid))
+
+    def _descendant_uuids(self, uuid: str) -> list[str]:
+        found: list[str] = []
+        frontier = [uuid]
+        seen = {uuid}
+        while frontier:
+            parent = frontier.pop()
+            for marker in self.backend.scan(descendants_pattern(parent)):
+                child = uuid_from_descendant_marker(marker)
+                if child not in seen:
+                    seen.add(child)
+                    found.append(child)
+                    frontier.append(child)
+        return found
+
+    def _collect(self, message: Message) -> list[dict[str, Any]]:
+        uuids = [message.uuid, *self._descendant_uuids(message.uuid)]
+        records = []
+        for uuid in uuids:
+            record = self.backend.get_or_none(result_name(uuid))
+            if isinstance(record, dict) and "result" in record:
+                records.append(record)
+        return sorted(records, key=lambda r: (r.get("timestamp", 0), r.get("uuid", "")))
+
+    def get(
+        self,
+        message: Message,
+        timeout: int = 0,
+        keep: bool = False,
+        with_metadata: bool = False,
+        descendants: bool = False,
+        with_timestamp: bool | None = None,
+    ) -> Any:
+        """Fetch the result of ``message``.
+
+        Args:
+            message: the message whose result to fetch.
+            timeout: milliseconds to wait for it (0: answer at once).
+            keep: leave the result in the backend (False deletes it once read).
+            with_metadata: return ``{"result", "timestamp", "uuid"}`` dicts.
+            descendants: return a list with the results of ``message`` and of
+                every message descending from it, ordered by the time they
+                were written.
+            with_timestamp: alias of ``with_metadata``.
+
+        Raises:
+            ResultTimeoutError: nothing arrived within ``timeout``.
+            NotFoundError: ``timeout`` is 0 and there is no result.
+        """
+        if with_timestamp is not None:
+            with_metadata = with_timestamp
+        if descendants:
+            records = self._collect(message)
+            if not records and timeout > 0:
+                self._wait_any(message, timeout)
+                records = self._collect(message)
+            if not records:
+                self._missing(message, timeout)
+            if not keep:
+                self.delete(message, descendants=True, missing_ok=True)
+            return records if with_metadata else [r["result"] for r in records]
+        name = self.get_storage_name(message)
+        if timeout > 0:
+            record = self.backend.wait_for_value(name, timeout)
+        else:
+            record = self.backend.get_or_none(name)
+        if record is None:
+            self._missing(message, timeout)
+        if not keep:
+            self.backend.delete(name, missing_ok=True)
+        return record if with_metadata else record["result"]
+
+    def _wait_any(self, message: Message, timeout: int) -> None:
+        deadline = self.clock.now() + timeout
+        name = self.get_storage_name(message)
+        while True:
+            remaining = deadline - self.clock.now()
+            if remaining <= 0 or self._collect(message):
+                return
+            self.backend.wait_for_value(name, min(remaining, 50))
+
+    @staticmethod
+    def _missing(message: Message, timeout: int) -> None:
+        if timeout > 0:
+            raise ResultTimeoutError(
+                f"no result for {message.summary} within {timeout} ms"
+            )
+        raise NotFoundError(f"no result stored for {message.summary}")
+
+    def delete(self, message: Message, descendants: bool = False, missing_ok: bool = False) -> int:
+        """Delete the result of ``message`` (and its descendants'); returns how many."""
+        uuids = [message.uuid]
+        if descendants:
+            uuids += self._descendant_uuids(message.uuid)
+        deleted = 0
+        for uuid in uuids:
+            if self.backend.exists(result_name(uuid)):
+                self.backend.delete(result_name(uuid), missing_ok=True)
+                deleted += 1
+        if descendants:
+            for uuid in uuids:
+                for marker in list(self.backend.scan(descendants_pattern(uuid))):
+                    self.backend.delete(marker, missing_ok=True)
+        if not deleted and not missing_ok:
+            raise NotFoundError(f"no result stored for {message.summary}")
+        return deleted

@@ -1,0 +1,1 @@
+"""Where task code runs: long-lived threads and long-lived processes."""

@@ -1,0 +1,111 @@
+"""Thread runner: long-lived threads; timeouts raise ``TaskTimeoutError`` inside the task.
+
+On CPython an exception can be scheduled in another thread
+(``PyThreadState_SetAsyncExc``); it is raised at the thread's next Python
+bytecode. A thread stuck in C code (``time.sleep``, a socket read) never
+sees it: the pool's watchdog then records the timeout itself, abandons the
+thread and starts another (the tour's caveats).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import platform
+import queue
+import threading
+from collections.abc import Callable
+
+from alsek.effects.runners.job import Job
+from alsek.effects.task import error_info
+from alsek.exceptions import TaskTimeoutError
+from alsek.pure.outcome import Failed, Outcome, TimedOut
+
+log = logging.getLogger("alsek.worker")
+CAN_INTERRUPT = platform.python_implementation() == "CPython"
+
+
+def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> bool:
+    """Schedule ``exc_type`` to be raised in the thread ``thread_id``."""
+    if not CAN_INTERRUPT:
+        return False
+    changed = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type)
+    )
+    return int(changed) == 1
+
+
+def clear_in_thread(thread_id: int) -> None:
+    """Cancel a scheduled but not yet raised exception in ``thread_id``."""
+    if CAN_INTERRUPT:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+
+
+def timed_out(job: Job) -> TimedOut:
+    """The outcome of ``job`` overrunning its timeout (asks ``do_retry``)."""
+    error = TaskTimeoutError(f"{job.message.summary} timed out after {job.message.timeout} ms")
+    try:
+        retry = bool(job.task.do_retry(job.message, error))
+    except Exception:
+        log.exception("do_retry of %s raised; not retrying", job.message.summary)
+        retry = False
+    return TimedOut(job.message.timeout, retry_approved=retry)
+
+
+class ThreadWorker(threading.Thread):
+    """Runs thread-mechanism jobs handed to it by the pool, until retired."""
+
+    def __init__(
+        self,
+        started: Callable[[Job], None],
+        complete: Callable[[Job, Outcome], None],
+        retire: Callable[[ThreadWorker], bool],
+        idle_s: float,
+    ) -> None:
+        super().__init__(daemon=True, name="alsek-thread-worker")
+        self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._on_start = started
+        self._complete = complete
+        self._retire = retire
+        self.idle_s = idle_s
+        self.lock = threading.Lock()
+        self.job: Job | None = None
+
+    def interrupt(self, job: Job) -> bool:
+        """Raise ``TaskTimeoutError`` in this thread if it is still running ``job``."""
+        with self.lock:
+            if self.job is not job or self.ident is None:
+                return False
+            return raise_in_thread(self.ident, TaskTimeoutError)
+
+    def run(self) -> None:
+        while True:
+            try:
+                job = self.mailbox.get(timeout=self.idle_s)
+            except queue.Empty:
+                if self._retire(self):
+                    return
+                continue
+            if job is None:
+                return
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        outcome: Outcome
+        try:
+            try:
+                with self.lock:
+                    self.job = job
+                    job.worker = self
+                self._on_start(job)
+                outcome = job.task.run(job.message)
+            finally:
+                with self.lock:
+                    self.job = None
+                    if self.ident is not None:
+                        clear_in_thread(self.ident)
+        except TaskTimeoutError:
+            outcome = timed_out(job)
+        except BaseException as error:  # noqa: BLE001 - a task's SystemExit is its failure
+            outcome = Failed(error_info(error), retry_approved=False)
+        self._complete(job, outcome)

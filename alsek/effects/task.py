@@ -1,0 +1,348 @@
+"""Tasks: a function plus the rules for running it, and the ``@task`` decorator.
+
+A ``Task`` turns calls into messages (``generate``), and runs a message's
+function with its hooks (``run``). What happens after a run is decided by
+``alsek.pure.decisions`` and carried out by ``alsek.effects.interpreter``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+from alsek import defaults
+from alsek.effects.broker import Broker
+from alsek.effects.message import Message
+from alsek.effects.result import ResultStore
+from alsek.exceptions import TaskNotFoundError, TaskTimeoutError, ValidationError
+from alsek.pure.backoff import Backoff, ExponentialBackoff
+from alsek.pure.callbacks import attach, has_callback
+from alsek.pure.keys import get_message_name
+from alsek.pure.message import MECHANISMS, check_name
+from alsek.pure.outcome import ErrorInfo, Failed, Outcome, Succeeded
+from alsek.pure.policy import TaskPolicy, default_should_retry
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_registry: dict[str, Task] = {}
+_registry_lock = threading.Lock()
+
+
+def register(task: Task) -> None:
+    """Make ``task`` findable by name (a redefinition replaces the old one)."""
+    with _registry_lock:
+        _registry[task.name] = task
+
+
+def lookup(name: str) -> Task:
+    """The task called ``name`` in this process."""
+    try:
+        return _registry[name]
+    except KeyError:
+        raise TaskNotFoundError(f"no task named {name!r} is defined in this process") from None
+
+
+def error_info(error: BaseException) -> ErrorInfo:
+    """A serializable description of ``error``."""
+    return ErrorInfo(
+        type_name=type(error).__qualname__,
+        message=str(error),
+        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    )
+
+
+def _wants_message(function: Callable[..., Any]) -> bool:
+    try:
+        parameter = inspect.signature(function).parameters.get("message")
+    except (TypeError, ValueError):
+        return False
+    if parameter is None:
+        return False
+    annotation = parameter.annotation
+    if annotation is inspect.Parameter.empty:
+        return True
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return str(name).split(".")[-1] == "Message"
+
+
+def _check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+class Task:
+    """A function that runs on worker pools.
+
+    Args:
+        function: what to run.
+        broker: where its messages go.
+        name: task name (default: the function's name).
+        queue: queue name (default ``'alsek_queue'``).
+        priority: lower runs first within a queue.
+        timeout: milliseconds before a run is stopped.
+        max_retries: retries after failures (None: forever).
+        backoff: wait between retries (None: retry at once).
+        result_store: where results go; results are stored when set.
+        mechanism: ``'process'`` (default) or ``'thread'``.
+        store_result: override whether results are stored.
+        max_redeliveries: crash-redeliveries before dead-lettering.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        broker: Broker,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = defaults.DEFAULT_PRIORITY,
+        timeout: int = defaults.DEFAULT_TASK_TIMEOUT,
+        max_retries: int | None = defaults.DEFAULT_MAX_RETRIES,
+        backoff: Backoff | None = ExponentialBackoff(),
+        result_store: ResultStore | None = None,
+        mechanism: str = defaults.DEFAULT_MECHANISM,
+        store_result: bool | None = None,
+        max_redeliveries: int = defaults.DEFAULT_MAX_REDELIVERIES,
+    ) -> None:
+        if not callable(function):
+            raise ValidationError(f"a task needs a callable, got {function!r}")
+        if not isinstance(broker, Broker):
+            raise ValidationError(f"task {name or function.__name__!r} needs a Broker, got {broker!r}")
+        if mechanism not in MECHANISMS:
+            raise ValidationError(
+                f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
+                f"got {mechanism!r}"
+            )
+        _check_int("timeout", timeout, 1)
+        _check_int("max_retries", max_retries, 0, optional=True)
+        _check_int("priority", priority, defaults.MIN_PRIORITY)
+        _check_int("max_redeliveries", max_redeliveries, 0)
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise ValidationError(f"backoff must be a Backoff instance or None, got {backoff!r}")
+        if result_store is not None and not isinstance(result_store, ResultStore):
+            raise ValidationError(f"result_store must be a ResultStore, got {result_store!r}")
+        self.function = function
+        self.broker = broker
+        self.name = check_name("task name", name or function.__name__)
+        self.queue = check_name("queue", queue or defaults.DEFAULT_QUEUE)
+        self.priority = priority
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.result_store = result_store
+        self.mechanism = mechanism
+        self.store_result = result_store is not None if store_result is None else store_result
+        if self.store_result and result_store is None:
+            raise ValidationError(f"task {self.name!r}: store_result=True needs a result_store")
+        self.max_redeliveries = max_redeliveries
+        self._wants_message = _wants_message(function)
+        self._deferred = threading.local()
+        self.__doc__ = function.__doc__
+        self.__wrapped__ = function
+        register(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, queue={self.queue!r}, mechanism={self.mechanism!r})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, here and now."""
+        return self.function(*args, **kwargs)
+
+    @property
+    def policy(self) -> TaskPolicy:
+        """Retry and redelivery limits, as data for the pure core."""
+        return TaskPolicy(max_retries=self.max_retries, max_redeliveries=self.max_redeliveries)
+
+    # -- producing -----------------------------------------------------------------
+
+    def defer(self) -> Task:
+        """Make the next ``generate()`` (in this thread) build without submitting."""
+        self._deferred.on = True
+        return self
+
+    def cancel_defer(self) -> Task:
+        """Undo ``defer()``."""
+        self._deferred.on = False
+        return self
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the next ``generate()`` will skip submission."""
+        return bool(getattr(self._deferred, "on", False))
+
+    def _build(
+        self,
+        args: Sequence[Any] | None,
+        kwargs: dict[str, Any] | None,
+        priority: int | None,
+        metadata: Any,
+        result_ttl: int | None,
+        uuid: str | None,
+        delay: int | None,
+        previous_result: Any,
+        callback: Message | Sequence[Message] | None,
+        queue: str | None,
+        timeout: int | None,
+    ) -> Message:
+        fields: dict[str, Any] = {}
+        if uuid is not None:
+            fields["uuid"] = uuid
+        message = Message(
+            task_name=self.name,
+            queue=queue or self.queue,
+            args=args,
+            kwargs=kwargs,
+            metadata=metadata,
+            store_result=self.store_result,
+            result_ttl=result_ttl,
+            timeout=self.timeout if timeout is None else timeout,
+            delay=delay or 0,
+            previous_result=previous_result,
+            backoff_settings=None if self.backoff is None else self.backoff.settings,
+            mechanism=self.mechanism,  # type: ignore[arg-type]
+            priority=self.priority if priority is None else priority,
+            **fields,
+        )
+        return attach(message, callback)
+
+    def generate(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        priority: int | None = None,
+        metadata: Any = None,
+        result_ttl: int | None = None,
+        uuid: str | None = None,
+        delay: int | None = None,
+        previous_result: Any = None,
+        callback: Message | Sequence[Message] | None = None,
+        queue: str | None = None,
+        timeout: int | None = None,
+        submit: bool = True,
+        **aliases: Any,
+    ) -> Message:
+        """Build a message for this task and (unless deferred) submit it.
+
+        ``callback`` takes a message or a tuple of messages (nested into a
+        chain). The returned message is the root, holding the whole chain
+        in ``callback_message_data``. Raises ``SerializationError`` (and
+        submits nothing) if the arguments cannot be encoded by the broker's
+        backend.
+        """
+        if "callback_message" in aliases and callback is None:
+            callback = aliases.pop("callback_message")
+        if aliases:
+            raise TypeError(f"generate() got unexpected keyword arguments: {', '.join(aliases)}")
+        skip = self.deferred
+        self.cancel_defer()
+        message = self._build(
+            args, kwargs, priority, metadata, result_ttl, uuid, delay,
+            previous_result, callback, queue, timeout,
+        )
+        # Encode now so that bad arguments fail here, in the caller's code.
+        self.broker.backend.encode(get_message_name(message), message.data)
+        if submit and not skip:
+            self._submit(message)
+        return message
+
+    def _submit(self, message: Message) -> None:
+        self.broker.submit(message)
+
+    # -- hooks (override in a base_task) -------------------------------------------
+
+    def pre_op(self, message: Message) -> None:
+        """Runs before the function."""
+
+    def post_op(self, message: Message, result: Any) -> None:
+        """Runs after the function succeeded."""
+
+    def do_retry(self, message: Message, exception: BaseException) -> bool:
+        """Whether to retry ``message`` after ``exception`` (default: retries left)."""
+        return default_should_retry(message, self.max_retries)
+
+    def do_callback(self, message: Message, result: Any) -> bool:
+        """Whether to submit the callback of ``message`` (default: yes)."""
+        return True
+
+    # -- running -------------------------------------------------------------------
+
+    def execute(self, message: Message) -> Any:
+        """``pre_op``, the function, ``post_op``; returns the function's result."""
+        self.pre_op(message)
+        kwargs = dict(message.kwargs)
+        if self._wants_message and "message" not in kwargs:
+            kwargs["message"] = message
+        result = self.function(*message.args, **kwargs)
+        self.post_op(message, result)
+        return result
+
+    def run(self, message: Message) -> Outcome:
+        """Run ``message`` and report what happened, hooks' answers included."""
+        try:
+            result = self.execute(message)
+        except TaskTimeoutError:
+            raise  # raised into the thread by the pool's watchdog: it reports TimedOut
+        except Exception as error:
+            return self.failed(message, error)
+        try:
+            approved = self.do_callback(message, result) if has_callback(message) else True
+        except Exception as error:
+            log.exception("do_callback of %s raised; the callback is skipped", message.summary)
+            return Failed(error_info(error), retry_approved=False)
+        return Succeeded(result, callback_approved=bool(approved))
+
+    def failed(self, message: Message, error: BaseException) -> Failed:
+        """The outcome of ``message`` failing with ``error`` (asks ``do_retry``)."""
+        try:
+            retry = bool(self.do_retry(message, error))
+        except Exception:
+            log.exception("do_retry of %s raised; not retrying", message.summary)
+            retry = False
+        return Failed(error_info(error), retry_approved=retry)
+
+
+@overload
+def task(function: F) -> Task: ...
+
+
+@overload
+def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+
+def task(broker: Any = None, **options: Any) -> Any:
+    """Decorate a function as a task on ``broker``.
+
+    Options: ``name``, ``queue``, ``priority``, ``timeout``, ``max_retries``,
+    ``backoff``, ``trigger``, ``result_store``, ``mechanism``,
+    ``base_task`` (a ``Task`` subclass with your hooks), ``store_result``,
+    ``max_redeliveries``. With ``trigger`` the result is a ``TriggerTask``.
+    The decorated function stays callable as a plain function.
+    """
+    if not isinstance(broker, Broker):
+        raise ValidationError(
+            f"@task needs a Broker as its first argument, got {broker!r} "
+            "(write @task(broker, ...))"
+        )
+    base = options.pop("base_task", None)
+    trigger = options.pop("trigger", None)
+
+    def decorator(function: Callable[..., Any]) -> Task:
+        if trigger is not None:
+            from alsek.effects.scheduler import TriggerTask
+
+            cls = base or TriggerTask
+            if not issubclass(cls, TriggerTask):
+                cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})
+            return cls(function, broker, trigger=trigger, **options)  # type: ignore[no-any-return]
+        cls = base or Task
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise ValidationError(f"base_task must be a subclass of Task, got {cls!r}")
+        return cls(function, broker, **options)  # type: ignore[no-any-return]
+
+    return decorator

@@ -1,0 +1,419 @@
+"""The worker pool: claims what it can run, runs it, records the outcome.
+
+Threads:
+
+* the **dispatcher** (the thread calling ``run()``) claims messages only
+  when a slot of their mechanism is free (``alsek.pure.capacity``), hands
+  them to runners, and at capacity sleeps until a slot frees - no timers,
+  no fixed sleeps after a poll;
+* **runners** (long-lived threads, and threads each driving one long-lived
+  child process) run jobs and carry out the decision themselves, then free
+  their slot;
+* the **monitor** renews the leases of running jobs and enforces thread
+  timeouts.
+
+Stopping (``stop()``, SIGINT, SIGTERM): stop claiming, let running jobs
+finish for ``grace_ms``, then hand the rest back to the queue at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from alsek import defaults
+from alsek.effects.broker import Broker
+from alsek.effects.consumer import Consumer
+from alsek.effects.execution import Executor
+from alsek.effects.interpreter import persist
+from alsek.effects.message import Message
+from alsek.effects.runners.job import Job
+from alsek.effects.runners.process import (
+    ProcessSlot,
+    multiprocessing_module,
+    preload,
+    start_method,
+    task_modules,
+)
+from alsek.effects.runners.thread import ThreadWorker, timed_out
+from alsek.effects.task import Task
+from alsek.exceptions import BackendUnavailableError, ValidationError
+from alsek.pure import capacity as cap
+from alsek.pure.backoff import Backoff
+from alsek.pure.ordering import queue_order
+from alsek.pure.outcome import Outcome
+from alsek.pure.timing import renew_interval
+
+log = logging.getLogger("alsek.worker")
+
+#: After raising TimeoutError in a thread, how long to wait before giving up on it.
+THREAD_KILL_GRACE_MS = 2_000
+
+
+def _broker_of(tasks: Sequence[Task]) -> Broker:
+    brokers = {id(task.broker): task.broker for task in tasks}
+    if len(brokers) > 1:
+        names = ", ".join(f"{t.name} -> {t.broker!r}" for t in tasks)
+        raise ValidationError(f"a worker pool's tasks must share one broker; got {names}")
+    return next(iter(brokers.values()))
+
+
+class WorkerPool:
+    """Runs tasks from a broker's queues with threads and processes.
+
+    Args:
+        tasks: the tasks this pool can run (all on one broker).
+        queues: queues to consume, in priority order (default: the tasks'
+            queues, alphabetically).
+        max_threads: thread-mechanism tasks running at once.
+        max_processes: process-mechanism tasks running at once (default:
+            the CPU count).
+        backoff: consumer backoff after empty passes.
+        lease_ms: lease length; renewed every third of it while a task runs.
+        grace_ms: how long a stopping pool lets running tasks finish.
+        idle_ms: how long an idle worker thread or process lives.
+        batch: most messages claimed in one round trip.
+    """
+
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        queues: Sequence[str] | None = None,
+        max_threads: int = 8,
+        max_processes: int | None = None,
+        backoff: Backoff | None = None,
+        lease_ms: int = defaults.DEFAULT_LEASE_MS,
+        grace_ms: int = defaults.DEFAULT_GRACE_MS,
+        idle_ms: int = defaults.DEFAULT_IDLE_MS,
+        batch: int = 16,
+    ) -> None:
+        self.tasks = {task.name: task for task in tasks}
+        if not self.tasks:
+            raise ValidationError("a worker pool needs at least one task")
+        self.broker = _broker_of(list(self.tasks.values()))
+        if max_processes is None:
+            max_processes = os.cpu_count() or 1
+        self.capacity = cap.Capacity(max_threads=max_threads, max_processes=max_processes)
+        known = {task.queue for task in self.tasks.values()}
+        self.queues = queue_order(queues, known)
+        self.consumer = Consumer(self.broker, subset=self.queues, backoff=backoff, lease_ms=lease_ms)
+        self.executor = Executor(self.broker, lease_ms)
+        self.lease_ms = lease_ms
+        self.grace_ms = grace_ms
+        self.idle_s = idle_ms / 1000
+        self.batch = batch
+        self.load = cap.Load()
+        self.slots = threading.Condition()
+        self.jobs: dict[str, Job] = {}
+        # Alive workers per mechanism, and those of them waiting for a job.
+        # Invariant (under ``slots``): busy workers == running jobs, so a free
+        # slot always has an idle worker or room to start one.
+        self.workers: dict[str, list[Any]] = {"thread": [], "process": []}
+        self.idle: dict[str, list[Any]] = {"thread": [], "process": []}
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()
+        self._monitor_wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._context: Any = None
+        self.completed = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerPool(tasks={sorted(self.tasks)}, queues={list(self.queues)}, "
+            f"max_threads={self.capacity.max_threads}, max_processes={self.capacity.max_processes})"
+        )
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until stopped (``stop()``, SIGINT or SIGTERM). Blocks."""
+        restore = self._install_signals()
+        try:
+            self._check_backend()
+            monitor = threading.Thread(target=self._monitor, daemon=True, name="alsek-monitor")
+            monitor.start()
+            log.info("started %r on %r", self, self.broker.backend)
+            self._dispatch_loop()
+            self._drain()
+            monitor.join(5)
+        finally:
+            restore()
+            self.stopped.set()
+            log.info("pool stopped after %d tasks", self.completed)
+
+    def start(self) -> WorkerPool:
+        """Run in a background thread; returns at once."""
+        self._thread = threading.Thread(target=self.run, daemon=True, name="alsek-pool")
+        self._thread.start()
+        return self
+
+    def stop(self, grace_ms: int | None = None, wait: bool = True, timeout: float | None = 30) -> None:
+        """Stop claiming, let running tasks finish within ``grace_ms``, hand back the rest."""
+        if grace_ms is not None:
+            self.grace_ms = grace_ms
+        self.stopping.set()
+        self.consumer.stop()
+        self._wake_dispatcher()
+        self._monitor_wake.set()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _install_signals(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stopping.is_set():
+                log.warning("second %s: stopping now", signal.Signals(signum).name)
+                self.grace_ms = 0
+            else:
+                log.info("%s received: stopping (grace %d ms)", signal.Signals(signum).name, self.grace_ms)
+            self.stop(wait=False)
+
+        for sig in previous:
+            signal.signal(sig, handler)
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    def _check_backend(self) -> None:
+        warnings = getattr(self.broker.backend, "server_warnings", None)
+        if warnings is None:
+            return
+        try:
+            for warning in warnings():
+                log.warning("backend: %s", warning)
+        except BackendUnavailableError as error:
+            log.warning("backend unavailable at start-up (%s); will keep retrying", error)
+
+    # -- dispatching -----------------------------------------------------------------
+
+    def _wake_dispatcher(self) -> None:
+        with self.slots:
+            self.slots.notify_all()
+        wake = getattr(self.broker.backend, "_wake", None)
+        if wake is not None:
+            wake()
+
+    def _dispatch_loop(self) -> None:
+        pause = 0.05
+        while not self.stopping.is_set():
+            with self.slots:
+                plan = cap.plan_claim(self.capacity, self.load, self.batch)
+                if plan.limit == 0:
+                    self.slots.wait(1.0)
+                    continue
+            try:
+                found = self.consumer.claim(plan.mechanisms, plan.limit)
+            except BackendUnavailableError as error:
+                log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
+                self.stopping.wait(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            pause = 0.05
+            if found.messages:
+                for message in found.messages:
+                    self._dispatch(message)
+            else:
+                try:
+                    self.consumer.wait(found.next_wake)
+                except BackendUnavailableError:
+                    self.stopping.wait(pause)
+
+    def _dispatch(self, message: Message) -> None:
+        task = self.tasks.get(message.task_name)
+        refused = self.executor.precheck(task, message)
+        if refused is not None or task is None:
+            return
+        now = self.broker.clock.now()
+        job = Job(message=message, task=task, claimed_at=now, lease_deadline=now + self.lease_ms)
+        kind = message.mechanism
+        with self.slots:
+            self.load = cap.admit(self.load, kind)
+            self.jobs[job.token] = job
+            idle = self.idle[kind]
+            worker = idle.pop() if idle else None
+            if worker is None:
+                worker = self._new_thread_worker() if kind == "thread" else self._new_process_slot()
+                self.workers[kind].append(worker)
+                worker.start()
+            job.worker = worker
+            worker.mailbox.put(job)
+
+    def _new_thread_worker(self) -> ThreadWorker:
+        return ThreadWorker(self._started, self.complete, self._retire, self.idle_s)
+
+    def _new_process_slot(self) -> ProcessSlot:
+        if self._context is None:
+            mp = multiprocessing_module()
+            self._modules = task_modules([t.function.__module__ for t in self.tasks.values()])
+            self._context = preload(mp, start_method(mp), self._modules)
+        return ProcessSlot(self._context, self._modules, self._started, self.complete,
+                           self._retire, self.idle_s)
+
+    def _retire(self, worker: Any) -> bool:
+        """An idle worker asks to exit; refused if a job was just handed to it."""
+        with self.slots:
+            for kind in ("thread", "process"):
+                if worker in self.idle[kind]:
+                    self.idle[kind].remove(worker)
+                    self.workers[kind].remove(worker)
+                    log.debug("retiring an idle %s worker", kind)
+                    return True
+        return False
+
+    # -- completion ----------------------------------------------------------------------
+
+    def _started(self, job: Job) -> None:
+        now = self.broker.clock.now()
+        job.started_at = now
+        job.deadline = now + job.message.timeout
+        if job.mechanism == "thread":
+            self._monitor_wake.set()
+
+    def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> None:
+        """Record ``outcome`` of ``job`` (once), then free its slot."""
+        with self.slots:
+            if job.finished or job.abandoned:
+                return
+            job.finished = True
+        try:
+            if duration_ms is None and job.started_at is not None:
+                duration_ms = self.broker.clock.now() - job.started_at
+            self.executor.finish(job.task, job.message, outcome, duration_ms, job.lease_deadline)
+        except Exception:
+            log.exception("could not record the outcome of %s; its lease will expire and it "
+                          "will be redelivered", job.message.summary)
+        finally:
+            self._free(job)
+
+    def _free(self, job: Job, worker_lost: bool = False) -> None:
+        with self.slots:
+            self.jobs.pop(job.token, None)
+            self.load = cap.finish(self.load, job.mechanism)  # type: ignore[arg-type]
+            self.completed += 1
+            worker = job.worker
+            if worker is not None and worker in self.workers[job.mechanism]:
+                if worker_lost:
+                    self.workers[job.mechanism].remove(worker)
+                elif worker not in self.idle[job.mechanism]:
+                    self.idle[job.mechanism].append(worker)
+            self.slots.notify_all()
+
+    # -- monitoring ------------------------------------------------------------------------
+
+    def _monitor(self) -> None:
+        every = renew_interval(self.lease_ms)
+        next_renew = self.broker.clock.now() + every
+        while not (self.stopped.is_set() or (self.stopping.is_set() and not self.jobs)):
+            now = self.broker.clock.now()
+            if now >= next_renew:
+                self._renew()
+                next_renew = now + every
+            wake = self._enforce_thread_timeouts(now)
+            wait_ms = min(next_renew, wake or next_renew, now + 100) - now
+            self._monitor_wake.wait(max(wait_ms, 1) / 1000)
+            self._monitor_wake.clear()
+
+    def _renew(self) -> None:
+        with self.slots:
+            jobs = [job for job in self.jobs.values() if not job.finished and not job.abandoned]
+        if not jobs:
+            return
+        try:
+            results = self.broker.renew([job.message for job in jobs], self.lease_ms)
+        except BackendUnavailableError as error:
+            log.warning("could not renew %d leases: %s", len(jobs), error)
+            return
+        deadline = self.broker.clock.now() + self.lease_ms
+        for job, held in zip(jobs, results):
+            if held:
+                job.lease_deadline = deadline
+            elif not job.lease_lost:
+                job.lease_lost = True
+                log.warning("lost the lease on %s; its outcome will not be recorded",
+                            job.message.summary)
+
+    def _enforce_thread_timeouts(self, now: int) -> int | None:
+        earliest = None
+        with self.slots:
+            running = [j for j in self.jobs.values() if j.mechanism == "thread" and j.deadline]
+        for job in running:
+            if job.finished or job.abandoned or job.deadline is None:
+                continue
+            if job.interrupted_at is None:
+                if now >= job.deadline:
+                    log.warning("%s timed out; raising TimeoutError in its thread", job.message.summary)
+                    job.interrupted_at = now
+                    if job.worker is not None:
+                        job.worker.interrupt(job)
+                    earliest = now + THREAD_KILL_GRACE_MS if earliest is None else min(earliest, now + THREAD_KILL_GRACE_MS)
+                else:
+                    earliest = job.deadline if earliest is None else min(earliest, job.deadline)
+            elif now >= job.interrupted_at + THREAD_KILL_GRACE_MS:
+                # The thread ignores the exception (stuck in C code): record the
+                # timeout ourselves and abandon the thread.
+                log.error("%s did not stop; abandoning its thread", job.message.summary)
+                self._abandon_thread(job)
+        return earliest
+
+    def _abandon_thread(self, job: Job) -> None:
+        with self.slots:
+            if job.finished or job.abandoned:
+                return
+            job.abandoned = True
+        try:
+            self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_deadline)
+        except Exception:
+            log.exception("could not record the timeout of %s", job.message.summary)
+        finally:
+            self._free(job, worker_lost=True)
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + self.grace_ms / 1000
+        with self.slots:
+            while self.jobs and time.monotonic() < deadline:
+                self.slots.wait(min(deadline - time.monotonic(), 0.5))
+            remaining = [job for job in self.jobs.values() if not job.finished]
+        for job in remaining:
+            self._hand_back(job)
+        with self.slots:
+            workers = [w for kind in ("thread", "process") for w in self.workers[kind]]
+        for worker in workers:
+            worker.mailbox.put(None)
+            if isinstance(worker, ProcessSlot):
+                worker.join(5)
+
+    def _hand_back(self, job: Job) -> None:
+        with self.slots:
+            if job.finished or job.abandoned:
+                return
+            job.abandoned = True
+        try:
+            if isinstance(job.worker, ProcessSlot) and job.worker.job is job:
+                job.worker.kill_child()
+            persist(lambda: self.broker.hand_back(job.message), f"handing back {job.message.summary}",
+                    patience_ms=10_000)
+            log.info("handed back %s", job.message.summary)
+        except BackendUnavailableError:
+            log.warning("could not hand back %s; it returns when its lease expires",
+                        job.message.summary)
+        finally:
+            self._free(job, worker_lost=job.mechanism == "thread")

@@ -1,0 +1,1 @@
+"""Storage: backends, serializers and result stores (``alsek.storage``)."""

@@ -1,0 +1,5 @@
+"""The DiskCache backend (``alsek.storage.backends.disk``)."""
+
+from alsek.effects.backends.disk import DiskCacheBackend
+
+__all__ = ["DiskCacheBackend"]
