@@ -1,0 +1,78 @@
+"""Finding tasks for the CLI: a module, a dotted path, a file, or a directory tree."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from alsek.effects.task import Task
+from alsek.exceptions import DiscoveryError
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise DiscoveryError(f"cannot import {name!r}: {error}") from error
+
+
+def _walk(package: ModuleType) -> list[ModuleType]:
+    modules = [package]
+    path = getattr(package, "__path__", None)
+    if path is None:
+        return modules
+    for info in pkgutil.walk_packages(path, prefix=package.__name__ + "."):
+        modules.append(_import(info.name))
+    return modules
+
+
+def _modules_in_directory(directory: Path) -> list[ModuleType]:
+    if (directory / "__init__.py").exists():
+        _add_path(directory.parent)
+        return _walk(_import(directory.name))
+    # A plain directory: every .py file below it, named relative to it.
+    _add_path(directory)
+    modules = []
+    for file in sorted(directory.rglob("*.py")):
+        relative = file.relative_to(directory).with_suffix("")
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        name = ".".join(p for p in relative.parts if p != "__init__") or directory.name
+        modules.append(_import(name))
+    return modules
+
+
+def _add_path(path: Path) -> None:
+    text = str(path.resolve())
+    if text not in sys.path:
+        sys.path.insert(0, text)
+
+
+def import_target(target: str) -> list[ModuleType]:
+    """Import ``target`` (file, directory, module or dotted path) and everything below it."""
+    _add_path(Path.cwd())
+    path = Path(target)
+    if target.endswith(".py") and path.is_file():
+        _add_path(path.parent)
+        return _walk(_import(path.stem))
+    if path.is_dir():
+        return _modules_in_directory(path)
+    return _walk(_import(target))
+
+
+def collect_tasks(target: str) -> list[Task]:
+    """Every task defined at module level under ``target``.
+
+    Raises ``DiscoveryError`` when nothing can be imported or no task is found.
+    """
+    found: dict[int, Task] = {}
+    for module in import_target(target):
+        for value in vars(module).values():
+            if isinstance(value, Task):
+                found.setdefault(id(value), value)
+    if not found:
+        raise DiscoveryError(f"no tasks found in {target!r}")
+    return sorted(found.values(), key=lambda task: task.name)

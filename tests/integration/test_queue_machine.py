@@ -1,0 +1,165 @@
+"""Every backend agrees with the pure queue model, step by step (Hypothesis stateful).
+
+Rules: submit, claim, renew, ack, nack/retry (release), fail (dead letter),
+crash a consumer (its tokens are simply forgotten), and advance the clock.
+After every step the backend's answers and state must equal the model's:
+no message lost, none held twice, dead letters exactly the failed ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from alsek.effects.backends.base import Backend
+from alsek.pure import queue_model as qm
+from tests.integration.conftest import make_backend
+
+QUEUES = ("qa", "qb")
+MECHS = ("thread", "process")
+START = 1_700_000_000_000
+LEASE = 1_000
+
+
+def payload_of(e: qm.IndexEntry, version: int) -> dict[str, object]:
+    return {"task_name": "t", "queue": e.queue, "uuid": e.name.rsplit(":", 1)[1],
+            "priority": e.priority, "created_at": e.created_at, "updated_at": e.ready_at,
+            "delay": 0, "mechanism": e.mechanism, "version": version}
+
+
+def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
+    class QueueAgreement(RuleBasedStateMachine):
+        tokens = Bundle("tokens")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backend = factory()
+            self.backend.clear_namespace()
+            self.model = qm.QueueModel()
+            self.now = START
+            self.counter = 0
+            self.failed: set[str] = set()
+            self.live_tokens: dict[str, str] = {}  # token -> name
+
+        @initialize()
+        def start(self) -> None:
+            assert self.backend.queue_counts("qa", self.now) == {"ready": 0, "delayed": 0, "leased": 0}
+
+        @rule(queue=st.sampled_from(QUEUES), priority=st.integers(-2, 2),
+              delay=st.sampled_from([0, 0, 500, 2_000]), mechanism=st.sampled_from(MECHS))
+        def submit(self, queue: str, priority: int, delay: int, mechanism: str) -> None:
+            self.counter += 1
+            name = f"queues:{queue}:tasks:t:messages:m{self.counter:04d}"
+            e = qm.IndexEntry(queue, name, mechanism, priority, self.now + delay, self.now)
+            payload = payload_of(e, 0)
+            self.model, expected = qm.enqueue(self.model, e, payload)
+            assert self.backend.enqueue(e, payload, self.now) == expected
+
+        @rule(target=tokens, n=st.integers(1, 3),
+              order=st.sampled_from([("qa", "qb"), ("qb", "qa"), ("qa",)]),
+              mechs=st.sampled_from([MECHS, ("thread",), ("process",)]))
+        def claim(self, n: int, order: tuple[str, ...], mechs: tuple[str, ...]) -> object:
+            tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]
+            self.counter += 1
+            self.model, expected = qm.claim(self.model, order, mechs, self.now, LEASE, tokens)
+            got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens)
+            assert [(c.name, c.token, c.deliveries, c.deadline) for c in got.claims] == [
+                (c.name, c.token, c.deliveries, c.deadline) for c in expected]
+            for claim in got.claims:
+                assert claim.payload == self.model.slots[claim.name].payload
+                self.live_tokens[claim.token] = claim.name
+            if len(expected) < n:
+                assert got.next_wake == qm.next_wake(self.model, order, self.now)
+            return tokens[0]
+
+        def _name(self, token: str) -> str | None:
+            return self.live_tokens.get(token)
+
+        @rule(token=tokens)
+        def renew(self, token: str) -> None:
+            name = self._name(token)
+            if name is None:
+                return
+            queue = name.split(":")[1]
+            self.model, expected = qm.renew(self.model, name, token, self.now, LEASE)
+            assert self.backend.renew(queue, name, token, self.now, LEASE) == expected
+
+        @rule(token=tokens)
+        def ack(self, token: str) -> None:
+            name = self._name(token)
+            if name is None:
+                return
+            self.model, expected = qm.ack(self.model, name, token)
+            assert self.backend.ack(name.split(":")[1], name, token) == expected
+
+        @rule(token=tokens, delay=st.sampled_from([0, 300]),
+              change=st.sampled_from(["keep", "reset", "uncount"]))
+        def release(self, token: str, delay: int, change: qm.DeliveryChange) -> None:
+            name = self._name(token)
+            if name is None or name not in self.model.slots:
+                return
+            old = self.model.slots[name].entry
+            e = qm.IndexEntry(old.queue, name, old.mechanism, old.priority, self.now + delay,
+                              old.created_at)
+            payload = payload_of(e, self.counter)
+            self.counter += 1
+            self.model, expected = qm.release(self.model, name, token, e, payload, change)
+            got = self.backend.release(old.queue, name, token, e, payload, change, self.now)
+            assert got == expected
+
+        @rule(token=tokens)
+        def fail(self, token: str) -> None:
+            name = self._name(token)
+            if name is None:
+                return
+            self.model, expected = qm.dead_letter(self.model, name, token, "failed")
+            got = self.backend.dead_letter(name.split(":")[1], name, token, "dlq:" + name,
+                                           {"reason": "failed"}, None)
+            assert got == expected
+            if expected:
+                self.failed.add(name)
+
+        @rule(token=tokens)
+        def crash(self, token: str) -> None:
+            # The consumer vanishes: its lease just runs out.
+            self.live_tokens.pop(token, None)
+
+        @rule(ms=st.sampled_from([1, 250, 600, 1_500]))
+        def advance(self, ms: int) -> None:
+            self.now += ms
+
+        @invariant()
+        def agrees(self) -> None:
+            for queue in QUEUES:
+                assert self.backend.queue_counts(queue, self.now) == qm.counts(
+                    self.model, queue, self.now)
+            for name in self.model.slots:
+                assert self.backend.exists(name), f"{name} was lost"
+            dead = {n for n in self.backend.scan("dlq:*")}
+            assert dead == {"dlq:" + n for n in self.failed}
+            assert set(self.model.dead) == self.failed
+
+    return QueueAgreement
+
+
+@pytest.mark.parametrize("kind", ["redis", "disk", "custom"])
+def test_backend_agrees_with_the_queue_model(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    backend = make_backend(kind, request, tmp_path)
+    machine = machine_for(lambda: backend)
+    run_state_machine_as_test(
+        machine, settings=settings(max_examples=25, stateful_step_count=40, deadline=None)
+    )
