@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import threading
 import traceback
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
@@ -63,11 +65,19 @@ def _wants_message(function: Callable[..., Any]) -> bool:
         return False
     if parameter is None:
         return False
-    annotation = parameter.annotation
+    return _names_message(parameter.annotation)
+
+
+def _names_message(annotation: Any) -> bool:
+    """Whether a ``message`` annotation resolves to ``Message`` (``Optional`` allowed)."""
     if annotation is inspect.Parameter.empty:
         return True
-    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return str(name).split(".")[-1] == "Message"
+    if isinstance(annotation, str):
+        return re.fullmatch(r"\s*(Optional\[)?\s*([\w.]*\.)?Message\s*(\]|\|\s*None)?\s*", annotation) is not None
+    if getattr(annotation, "__name__", None) == "Message":
+        return True
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return len(args) == 1 and _names_message(args[0])
 
 
 def _check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:

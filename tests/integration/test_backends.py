@@ -144,11 +144,20 @@ def test_redis_backend_accepts_url_client_and_lazy(redis_url: str) -> None:
         assert backend.get("k") == "v"
 
 
-def test_redis_backend_default_is_lazy_localhost() -> None:
+def test_redis_backend_default_is_lazy_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALSEK_REDIS_URL", raising=False)
     backend = RedisBackend()
     assert isinstance(backend._conn, LazyClient) and not backend._conn.evaluated
     kwargs = backend.conn.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"]) == ("localhost", 6379)
+
+
+def test_redis_backend_default_honours_alsek_redis_url(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALSEK_REDIS_URL", redis_url)
+    RedisBackend().set("k", 1)
+    assert RedisBackend(redis_url).get("k") == 1
 
 
 def test_redis_down_raises_a_connection_error_quickly() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
@@ -63,7 +64,8 @@ class RedisBackend(Backend):
 
     Args:
         conn: a URL (``"redis://host:port/db"``), a ``redis.Redis``, a
-            ``LazyClient`` returning one, or None for localhost:6379.
+            ``LazyClient`` returning one, or None for ``$ALSEK_REDIS_URL``,
+            else localhost:6379 (connected on first use).
         namespace: prefix of every key.
         serializer: value encoding (JSON by default).
 
@@ -95,7 +97,9 @@ class RedisBackend(Backend):
             "socket_connect_timeout": CONNECT_TIMEOUT_S,
             "socket_timeout": SOCKET_TIMEOUT_S,
             "health_check_interval": 30,
+            "protocol": 2,
         }
+        url = url or os.environ.get("ALSEK_REDIS_URL")
         if url is None:
             return redis.Redis(host="localhost", port=6379, **options)
         return redis.Redis.from_url(url, **options)
