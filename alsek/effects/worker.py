@@ -56,7 +56,10 @@ THREAD_KILL_GRACE_MS = 2_000
 
 
 def _broker_of(tasks: Sequence[Task]) -> Broker:
-    brokers = {id(task.broker): task.broker for task in tasks}
+    """The broker every task uses (brokers on the same store and namespace count as one)."""
+    brokers: dict[Any, Broker] = {}
+    for task in tasks:
+        brokers.setdefault(task.broker.backend.identity(), task.broker)
     if len(brokers) > 1:
         names = ", ".join(f"{t.name} -> {t.broker!r}" for t in tasks)
         raise ValidationError(f"a worker pool's tasks must share one broker; got {names}")

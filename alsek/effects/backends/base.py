@@ -95,6 +95,10 @@ class Backend(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r})"
 
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two backend objects the same store (used to compare brokers)."""
+        return (type(self).__name__, id(self), self.namespace)
+
     # -- naming and encoding --------------------------------------------------
 
     def full_name(self, name: str) -> str:

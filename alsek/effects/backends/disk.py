@@ -125,6 +125,9 @@ class DiskCacheBackend(Backend):
         """Where the SQLite file lives."""
         return str(self.conn.directory)
 
+    def identity(self) -> tuple[Any, ...]:
+        return ("diskcache", os.path.realpath(self.directory), self.namespace)
+
     def _sql(self, statement: str, *params: Any) -> sqlite3.Cursor:
         return self.conn._sql(statement, params)  # the cache's per-thread connection
 

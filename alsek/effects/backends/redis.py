@@ -111,6 +111,11 @@ class RedisBackend(Backend):
             self._conn = self._conn.get()
         return self._conn
 
+    def identity(self) -> tuple[Any, ...]:
+        kwargs = self.conn.connection_pool.connection_kwargs
+        where = (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db", 0))
+        return ("redis", *where, self.namespace)
+
     def describe(self) -> str:
         """Where this backend connects to, for error messages."""
         if isinstance(self._conn, LazyClient):
