@@ -172,19 +172,24 @@ class Task:
     # -- producing -----------------------------------------------------------------
 
     def defer(self) -> Task:
-        """Make the next ``generate()`` (in this thread) build without submitting."""
-        self._deferred.on = True
+        """Make the next ``generate()`` (in this thread) build without submitting.
+
+        Deferrals stack, so ``t.defer().generate(callback=t.defer().generate())``
+        defers both calls: Python evaluates both ``defer()`` before either
+        ``generate()``.
+        """
+        self._deferred.count = getattr(self._deferred, "count", 0) + 1
         return self
 
     def cancel_defer(self) -> Task:
-        """Undo ``defer()``."""
-        self._deferred.on = False
+        """Undo one pending ``defer()``."""
+        self._deferred.count = max(getattr(self._deferred, "count", 0) - 1, 0)
         return self
 
     @property
     def deferred(self) -> bool:
         """Whether the next ``generate()`` will skip submission."""
-        return bool(getattr(self._deferred, "on", False))
+        return bool(getattr(self._deferred, "count", 0))
 
     def _build(
         self,
