@@ -188,10 +188,14 @@ class Broker:
         lease_ms: int,
         tokens: Sequence[str],
         now: int | None = None,
+        acks: Sequence[PureMessage] = (),
     ) -> ClaimBatch:
-        """Claim up to ``len(tokens)`` ready messages (see the queue model)."""
+        """Ack ``acks`` (claimed messages, fenced by their tokens), then claim up to
+        ``len(tokens)`` ready messages, in one backend round trip."""
+        fenced = [(m.queue, get_message_name(m), m.lock or "") for m in acks]
         return self.backend.claim(
-            queues, mechanisms, self.clock.now() if now is None else now, lease_ms, tokens
+            queues, mechanisms, self.clock.now() if now is None else now, lease_ms, tokens,
+            fenced,
         )
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:

@@ -29,7 +29,6 @@ from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.message import MECHANISMS, Mechanism
 from alsek.pure.ordering import queue_order
 from alsek.pure.queue_model import Claim
-from alsek.pure.transitions import claimed
 
 log = logging.getLogger("alsek.consumer")
 
@@ -40,10 +39,11 @@ DEFAULT_CONSUMER_BACKOFF = LinearBackoff(factor=50, floor=50, ceiling=500, zero_
 
 @attrs.frozen
 class Pass:
-    """What one pass over the queues found."""
+    """What one pass over the queues found (and which ridden-along acks held)."""
 
     messages: tuple[Message, ...]
     next_wake: int | None
+    acked: tuple[bool, ...] = ()
 
 
 class Consumer:
@@ -83,16 +83,17 @@ class Consumer:
 
     def _decode(self, claim: Claim) -> Message | None:
         reason = None
-        message = None
         if isinstance(claim.payload, CorruptPayload):
             reason = f"undecodable payload: {claim.payload.error}"
+        elif not isinstance(claim.payload, dict):
+            reason = f"invalid Message: expected a dict, got {type(claim.payload).__name__}"
         else:
+            # Built with its lease in one go: one validation, no evolve.
+            data = {**claim.payload, "lock": claim.token, "deliveries": claim.deliveries}
             try:
-                message = codec.message_from_data(claim.payload, Message)
+                return codec.message_from_data(data, Message)
             except ValidationError as error:
                 reason = str(error)
-        if message is not None:
-            return claimed(message, claim.token, claim.deliveries)
         raw = claim.payload.raw if isinstance(claim.payload, CorruptPayload) else claim.payload
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else repr(raw)
         record = DeadLetterRecord(
@@ -105,14 +106,19 @@ class Consumer:
         )
         return None
 
-    def claim(self, mechanisms: Sequence[Mechanism] = MECHANISMS, limit: int = 1) -> Pass:
-        """One pass: claim up to ``limit`` messages of the given mechanisms."""
+    def claim(
+        self,
+        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        limit: int = 1,
+        acks: Sequence[Message] = (),
+    ) -> Pass:
+        """One pass: ack ``acks`` and claim up to ``limit`` messages, one round trip."""
         tokens = [new_token() for _ in range(limit)]
-        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens)
+        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens, acks=acks)
         messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
         if batch.claims:
             self._empty_passes = 0
-        return Pass(messages, batch.next_wake)
+        return Pass(messages, batch.next_wake, batch.acked)
 
     def wait(self, next_wake: int | None) -> None:
         """Back off after an empty pass, waking early on new work."""

@@ -38,8 +38,25 @@ class Executor:
         lease_deadline: int | None = None,
     ) -> Report:
         """Decide what follows ``outcome`` and do it."""
+        effects = self.decide(task, message, outcome, duration_ms)
+        return self.carry_out(task, message, effects, lease_deadline)
+
+    def decide(
+        self, task: Task, message: Message, outcome: Outcome, duration_ms: int | None = None
+    ) -> tuple[Effect, ...]:
+        """What follows ``outcome`` (logged), without doing it yet."""
         effects = decide(message, task.policy, outcome, self.broker.clock.now())
         self._log(message, outcome, effects, duration_ms)
+        return effects
+
+    def carry_out(
+        self,
+        task: Task,
+        message: Message,
+        effects: tuple[Effect, ...],
+        lease_deadline: int | None = None,
+    ) -> Report:
+        """Do ``effects`` for ``message``."""
         return self.interpreter.carry_out(
             effects, message.lock, task.result_store, lease_deadline=lease_deadline
         )
@@ -74,7 +91,8 @@ class Executor:
         took = "" if duration_ms is None else f" in {duration_ms} ms"
         last = effects[-1]
         if isinstance(outcome, Succeeded):
-            log.info("ok %s%s", message.summary, took)
+            if log.isEnabledFor(logging.INFO):
+                log.info("ok %s%s", message.summary, took)
             return
         if isinstance(outcome, Failed):
             what = f"failed{took}: {outcome.error.summary}"

@@ -260,10 +260,11 @@ class Task:
             args, kwargs, priority, metadata, result_ttl, uuid, delay,
             previous_result, callback, queue, timeout,
         )
-        # Encode now so that bad arguments fail here, in the caller's code.
-        self.broker.backend.encode(get_message_name(message), message.data)
         if submit and not skip:
-            self._submit(message)
+            self._submit(message)  # encodes before writing: bad arguments fail here
+        else:
+            # Not submitted yet: still make bad arguments fail here, in the caller's code.
+            self.broker.backend.encode(get_message_name(message), message.data)
         return message
 
     def _submit(self, message: Message) -> None:

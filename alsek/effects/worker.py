@@ -46,6 +46,7 @@ from alsek.exceptions import BackendUnavailableError, ValidationError
 from alsek.pure import capacity as cap
 from alsek.pure.backoff import Backoff
 from alsek.pure.ordering import queue_order
+from alsek.pure.decisions import Ack
 from alsek.pure.outcome import Outcome
 from alsek.pure.timing import renew_interval
 
@@ -113,6 +114,9 @@ class WorkerPool:
         self.load = cap.Load()
         self.slots = threading.Condition()
         self.jobs: dict[str, Job] = {}
+        # Successes whose only effect is an ack ride along with the next claim.
+        self.pending_acks: list[Message] = []
+        self.dispatcher_idle = False
         # Alive workers per mechanism, and those of them waiting for a job.
         # Invariant (under ``slots``): busy workers == running jobs, so a free
         # slot always has an idle worker or room to start one.
@@ -218,25 +222,57 @@ class WorkerPool:
         while not self.stopping.is_set():
             with self.slots:
                 plan = cap.plan_claim(self.capacity, self.load, self.batch)
-                if plan.limit == 0:
+                acks, self.pending_acks = self.pending_acks, []
+                if plan.limit == 0 and not acks:
                     self.slots.wait(1.0)
                     continue
             try:
-                found = self.consumer.claim(plan.mechanisms, plan.limit)
+                found = self.consumer.claim(plan.mechanisms, plan.limit, acks)
             except BackendUnavailableError as error:
+                with self.slots:
+                    self.pending_acks[:0] = acks
                 log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
                 self.stopping.wait(pause)
                 pause = min(pause * 2, 5.0)
                 continue
             pause = 0.05
-            if found.messages:
-                for message in found.messages:
-                    self._dispatch(message)
-            else:
-                try:
-                    self.consumer.wait(found.next_wake)
-                except BackendUnavailableError:
-                    self.stopping.wait(pause)
+            self._report_acks(acks, found.acked)
+            for message in found.messages:
+                self._dispatch(message)
+            if not found.messages and plan.limit > 0:
+                self._idle_wait(found.next_wake)
+
+    def _idle_wait(self, next_wake: int | None) -> None:
+        """Wait for work; meanwhile finished tasks ack for themselves."""
+        with self.slots:
+            if self.pending_acks or self.stopping.is_set():
+                return
+            self.dispatcher_idle = True
+        try:
+            self.consumer.wait(next_wake)
+        except BackendUnavailableError:
+            self.stopping.wait(0.05)
+        finally:
+            with self.slots:
+                self.dispatcher_idle = False
+
+    @staticmethod
+    def _report_acks(acks: Sequence[Message], accepted: Sequence[bool]) -> None:
+        for message, ok in zip(acks, accepted):
+            if not ok:
+                log.warning("lease on %s no longer holds: another consumer took it over; this "
+                            "run's outcome is discarded", message.summary)
+
+    def _flush_acks(self) -> None:
+        with self.slots:
+            acks, self.pending_acks = self.pending_acks, []
+        if acks:
+            try:
+                found = persist(lambda: self.consumer.claim((), 0, acks), "acking finished tasks",
+                                patience_ms=10_000)
+                self._report_acks(acks, found.acked)
+            except BackendUnavailableError:
+                log.warning("could not ack %d finished tasks; they will be redelivered", len(acks))
 
     def _dispatch(self, message: Message) -> None:
         task = self.tasks.get(message.task_name)
@@ -298,7 +334,14 @@ class WorkerPool:
         try:
             if duration_ms is None and job.started_at is not None:
                 duration_ms = self.broker.clock.now() - job.started_at
-            self.executor.finish(job.task, job.message, outcome, duration_ms, job.lease_deadline)
+            effects = self.executor.decide(job.task, job.message, outcome, duration_ms)
+            if len(effects) == 1 and isinstance(effects[0], Ack) and job.message.lock:
+                with self.slots:
+                    if not self.dispatcher_idle and not self.stopping.is_set():
+                        # The dispatcher is busy claiming: let it ack in its next round trip.
+                        self.pending_acks.append(job.message)
+                        return
+            self.executor.carry_out(job.task, job.message, effects, job.lease_deadline)
         except Exception:
             log.exception("could not record the outcome of %s; its lease will expire and it "
                           "will be redelivered", job.message.summary)
@@ -391,10 +434,12 @@ class WorkerPool:
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.grace_ms / 1000
+        self._flush_acks()
         with self.slots:
             while self.jobs and time.monotonic() < deadline:
                 self.slots.wait(min(deadline - time.monotonic(), 0.5))
             remaining = [job for job in self.jobs.values() if not job.finished]
+        self._flush_acks()
         for job in remaining:
             self._hand_back(job)
         with self.slots:
@@ -403,6 +448,7 @@ class WorkerPool:
             worker.mailbox.put(None)
             if isinstance(worker, ProcessSlot):
                 worker.join(5)
+        self._flush_acks()
 
     def _hand_back(self, job: Job) -> None:
         with self.slots:

@@ -53,10 +53,12 @@ class CorruptPayload:
 
 @attrs.frozen
 class ClaimBatch:
-    """What a claim returned: the claims, and when to look again if short."""
+    """What a claim returned: the claims, when to look again if short, and
+    whether each ack that rode along was accepted."""
 
     claims: tuple[Claim, ...]
     next_wake: int | None
+    acked: tuple[bool, ...] = ()
 
 
 def is_glob(pattern: str) -> bool:
@@ -312,8 +314,11 @@ class Backend(ABC):
         now: int,
         lease_ms: int,
         tokens: Sequence[str],
+        acks: Sequence[tuple[str, str, str]] = (),
     ) -> ClaimBatch:
-        """Claim up to ``len(tokens)`` ready messages (see ``queue_model.claim``)."""
+        """Ack ``acks`` (queue, name, token), then claim up to ``len(tokens)``
+        ready messages (see ``queue_model.claim``)."""
+        acked = tuple(self.ack(queue, name, token) for queue, name, token in acks)
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
         for token in tokens:
@@ -326,7 +331,7 @@ class Backend(ABC):
                 break
             claims.append(claim)
         next_wake = None if len(claims) == len(tokens) else self._next_wake(order, now)
-        return ClaimBatch(tuple(claims), next_wake)
+        return ClaimBatch(tuple(claims), next_wake, acked)
 
     def _waiting(self, queue: str, now: int) -> list[tuple[IndexEntry, Any, int, str, Any]]:
         leases = self._lease_names()

@@ -338,11 +338,18 @@ class DiskCacheBackend(Backend):
         now: int,
         lease_ms: int,
         tokens: Sequence[str],
+        acks: Sequence[tuple[str, str, str]] = (),
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
         prepared: set[str] = set()
+        acked = []
         with self._transact():
+            for _queue, name, ack_token in acks:
+                holds = self._holds(name, ack_token)
+                if holds:
+                    self._forget(name)
+                acked.append(holds)
             for token in tokens:
                 claim = None
                 for queue in order:
@@ -364,7 +371,7 @@ class DiskCacheBackend(Backend):
                     LEASED, self.namespace, *order, LEASED, DELAYED,
                 ).fetchone()
                 wake = None if row is None or row[0] is None else int(row[0])
-        return ClaimBatch(tuple(claims), wake)
+        return ClaimBatch(tuple(claims), wake, tuple(acked))
 
     def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
         with self._transact():

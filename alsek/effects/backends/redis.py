@@ -309,6 +309,7 @@ class RedisBackend(Backend):
         now: int,
         lease_ms: int,
         tokens: Sequence[str],
+        acks: Sequence[tuple[str, str, str]] = (),
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else []
         raw = self._run(
@@ -321,10 +322,15 @@ class RedisBackend(Backend):
             *order,
             len(tokens),
             *tokens,
+            len(acks),
+            *[part for ack in acks for part in ack],
         )
-        claims = tuple(self._decode_claim(raw, i) for i in range(1, len(raw), 6))
+        n_acks = int(raw[1])
+        acked = tuple(bool(int(x)) for x in raw[2 : 2 + n_acks])
+        start = 2 + n_acks
+        claims = tuple(self._decode_claim(raw, i) for i in range(start, len(raw), 6))
         wake = int(raw[0])
-        return ClaimBatch(claims, None if wake < 0 else wake)
+        return ClaimBatch(claims, None if wake < 0 else wake, acked)
 
     @_unavailable
     def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:

@@ -75,8 +75,10 @@ redis.call('SADD', ns .. ':index:queues', q)
 return 1
 """
 
-# ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...
-# Returns {next_wake or -1, name, queue, payload, token, deliveries, deadline, ...}
+# ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...,
+#       n_acks, (queue, name, token)...   (acks of finished messages ride along)
+# Returns {next_wake or -1, n_acks, ack result..., name, queue, payload, token,
+#          deliveries, deadline, ...}
 CLAIM = PRELUDE + r"""
 local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
 local i = 4
@@ -87,6 +89,18 @@ for j = 1, tonumber(ARGV[i]) do queues[j] = ARGV[i + j] end
 local n_queues = tonumber(ARGV[i])
 i = i + n_queues + 1
 for j = 1, tonumber(ARGV[i]) do tokens[j] = ARGV[i + j] end
+i = i + tonumber(ARGV[i]) + 1
+local n_acks = tonumber(ARGV[i] or '0')
+local acked = {}
+for j = 0, n_acks - 1 do
+  local q, name, token = ARGV[i + 1 + 3 * j], ARGV[i + 2 + 3 * j], ARGV[i + 3 + 3 * j]
+  if holds(q, name, token) then
+    forget(q, name)
+    acked[j + 1] = 1
+  else
+    acked[j + 1] = 0
+  end
+end
 if n_queues == 0 then
   queues = redis.call('SMEMBERS', ns .. ':index:queues')
   table.sort(queues)
@@ -140,7 +154,8 @@ local function take(q, token)
   end
 end
 
-local out = {-1}
+local out = {-1, n_acks}
+for _, a in ipairs(acked) do table.insert(out, a) end
 local claimed = 0
 for _, token in ipairs(tokens) do
   local got = nil
