@@ -1,0 +1,208 @@
+"""The discrete-event engine: worker pools on a virtual millisecond clock.
+
+Theory of operation. Events sit in one heap ordered by (time, sequence), so
+ties resolve in the order they were scheduled, and all randomness comes
+from one ``random.Random(seed)``: a seed fixes the run, trace included.
+Arrival streams submit messages; pools claim and run them (``dispatch``);
+the effects ``decisions.decide`` returns are interpreted here, in order: a
+callback is submitted, a retry (``transitions.retry``: the backoff delay) or
+redelivery goes back to its queue, an ack or dead letter ends the message.
+A submission wakes idle pools after ``wake_latency_ms``; a delayed message
+or an expiring lease wakes them at its time. A killed pool's messages come
+back when their lease lapses: the last renewal (every
+``timing.renew_interval``) plus ``lease_ms``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from typing import Any
+
+from alsek.pure.backoff import backoff_from_settings
+from alsek.pure.capacity import Load
+from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResult, SubmitCallback
+from alsek.pure.message import Message
+from alsek.pure.timing import lease_deadline, ready_at, renew_interval
+from alsek.pure.transitions import unclaimed
+from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
+from alsek.sim.recorder import Recorder
+from alsek.sim.runtime import DEAD, IDLE, Held, KindRuntime, PoolState, link_chains
+from alsek.sim.store import Store
+from alsek.sim.trace import Tracer
+from alsek.sim.workload import Workload
+
+
+class Engine(Dispatcher):
+    """One simulation run of ``workload`` with ``seed``; call ``run()`` once."""
+
+    def __init__(self, workload: Workload, seed: int, trace: bool) -> None:
+        self.workload = workload
+        self.rnd = random.Random(seed)
+        self.now = 0
+        self.heap: list[tuple[int, int, int, Any, Any]] = []
+        self.seq = 0
+        self.rtt = workload.overheads.claim_rtt_ms
+        self.latency = workload.overheads.wake_latency_ms
+        self.batch = workload.pool.batch
+        self.lease_ms = workload.lease_ms
+        self.poll = backoff_from_settings(workload.consumer_backoff)
+        dispatch_ms = workload.overheads.dispatch_ms
+        self.runtimes = {
+            kind.name: KindRuntime(kind, dispatch_ms[kind.mechanism]) for kind in workload.tasks
+        }
+        link_chains(self.runtimes)
+        self.store = Store(workload.queue_order)
+        capacity = workload.pool.capacity
+        self.pools = [PoolState(index, capacity) for index in range(workload.pool.pools)]
+        self.recorder = Recorder(list(self.runtimes), self.store.queues, workload.sample_ms)
+        for name, runtime in self.runtimes.items():
+            runtime.counts = self.recorder.by_task[name]
+        self.tracer = Tracer(trace)
+        self.submitted_at: dict[str, int] = {}
+        self.outstanding = 0
+        self.in_flight = 0
+        self.streams: list[tuple[KindRuntime, Any]] = []
+        self.open_streams = 0
+        self.serial = 0
+        self.tokens = 0
+        self.stopped_at: int | None = None
+        self.first_submit: int | None = None
+
+    def push(self, at: int, kind: int, a: Any, b: Any) -> None:
+        """Schedule an event."""
+        self.seq += 1
+        heapq.heappush(self.heap, (at, self.seq, kind, a, b))
+
+    def run(self) -> None:
+        """Process events until no work is left (or the horizon passes)."""
+        self._start()
+        heap, advance, waiting = self.heap, self.recorder.advance, self.store.waiting
+        pop = heapq.heappop
+        handlers = (self._arrival, self._claimed, self._end, self._wake, self._poll,
+                    self._expire, self._kill, self._restart)
+        horizon = self.workload.horizon_ms
+        while heap and (self.outstanding or self.open_streams):
+            at = heap[0][0]
+            if horizon is not None and at > horizon:
+                self.stopped_at = horizon
+                break
+            _, _, kind, a, b = pop(heap)
+            if at != self.now:
+                advance(at, self.outstanding, self.in_flight, waiting)
+                self.now = at
+            handlers[kind](a, b)
+        end = self.now if self.stopped_at is None else self.stopped_at
+        advance(end, self.outstanding, self.in_flight, waiting)
+        self.now = end
+        for pool in self.pools:
+            if pool.state != DEAD:
+                pool.alive_ms += end - pool.alive_since
+            for held in pool.held.values():
+                pool.occupied[held.message.mechanism] += end - held.claimed_at
+
+    def _start(self) -> None:
+        horizon = self.workload.horizon_ms
+        for arrival in self.workload.arrivals:
+            times = arrival.pattern.times(self.rnd, horizon)
+            self.streams.append((self.runtimes[arrival.task], times))
+            first = next(times, None)
+            if first is not None:
+                self.open_streams += 1
+                self.push(first, ARRIVAL, len(self.streams) - 1, None)
+        for kill in self.workload.kills:
+            self.push(kill.at_ms, KILL, kill.pool, kill.restart_after_ms)
+        for pool in self.pools:
+            self._dispatch(pool)
+
+    # -- submissions and effects -------------------------------------------
+
+    def _arrival(self, stream: int, _: Any) -> None:
+        runtime, times = self.streams[stream]
+        self.serial += 1
+        self._submit(runtime.root(f"{runtime.name}-{self.serial}", self.now), "")
+        following = next(times, None)
+        if following is None:
+            self.open_streams -= 1
+        else:
+            self.push(following, ARRIVAL, stream, None)
+
+    def _submit(self, message: Message, parent: str) -> None:
+        now = self.now
+        if self.first_submit is None:
+            self.first_submit = now
+        self.submitted_at[message.uuid] = now
+        self.outstanding += 1
+        self.runtimes[message.task_name].counts["submitted"] += 1
+        self.store.put(message, now)
+        at = ready_at(message)
+        if self.tracer.events is not None:
+            self.tracer.submit(now, message, at, parent)
+        self._notify(max(at, now + self.latency), at <= now)
+
+    def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
+        """Carry out ``decide``'s effects in order (the simulator's interpreter)."""
+        now, recorder, tracer = self.now, self.recorder, self.tracer
+        for effect in effects:
+            kind = type(effect)
+            message = effect.message
+            if kind is Ack or kind is DeadLetter:
+                ok = kind is Ack
+                submitted = self.submitted_at.pop(message.uuid)
+                recorder.final(message.task_name, message.priority, submitted, now, ok)
+                self.outstanding -= 1
+                if tracer.events is not None:
+                    tracer.final(now, pool, message.uuid, ok, getattr(effect, "reason", ""))
+            elif kind is Reschedule:
+                retry = effect.kind == "retry"  # type: ignore[union-attr]
+                counts = self.runtimes[message.task_name].counts
+                counts["retries" if retry else "redeliveries"] += 1
+                if retry:
+                    recorder.counts["retry_wait_ms"] += message.delay
+                self.store.put(message, now)
+                at = ready_at(message)
+                if tracer.events is not None:
+                    tracer.requeue(now, pool, message, at, retry)
+                self._notify(max(at, now + self.latency), at <= now)
+            elif kind is SubmitCallback:
+                recorder.counts["callbacks"] += 1
+                self._submit(message, message.progenitor or "")
+            elif kind is StoreResult:
+                recorder.counts["results_stored"] += 1
+
+    # -- faults -----------------------------------------------------------
+
+    def _kill(self, index: int, restart_after: int | None) -> None:
+        pool = self.pools[index]
+        if pool.state == DEAD:
+            return
+        now, interval = self.now, renew_interval(self.lease_ms)
+        self.recorder.counts["pool_kills"] += 1
+        self.tracer.pool_event(now, index, "kill", len(pool.held))
+        for held in pool.held.values():
+            renewed = held.claimed_at + (now - held.claimed_at) // interval * interval
+            self.push(lease_deadline(renewed, self.lease_ms), EXPIRE, index, held)
+            pool.occupied[held.message.mechanism] += now - held.claimed_at
+        pool.epoch += 1
+        pool.held = {}
+        pool.load = Load()
+        pool.state = DEAD
+        pool.alive_ms += now - pool.alive_since
+        if restart_after is not None:
+            self.push(now + restart_after, RESTART, index, None)
+
+    def _expire(self, index: int, held: Held) -> None:
+        message = unclaimed(held.message)
+        self.in_flight -= 1
+        self.recorder.counts["lease_expiries"] += 1
+        self.store.put(message, self.now)
+        self.tracer.expire(self.now, index, message)
+        self._notify(self.now, True)
+
+    def _restart(self, index: int, _: Any) -> None:
+        pool = self.pools[index]
+        pool.state = IDLE
+        pool.alive_since = self.now
+        pool.wake_at = float("inf")
+        self.tracer.pool_event(self.now, index, "restart", 0)
+        self._dispatch(pool)

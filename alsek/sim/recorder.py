@@ -1,0 +1,83 @@
+"""What a run observes: counters, final outcomes, and sampled queue depth.
+
+The depth series starts at one sample per ``sample_ms``; when it grows past
+``2 * max_points`` every other sample is dropped and the interval doubles,
+so a run of any length keeps a bounded, evenly spaced series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TASK_COUNTERS = (
+    "submitted",
+    "succeeded",
+    "dead_lettered",
+    "attempts",
+    "retries",
+    "redeliveries",
+    "failures",
+    "timeouts",
+    "crashes",
+)
+GLOBAL_COUNTERS = (
+    "claims",
+    "empty_claims",
+    "callbacks",
+    "dead_on_claim",
+    "lease_expiries",
+    "pool_kills",
+    "results_stored",
+    "wasted_ms",
+    "retry_wait_ms",
+)
+
+#: One final outcome: task, priority, submitted at, finished at, succeeded.
+Final = tuple[str, int, int, int, bool]
+
+
+class Recorder:
+    """Accumulates a run's measurements; the report is computed from it."""
+
+    def __init__(self, tasks: Sequence[str], queues: Sequence[str], sample_ms: int,
+                 max_points: int = 500) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
+        self.by_task: dict[str, dict[str, int]] = {
+            task: dict.fromkeys(TASK_COUNTERS, 0) for task in tasks
+        }
+        self.finals: list[Final] = []
+        self.queues = tuple(queues)
+        self.series: list[tuple[int, ...]] = []
+        self.interval = sample_ms
+        self.next_sample = 0
+        self.max_points = max_points
+        self.area = 0
+        self.last_t = 0
+
+    def count(self, task: str, counter: str, by: int = 1) -> None:
+        """Add ``by`` to a per-task counter."""
+        self.by_task[task][counter] += by
+
+    def final(self, task: str, priority: int, submitted: int, now: int, ok: bool) -> None:
+        """Record a message leaving the system (acked or dead-lettered)."""
+        self.finals.append((task, priority, submitted, now, ok))
+        self.by_task[task]["succeeded" if ok else "dead_lettered"] += 1
+
+    def advance(self, t: int, in_system: int, in_flight: int, waiting: dict[str, int]) -> None:
+        """The clock moves to ``t``; the state held since the last event is measured."""
+        self.area += in_system * (t - self.last_t)
+        self.last_t = t
+        if t < self.next_sample:
+            return
+        row = (in_flight, *waiting.values())
+        while self.next_sample <= t:
+            self.series.append((self.next_sample, *row))
+            self.next_sample += self.interval
+            if len(self.series) >= 2 * self.max_points:
+                self._coarsen()
+
+    def _coarsen(self) -> None:
+        self.series = self.series[::2]
+        self.interval *= 2
+        last = self.series[-1][0]
+        self.next_sample = (last // self.interval + 1) * self.interval

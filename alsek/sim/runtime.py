@@ -1,0 +1,152 @@
+"""Per-run state that is not a record: task kinds ready to run, pools, held messages.
+
+``KindRuntime`` turns a ``TaskKind`` into what the engine calls per message:
+a new ``Message`` (with its callback chain nested by ``callbacks.nest``) and
+one sampled attempt, an (elapsed ms, ``Outcome``) pair. The order of random
+draws is fixed (duration, then crash, then failure), so a seed fixes a run.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from alsek.pure.callbacks import nest
+from alsek.pure.capacity import Capacity, ClaimPlan, Load
+from alsek.pure.message import Message
+from alsek.pure.outcome import Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
+from alsek.pure.policy import default_should_retry
+from alsek.sim.workload import TaskKind
+
+IDLE, CLAIMING, PAUSED, DEAD = range(4)
+STATE_NAMES = ("idle", "claiming", "paused", "dead")
+
+
+class KindRuntime:
+    """A task kind with its policy, overhead and prebuilt outcomes."""
+
+    def __init__(self, kind: TaskKind, dispatch_ms: int) -> None:
+        self.kind = kind
+        self.name = kind.name
+        self.policy = kind.policy
+        self.dispatch_ms = dispatch_ms
+        self.chain: tuple[KindRuntime, ...] = ()
+        #: This kind's counters in the run's ``Recorder`` (set by the engine).
+        self.counts: dict[str, int] = {}
+        self._sample = kind.duration.sample
+        self._succeeded = Succeeded(None)
+        self._crashed = Crashed("simulated process crash")
+        error = ErrorInfo("SimulatedFailure", f"injected failure (p_fail={kind.p_fail})")
+        self._failed = {flag: Failed(error, flag) for flag in (True, False)}
+        self._timed_out = {flag: TimedOut(kind.timeout_ms, flag) for flag in (True, False)}
+
+    def message(self, uuid: str, now: int) -> Message:
+        """A fresh message of this kind, submitted at ``now`` (no callbacks)."""
+        kind = self.kind
+        return Message(
+            task_name=kind.name,
+            queue=kind.queue,
+            uuid=uuid,
+            created_at=now,
+            timeout=kind.timeout_ms,
+            backoff_settings=kind.backoff,
+            mechanism=kind.mechanism,
+            priority=kind.priority,
+        )
+
+    def root(self, uuid: str, now: int) -> Message:
+        """A fresh message carrying the kind's whole callback chain."""
+        message = self.message(uuid, now)
+        if not self.chain:
+            return message
+        followers = [rt.message(f"{uuid}.cb{i}", now) for i, rt in enumerate(self.chain, 1)]
+        return nest([message, *followers])
+
+    def attempt(self, message: Message, rnd: random.Random) -> tuple[int, Outcome]:
+        """One run of ``message``: how long until its outcome, and the outcome."""
+        kind = self.kind
+        run = self._sample(rnd)
+        if kind.p_crash and rnd.random() < kind.p_crash:
+            return int(rnd.random() * min(run, kind.timeout_ms)), self._crashed
+        if run > kind.timeout_ms:
+            approved = default_should_retry(message, kind.max_retries)
+            return kind.timeout_ms, self._timed_out[approved]
+        if kind.p_fail and rnd.random() < kind.p_fail:
+            return run, self._failed[default_should_retry(message, kind.max_retries)]
+        return run, self._succeeded
+
+
+def link_chains(runtimes: dict[str, KindRuntime]) -> None:
+    """Give each runtime the runtimes of its callback chain (validated acyclic)."""
+    for runtime in runtimes.values():
+        chain = []
+        current = runtime.kind
+        while current.callback is not None:
+            follower = runtimes[current.callback]
+            chain.append(follower)
+            current = follower.kind
+        runtime.chain = tuple(chain)
+
+
+class Held:
+    """A message leased by a pool: claimed at ``claimed_at``, running from ``started_at``."""
+
+    __slots__ = ("claimed_at", "message", "runtime", "started_at")
+
+    def __init__(self, message: Message, runtime: KindRuntime, claimed_at: int) -> None:
+        self.message = message
+        self.runtime = runtime
+        self.claimed_at = claimed_at
+        self.started_at: int | None = None
+
+
+class PoolState:
+    """One worker pool's dispatcher: its load, leases and what it waits for."""
+
+    __slots__ = (
+        "alive_ms",
+        "alive_since",
+        "capacity",
+        "empty_passes",
+        "epoch",
+        "held",
+        "index",
+        "load",
+        "occupied",
+        "plans",
+        "poll_at",
+        "poll_pending",
+        "signalled",
+        "state",
+        "wake_at",
+        "wake_gen",
+    )
+
+    def __init__(self, index: int, capacity: Capacity) -> None:
+        self.index = index
+        self.capacity = capacity
+        self.load = Load()
+        self.state = IDLE
+        self.epoch = 0
+        self.wake_at: float = float("inf")
+        self.wake_gen = 0
+        self.signalled = False
+        self.held: dict[str, Held] = {}
+        self.empty_passes = 0
+        self.alive_since = 0
+        self.alive_ms = 0
+        self.occupied: dict[str, int] = {"thread": 0, "process": 0}
+        #: ``capacity.plan_claim`` answers by load (a pure function of frozen values).
+        self.plans: dict[tuple[int, int], ClaimPlan] = {}
+        self.poll_at = 0
+        self.poll_pending = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """A readable summary (for debugging and the trace)."""
+        return {
+            "pool": self.index,
+            "state": STATE_NAMES[self.state],
+            "threads": self.load.threads,
+            "processes": self.load.processes,
+            "held": len(self.held),
+        }
