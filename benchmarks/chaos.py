@@ -20,10 +20,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import chaos  # noqa: E402
+from tests.support import chaos
 
 SCENARIOS: dict[str, tuple[Any, dict[str, Any]]] = {
-    "kill-task-processes": (chaos.kill_task_processes, {"tasks": 10_000, "sleep_ms": 5, "every_s": 2.0}),
+    "kill-task-processes": (
+        chaos.kill_task_processes,
+        {"tasks": 10_000, "sleep_ms": 5, "every_s": 2.0},
+    ),
     "kill-whole-pools": (chaos.kill_whole_pools, {"tasks": 3_000, "rounds": 8, "every_s": 2.0}),
     "pause-past-lease": (chaos.pause_past_lease, {"tasks": 8}),
     "restart-redis": (chaos.restart_redis, {"tasks": 5_000, "restarts": 4, "every_s": 2.0}),
@@ -47,8 +50,9 @@ def describe(figures: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     args = parser.parse_args()
     for name in args.only or list(SCENARIOS):

@@ -37,7 +37,9 @@ def commandstats(url: str | None) -> dict[str, int]:
 
 
 def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    return {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
+    }
 
 
 class RoundTrips:
@@ -89,9 +91,23 @@ def latency(env: dict[str, str], samples: int) -> tuple[float, float]:
     import bench_tasks  # type: ignore[import-not-found]
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "alsek", "worker", "bench_tasks", "-q", "latency",
-         "--max_threads", "8", "--max_processes", "0", "--log-level", "WARNING"],
-        cwd=REPO / "benchmarks", env=env,
+        [
+            sys.executable,
+            "-m",
+            "alsek",
+            "worker",
+            "bench_tasks",
+            "-q",
+            "latency",
+            "--max_threads",
+            "8",
+            "--max_processes",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=REPO / "benchmarks",
+        env=env,
     )
     try:
         for i in range(50):  # warm up (also waits for the pool to start)
@@ -135,11 +151,15 @@ def run(kind: str, n: int, samples: int) -> None:
         print(f"== {kind} ({n} no-op tasks) ==")
         phases = [
             ("enqueue", lambda: fill(bench_tasks.noop_thread, n)),
-            ("process, 8 threads", lambda: drain([bench_tasks.noop_thread], n, max_threads=8,
-                                                  max_processes=0)),
+            (
+                "process, 8 threads",
+                lambda: drain([bench_tasks.noop_thread], n, max_threads=8, max_processes=0),
+            ),
             ("(refill)", lambda: fill(bench_tasks.noop_process, n)),
-            ("process, 2 processes", lambda: drain([bench_tasks.noop_process], n, max_threads=0,
-                                                    max_processes=2)),
+            (
+                "process, 2 processes",
+                lambda: drain([bench_tasks.noop_process], n, max_threads=0, max_processes=2),
+            ),
         ]
         for label, phase in phases:
             before, trips = commandstats(url), RoundTrips.count
@@ -147,18 +167,24 @@ def run(kind: str, n: int, samples: int) -> None:
             if label.startswith("("):
                 continue
             stats = delta(before, commandstats(url))
-            print(f"{label + ':':24s}{rate:8.0f} tasks/s   "
-                  f"{per_task(stats, RoundTrips.count - trips, n)}")
+            print(
+                f"{label + ':':24s}{rate:8.0f} tasks/s   "
+                f"{per_task(stats, RoundTrips.count - trips, n)}"
+            )
         p50, p95 = latency(env, samples)
-        print(f"end-to-end latency:     p50 {p50:.2f} ms   p95 {p95:.2f} ms   "
-              f"({samples} single tasks, result store, pool in another process)")
+        print(
+            f"end-to-end latency:     p50 {p50:.2f} ms   p95 {p95:.2f} ms   "
+            f"({samples} single tasks, result store, pool in another process)"
+        )
     finally:
         if server is not None:
             server.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--backend", choices=["redis", "disk", "both"], default="both")

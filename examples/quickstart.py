@@ -37,8 +37,13 @@ def double_previous(message: Message) -> int:
     return message.previous_result * 2
 
 
-@task(broker, result_store=result_store, mechanism="thread", max_retries=2,
-      backoff=ConstantBackoff(constant=200, floor=200, ceiling=200))
+@task(
+    broker,
+    result_store=result_store,
+    mechanism="thread",
+    max_retries=2,
+    backoff=ConstantBackoff(constant=200, floor=200, ceiling=200),
+)
 def flaky(key: str) -> str:
     attempts[key] = attempts.get(key, 0) + 1
     if attempts[key] < 2:
@@ -47,11 +52,15 @@ def flaky(key: str) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     sums = [add.generate(args=(i, i)) for i in range(5)]
     squares = [square.generate(args=(i,)) for i in range(5)]
-    chain = add.generate(args=(20, 1), callback=(double_previous.defer().generate(),
-                                                 double_previous.defer().generate()))
+    chain = add.generate(
+        args=(20, 1),
+        callback=(double_previous.defer().generate(), double_previous.defer().generate()),
+    )
     retried = flaky.generate(args=("job-1",))
 
     with WorkerPool([add, square, double_previous, flaky], max_threads=4, max_processes=2):

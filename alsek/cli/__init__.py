@@ -51,31 +51,87 @@ def _tasks(package: str) -> list[Any]:
 
 @main.command("worker")
 @click.argument("package")
-@click.option("-q", "--queues", default=None,
-              help="Comma-separated queues to consume, highest priority first "
-                   "(default: the tasks' queues, alphabetically).")
-@click.option("--max_threads", "--max-threads", "max_threads", type=click.IntRange(min=0),
-              default=8, show_default=True, help="Most thread-mechanism tasks running at once.")
-@click.option("--max_processes", "--max-processes", "max_processes", type=click.IntRange(min=0),
-              default=None, help="Most process-mechanism tasks running at once "
-                                 "(default: the CPU count).")
-@click.option("--consumer_backoff_factor", "--consumer-backoff-factor", type=click.IntRange(min=0),
-              default=50, show_default=True,
-              help="Consumer backoff: extra wait (ms) per consecutive empty pass.")
-@click.option("--consumer_backoff_floor", "--consumer-backoff-floor", type=click.IntRange(min=0),
-              default=50, show_default=True, help="Consumer backoff: shortest wait (ms).")
-@click.option("--consumer_backoff_ceiling", "--consumer-backoff-ceiling",
-              type=click.IntRange(min=0), default=500, show_default=True,
-              help="Consumer backoff: longest wait (ms) between passes.")
-@click.option("--lease", "lease_ms", type=click.IntRange(min=100), default=30_000,
-              show_default=True, help="Lease (ms) on a claimed message, renewed while it runs.")
-@click.option("--grace", "grace_ms", type=click.IntRange(min=0), default=10_000,
-              show_default=True, help="On SIGINT/SIGTERM, how long (ms) running tasks may finish.")
-@click.option("--idle", "idle_ms", type=click.IntRange(min=1), default=60_000, show_default=True,
-              help="How long (ms) an idle worker thread or process lives.")
-@click.option("--log-level", "--log_level", "log_level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                                case_sensitive=False), help="Logging level.")
+@click.option(
+    "-q",
+    "--queues",
+    default=None,
+    help="Comma-separated queues to consume, highest priority first "
+    "(default: the tasks' queues, alphabetically).",
+)
+@click.option(
+    "--max_threads",
+    "--max-threads",
+    "max_threads",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="Most thread-mechanism tasks running at once.",
+)
+@click.option(
+    "--max_processes",
+    "--max-processes",
+    "max_processes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most process-mechanism tasks running at once (default: the CPU count).",
+)
+@click.option(
+    "--consumer_backoff_factor",
+    "--consumer-backoff-factor",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Consumer backoff: extra wait (ms) per consecutive empty pass.",
+)
+@click.option(
+    "--consumer_backoff_floor",
+    "--consumer-backoff-floor",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Consumer backoff: shortest wait (ms).",
+)
+@click.option(
+    "--consumer_backoff_ceiling",
+    "--consumer-backoff-ceiling",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Consumer backoff: longest wait (ms) between passes.",
+)
+@click.option(
+    "--lease",
+    "lease_ms",
+    type=click.IntRange(min=100),
+    default=30_000,
+    show_default=True,
+    help="Lease (ms) on a claimed message, renewed while it runs.",
+)
+@click.option(
+    "--grace",
+    "grace_ms",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="On SIGINT/SIGTERM, how long (ms) running tasks may finish.",
+)
+@click.option(
+    "--idle",
+    "idle_ms",
+    type=click.IntRange(min=1),
+    default=60_000,
+    show_default=True,
+    help="How long (ms) an idle worker thread or process lives.",
+)
+@click.option(
+    "--log-level",
+    "--log_level",
+    "log_level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    help="Logging level.",
+)
 def worker(
     package: str,
     queues: str | None,
@@ -197,9 +253,12 @@ def deadletters_remove(broker: Any, uuids: tuple[str, ...]) -> None:
         click.echo(f"removed {uuid}")
 
 
-try:
-    from alsek.cli.simulate import simulate as _simulate
-except ImportError:  # pragma: no cover - only while the simulator is absent
-    _simulate = None
-if _simulate is not None:
-    main.add_command(_simulate, "simulate")
+def _mount_simulator() -> None:
+    try:
+        from alsek.cli.simulate import simulate
+    except ImportError:  # pragma: no cover - only while the simulator is absent
+        return
+    main.add_command(simulate, "simulate")
+
+
+_mount_simulator()

@@ -145,13 +145,13 @@ class Broker:
 
     def nack(self, message: PureMessage, delay: int = 0) -> bool:
         """Give ``message`` back unprocessed, claimable again after ``delay`` ms."""
-        return self.release(transitions.nack(message, self.clock.now(), delay), message.lock, "keep")
+        return self.release(
+            transitions.nack(message, self.clock.now(), delay), message.lock, "keep"
+        )
 
     def hand_back(self, message: PureMessage) -> bool:
         """Release a claim that never ran (shutdown): the delivery does not count."""
-        return self.release(
-            transitions.nack(message, self.clock.now()), message.lock, "uncount"
-        )
+        return self.release(transitions.nack(message, self.clock.now()), message.lock, "uncount")
 
     def ack(self, message: PureMessage) -> bool:
         """Acknowledge ``message``: it is done and leaves the backend.
@@ -194,7 +194,11 @@ class Broker:
         ``len(tokens)`` ready messages, in one backend round trip."""
         fenced = [(m.queue, get_message_name(m), m.lock or "") for m in acks]
         return self.backend.claim(
-            queues, mechanisms, self.clock.now() if now is None else now, lease_ms, tokens,
+            queues,
+            mechanisms,
+            self.clock.now() if now is None else now,
+            lease_ms,
+            tokens,
             fenced,
         )
 

@@ -104,8 +104,11 @@ class Executor:
             what = repr(outcome)
         if isinstance(last, Reschedule) and last.kind == "retry":
             log.warning(
-                "%s %s; retry %d in %d ms", message.summary, what,
-                last.message.retries, last.message.delay,
+                "%s %s; retry %d in %d ms",
+                message.summary,
+                what,
+                last.message.retries,
+                last.message.delay,
             )
         elif isinstance(last, Reschedule):
             log.warning("%s %s; redelivering", message.summary, what)

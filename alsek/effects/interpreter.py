@@ -47,7 +47,9 @@ class Report:
 
 
 def persist(
-    step: Callable[[], T], what: str, patience_ms: int = DEFAULT_PATIENCE_MS,
+    step: Callable[[], T],
+    what: str,
+    patience_ms: int = DEFAULT_PATIENCE_MS,
     stopping: Callable[[], bool] = lambda: False,
 ) -> T:
     """Run ``step``, retrying through ``BackendUnavailableError`` with backoff."""
@@ -72,7 +74,9 @@ class Interpreter:
         lease_ms: lease length, used to re-check the lease before a result write.
     """
 
-    def __init__(self, broker: Broker, lease_ms: int, patience_ms: int = DEFAULT_PATIENCE_MS) -> None:
+    def __init__(
+        self, broker: Broker, lease_ms: int, patience_ms: int = DEFAULT_PATIENCE_MS
+    ) -> None:
         self.broker = broker
         self.lease_ms = lease_ms
         self.patience_ms = patience_ms
@@ -107,8 +111,10 @@ class Interpreter:
                 if not self._lease_holds(effect.message, lease_deadline):
                     return self._lost(effect.message)
                 if result_store is None:
-                    log.warning("%s wants its result stored but its task has no result_store",
-                                effect.message.summary)
+                    log.warning(
+                        "%s wants its result stored but its task has no result_store",
+                        effect.message.summary,
+                    )
                     continue
                 try:
                     persist(
@@ -124,8 +130,11 @@ class Interpreter:
             elif isinstance(effect, SubmitCallback):
                 self._submit_callback(effect.message)
             elif isinstance(effect, Ack):
-                if not persist(lambda e=effect: self.broker.ack(e.message),  # type: ignore[misc]
-                               f"acking {effect.message.summary}", self.patience_ms):
+                if not persist(
+                    lambda e=effect: self.broker.ack(e.message),  # type: ignore[misc]
+                    f"acking {effect.message.summary}",
+                    self.patience_ms,
+                ):
                     return self._lost(effect.message)
                 log.debug("acked %s", effect.message.summary)
             elif isinstance(effect, Reschedule):
@@ -154,8 +163,11 @@ class Interpreter:
 
     def _submit_callback(self, message: Message) -> None:
         try:
-            persist(lambda: self.broker.submit(message), f"submitting callback {message.summary}",
-                    self.patience_ms)
+            persist(
+                lambda: self.broker.submit(message),
+                f"submitting callback {message.summary}",
+                self.patience_ms,
+            )
         except MessageExistsError:
             # A redelivered run already submitted it: callbacks are exactly-once by uuid.
             log.info("callback %s was already submitted", message.summary)
@@ -164,7 +176,8 @@ class Interpreter:
     def _lost(message: Message) -> Report:
         log.warning(
             "lease on %s no longer holds: another consumer took it over; this run's outcome "
-            "is discarded", message.summary,
+            "is discarded",
+            message.summary,
         )
         return Report(False, "lease lost")
 

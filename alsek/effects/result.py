@@ -148,9 +148,7 @@ class ResultStore:
     @staticmethod
     def _missing(message: Message, timeout: int) -> None:
         if timeout > 0:
-            raise ResultTimeoutError(
-                f"no result for {message.summary} within {timeout} ms"
-            )
+            raise ResultTimeoutError(f"no result for {message.summary} within {timeout} ms")
         raise NotFoundError(f"no result stored for {message.summary}")
 
     def delete(self, message: Message, descendants: bool = False, missing_ok: bool = False) -> int:

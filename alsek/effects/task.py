@@ -14,7 +14,7 @@ import threading
 import traceback
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from alsek import defaults
 from alsek.effects.broker import Broker
@@ -73,7 +73,10 @@ def _names_message(annotation: Any) -> bool:
     if annotation is inspect.Parameter.empty:
         return True
     if isinstance(annotation, str):
-        return re.fullmatch(r"\s*(Optional\[)?\s*([\w.]*\.)?Message\s*(\]|\|\s*None)?\s*", annotation) is not None
+        return (
+            re.fullmatch(r"\s*(Optional\[)?\s*([\w.]*\.)?Message\s*(\]|\|\s*None)?\s*", annotation)
+            is not None
+        )
     if getattr(annotation, "__name__", None) == "Message":
         return True
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -123,7 +126,9 @@ class Task:
         if not callable(function):
             raise ValidationError(f"a task needs a callable, got {function!r}")
         if not isinstance(broker, Broker):
-            raise ValidationError(f"task {name or function.__name__!r} needs a Broker, got {broker!r}")
+            raise ValidationError(
+                f"task {name or function.__name__!r} needs a Broker, got {broker!r}"
+            )
         if mechanism not in MECHANISMS:
             raise ValidationError(
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
@@ -158,7 +163,8 @@ class Task:
         register(self)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, queue={self.queue!r}, mechanism={self.mechanism!r})"
+        kind = type(self).__name__
+        return f"{kind}(name={self.name!r}, queue={self.queue!r}, mechanism={self.mechanism!r})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly, here and now."""
@@ -257,8 +263,17 @@ class Task:
         skip = self.deferred
         self.cancel_defer()
         message = self._build(
-            args, kwargs, priority, metadata, result_ttl, uuid, delay,
-            previous_result, callback, queue, timeout,
+            args,
+            kwargs,
+            priority,
+            metadata,
+            result_ttl,
+            uuid,
+            delay,
+            previous_result,
+            callback,
+            queue,
+            timeout,
         )
         if submit and not skip:
             self._submit(message)  # encodes before writing: bad arguments fail here
@@ -323,15 +338,7 @@ class Task:
         return Failed(error_info(error), retry_approved=retry)
 
 
-@overload
-def task(function: F) -> Task: ...
-
-
-@overload
-def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
-
-
-def task(broker: Any = None, **options: Any) -> Any:
+def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]:
     """Decorate a function as a task on ``broker``.
 
     Options: ``name``, ``queue``, ``priority``, ``timeout``, ``max_retries``,
@@ -342,8 +349,7 @@ def task(broker: Any = None, **options: Any) -> Any:
     """
     if not isinstance(broker, Broker):
         raise ValidationError(
-            f"@task needs a Broker as its first argument, got {broker!r} "
-            "(write @task(broker, ...))"
+            f"@task needs a Broker as its first argument, got {broker!r} (write @task(broker, ...))"
         )
     base = options.pop("base_task", None)
     trigger = options.pop("trigger", None)

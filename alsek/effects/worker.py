@@ -45,8 +45,8 @@ from alsek.effects.task import Task
 from alsek.exceptions import BackendUnavailableError, ValidationError
 from alsek.pure import capacity as cap
 from alsek.pure.backoff import Backoff
-from alsek.pure.ordering import queue_order
 from alsek.pure.decisions import Ack
+from alsek.pure.ordering import queue_order
 from alsek.pure.outcome import Outcome
 from alsek.pure.timing import renew_interval
 
@@ -105,7 +105,9 @@ class WorkerPool:
         self.capacity = cap.Capacity(max_threads=max_threads, max_processes=max_processes)
         known = {task.queue for task in self.tasks.values()}
         self.queues = queue_order(queues, known)
-        self.consumer = Consumer(self.broker, subset=self.queues, backoff=backoff, lease_ms=lease_ms)
+        self.consumer = Consumer(
+            self.broker, subset=self.queues, backoff=backoff, lease_ms=lease_ms
+        )
         self.executor = Executor(self.broker, lease_ms)
         self.lease_ms = lease_ms
         self.grace_ms = grace_ms
@@ -159,7 +161,9 @@ class WorkerPool:
         self._thread.start()
         return self
 
-    def stop(self, grace_ms: int | None = None, wait: bool = True, timeout: float | None = 30) -> None:
+    def stop(
+        self, grace_ms: int | None = None, wait: bool = True, timeout: float | None = 30
+    ) -> None:
         """Stop claiming, let running tasks finish within ``grace_ms``, hand back the rest."""
         if grace_ms is not None:
             self.grace_ms = grace_ms
@@ -186,7 +190,11 @@ class WorkerPool:
                 log.warning("second %s: stopping now", signal.Signals(signum).name)
                 self.grace_ms = 0
             else:
-                log.info("%s received: stopping (grace %d ms)", signal.Signals(signum).name, self.grace_ms)
+                log.info(
+                    "%s received: stopping (grace %d ms)",
+                    signal.Signals(signum).name,
+                    self.grace_ms,
+                )
             self.stop(wait=False)
 
         for sig in previous:
@@ -258,18 +266,24 @@ class WorkerPool:
 
     @staticmethod
     def _report_acks(acks: Sequence[Message], accepted: Sequence[bool]) -> None:
-        for message, ok in zip(acks, accepted):
+        for message, ok in zip(acks, accepted, strict=False):
             if not ok:
-                log.warning("lease on %s no longer holds: another consumer took it over; this "
-                            "run's outcome is discarded", message.summary)
+                log.warning(
+                    "lease on %s no longer holds: another consumer took it over; this "
+                    "run's outcome is discarded",
+                    message.summary,
+                )
 
     def _flush_acks(self) -> None:
         with self.slots:
             acks, self.pending_acks = self.pending_acks, []
         if acks:
             try:
-                found = persist(lambda: self.consumer.claim((), 0, acks), "acking finished tasks",
-                                patience_ms=10_000)
+                found = persist(
+                    lambda: self.consumer.claim((), 0, acks),
+                    "acking finished tasks",
+                    patience_ms=10_000,
+                )
                 self._report_acks(acks, found.acked)
             except BackendUnavailableError:
                 log.warning("could not ack %d finished tasks; they will be redelivered", len(acks))
@@ -302,8 +316,9 @@ class WorkerPool:
             mp = multiprocessing_module()
             self._modules = task_modules([t.function.__module__ for t in self.tasks.values()])
             self._context = preload(mp, start_method(mp), self._modules)
-        return ProcessSlot(self._context, self._modules, self._started, self.complete,
-                           self._retire, self.idle_s)
+        return ProcessSlot(
+            self._context, self._modules, self._started, self.complete, self._retire, self.idle_s
+        )
 
     def _retire(self, worker: Any) -> bool:
         """An idle worker asks to exit; refused if a job was just handed to it."""
@@ -343,8 +358,11 @@ class WorkerPool:
                         return
             self.executor.carry_out(job.task, job.message, effects, job.lease_deadline)
         except Exception:
-            log.exception("could not record the outcome of %s; its lease will expire and it "
-                          "will be redelivered", job.message.summary)
+            log.exception(
+                "could not record the outcome of %s; its lease will expire and it "
+                "will be redelivered",
+                job.message.summary,
+            )
         finally:
             self._free(job)
 
@@ -387,13 +405,14 @@ class WorkerPool:
             log.warning("could not renew %d leases: %s", len(jobs), error)
             return
         deadline = self.broker.clock.now() + self.lease_ms
-        for job, held in zip(jobs, results):
+        for job, held in zip(jobs, results, strict=True):
             if held:
                 job.lease_deadline = deadline
             elif not job.lease_lost:
                 job.lease_lost = True
-                log.warning("lost the lease on %s; its outcome will not be recorded",
-                            job.message.summary)
+                log.warning(
+                    "lost the lease on %s; its outcome will not be recorded", job.message.summary
+                )
 
     def _enforce_thread_timeouts(self, now: int) -> int | None:
         earliest = None
@@ -404,11 +423,17 @@ class WorkerPool:
                 continue
             if job.interrupted_at is None:
                 if now >= job.deadline:
-                    log.warning("%s timed out; raising TimeoutError in its thread", job.message.summary)
+                    log.warning(
+                        "%s timed out; raising TimeoutError in its thread", job.message.summary
+                    )
                     job.interrupted_at = now
                     if job.worker is not None:
                         job.worker.interrupt(job)
-                    earliest = now + THREAD_KILL_GRACE_MS if earliest is None else min(earliest, now + THREAD_KILL_GRACE_MS)
+                    earliest = (
+                        now + THREAD_KILL_GRACE_MS
+                        if earliest is None
+                        else min(earliest, now + THREAD_KILL_GRACE_MS)
+                    )
                 else:
                     earliest = job.deadline if earliest is None else min(earliest, job.deadline)
             elif now >= job.interrupted_at + THREAD_KILL_GRACE_MS:
@@ -458,11 +483,15 @@ class WorkerPool:
         try:
             if isinstance(job.worker, ProcessSlot) and job.worker.job is job:
                 job.worker.kill_child()
-            persist(lambda: self.broker.hand_back(job.message), f"handing back {job.message.summary}",
-                    patience_ms=10_000)
+            persist(
+                lambda: self.broker.hand_back(job.message),
+                f"handing back {job.message.summary}",
+                patience_ms=10_000,
+            )
             log.info("handed back %s", job.message.summary)
         except BackendUnavailableError:
-            log.warning("could not hand back %s; it returns when its lease expires",
-                        job.message.summary)
+            log.warning(
+                "could not hand back %s; it returns when its lease expires", job.message.summary
+            )
         finally:
             self._free(job, worker_lost=job.mechanism == "thread")

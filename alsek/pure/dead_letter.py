@@ -33,7 +33,9 @@ class DeadLetterRecord:
         return self.name.rsplit(":", 1)[-1]
 
 
-def record_for(name: str, message: Message | None, reason: str, now: int, raw: str | None = None) -> DeadLetterRecord:
+def record_for(
+    name: str, message: Message | None, reason: str, now: int, raw: str | None = None
+) -> DeadLetterRecord:
     """The dead-letter record of ``message`` stored at ``name``."""
     data = None if message is None else attrs.evolve(message, lock=None).data
     return DeadLetterRecord(name=name, reason=reason, failed_at=now, message=data, raw=raw)

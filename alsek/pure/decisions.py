@@ -11,7 +11,7 @@ duplicate it (callbacks are submitted with ``nx``, so even that is refused).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import attrs
 
@@ -67,7 +67,7 @@ class DeadLetter:
     at: int
 
 
-Effect = Union[StoreResult, SubmitCallback, Ack, Reschedule, DeadLetter]
+Effect = StoreResult | SubmitCallback | Ack | Reschedule | DeadLetter
 Terminal = (Ack, Reschedule, DeadLetter)
 
 

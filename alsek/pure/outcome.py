@@ -7,7 +7,7 @@ User hooks run in the shell, never here: their answers arrive as data
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -57,4 +57,4 @@ class Crashed:
     detail: str
 
 
-Outcome = Union[Succeeded, Failed, TimedOut, Crashed]
+Outcome = Succeeded | Failed | TimedOut | Crashed

@@ -9,7 +9,9 @@ from alsek.exceptions import ValidationError
 from alsek.pure.message import Message
 
 
-def _optional_non_negative(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+def _optional_non_negative(
+    instance: object, attribute: attrs.Attribute[int], value: object
+) -> None:
     if value is None and attribute.name == "max_retries":
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -63,11 +63,17 @@ def test_ttl_expires_values(any_backend: Backend) -> None:
 
 
 def test_scan_and_count_globs_and_prefixes(any_backend: Backend) -> None:
-    for name in ["queues:a:tasks:t:messages:1", "queues:a:tasks:t:messages:2",
-                 "queues:ab:tasks:t:messages:3", "results:1"]:
+    for name in [
+        "queues:a:tasks:t:messages:1",
+        "queues:a:tasks:t:messages:2",
+        "queues:ab:tasks:t:messages:3",
+        "results:1",
+    ]:
         any_backend.set(name, 0)
     assert sorted(any_backend.scan("queues:a:*")) == [
-        "queues:a:tasks:t:messages:1", "queues:a:tasks:t:messages:2"]
+        "queues:a:tasks:t:messages:1",
+        "queues:a:tasks:t:messages:2",
+    ]
     # A plain prefix means "this name and everything below it", not queue "ab".
     assert any_backend.count("queues:a") == 2
     assert any_backend.count("queues") == 3
@@ -137,8 +143,11 @@ def test_lazy_client_is_not_called_until_needed(redis_url: str) -> None:
 
 
 def test_redis_backend_accepts_url_client_and_lazy(redis_url: str) -> None:
-    for conn in (redis_url, redis.Redis.from_url(redis_url),
-                 LazyClient(lambda: redis.Redis.from_url(redis_url))):
+    for conn in (
+        redis_url,
+        redis.Redis.from_url(redis_url),
+        LazyClient(lambda: redis.Redis.from_url(redis_url)),
+    ):
         backend = RedisBackend(conn)
         backend.set("k", "v")
         assert backend.get("k") == "v"

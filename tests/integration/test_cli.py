@@ -13,9 +13,16 @@ import pytest
 from alsek.core import Broker
 from alsek.storage.backends.redis import RedisBackend
 from alsek.storage.result import ResultStore
-from tests.support.harness import REPO, Worker, base_env, read_ledgers, wait_for, write_tasks_package
+from tests.support.harness import (
+    REPO,
+    Worker,
+    base_env,
+    read_ledgers,
+    wait_for,
+    write_tasks_package,
+)
 
-TASK_FILE = '''
+TASK_FILE = """
 import os
 from alsek.core import Broker, task
 from alsek.storage.backends.redis import RedisBackend
@@ -29,7 +36,7 @@ results = ResultStore(backend)
 @task(broker, result_store=results, mechanism="{mechanism}", queue="{queue}")
 def {name}(x: int) -> str:
     return f"{name}:{{x}}:{{os.getpid()}}"
-'''
+"""
 
 
 def make_file(path: Path, name: str, queue: str = "alsek_queue", mechanism: str = "thread") -> None:
@@ -39,8 +46,13 @@ def make_file(path: Path, name: str, queue: str = "alsek_queue", mechanism: str 
 
 def start(tmp_path: Path, target: str, redis_url: str, *args: str) -> Worker:
     env = base_env({"ALSEK_REDIS_URL": redis_url, "HARNESS_LEDGERS": str(tmp_path)})
-    return Worker(tmp_path, target, ["--max_threads", "2", "--max_processes", "1", *args], env,
-                  tmp_path / f"worker-{time.monotonic_ns()}.log")
+    return Worker(
+        tmp_path,
+        target,
+        ["--max_threads", "2", "--max_processes", "1", *args],
+        env,
+        tmp_path / f"worker-{time.monotonic_ns()}.log",
+    )
 
 
 def stop(worker: Worker) -> str:
@@ -95,15 +107,20 @@ def test_queues_option_restricts_and_orders(tmp_path: Path, redis_url: str) -> N
     from alsek.effects.task import Task
 
     broker = Broker(RedisBackend(redis_url))
-    sender = Task(lambda key, sleep_ms=0, message=None: None, broker, name="work_thread",
-                  mechanism="thread")
+    sender = Task(
+        lambda key, sleep_ms=0, message=None: None, broker, name="work_thread", mechanism="thread"
+    )
     for queue in ("queue_z", "queue_a", "queue_b", "queue_z", "queue_a"):
         sender.generate(args=(queue,), queue=queue)
-    worker = start(tmp_path, "harness_tasks", redis_url, "-q", "queue_z,queue_a",
-                   "--max_threads", "1")
+    worker = start(
+        tmp_path, "harness_tasks", redis_url, "-q", "queue_z,queue_a", "--max_threads", "1"
+    )
     try:
-        wait_for(lambda: len([r for r in read_ledgers(tmp_path) if r.kind == "end"]) >= 4, 30,
-                 "four runs")
+        wait_for(
+            lambda: len([r for r in read_ledgers(tmp_path) if r.kind == "end"]) >= 4,
+            30,
+            "four runs",
+        )
         time.sleep(0.5)
     finally:
         stop(worker)
@@ -113,26 +130,50 @@ def test_queues_option_restricts_and_orders(tmp_path: Path, redis_url: str) -> N
 
 
 def test_python_dash_m_and_the_console_script_agree(tmp_path: Path) -> None:
-    module = subprocess.run([sys.executable, "-m", "alsek", "--help"], capture_output=True,
-                            text=True, cwd=REPO, timeout=60)
-    worker_help = subprocess.run([sys.executable, "-m", "alsek", "worker", "--help"],
-                                 capture_output=True, text=True, cwd=REPO, timeout=60)
+    module = subprocess.run(
+        [sys.executable, "-m", "alsek", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    worker_help = subprocess.run(
+        [sys.executable, "-m", "alsek", "worker", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert module.returncode == 0 and "alsek PACKAGE" in module.stdout
-    for option in ("--queues", "--max_threads", "--max_processes", "--log-level",
-                   "--consumer_backoff_factor", "--grace", "--lease"):
+    for option in (
+        "--queues",
+        "--max_threads",
+        "--max_processes",
+        "--log-level",
+        "--consumer_backoff_factor",
+        "--grace",
+        "--lease",
+    ):
         assert option in worker_help.stdout
     script = Path(sys.executable).parent / "alsek"
     if script.exists():
-        console = subprocess.run([str(script), "--help"], capture_output=True, text=True,
-                                 timeout=60)
+        console = subprocess.run(
+            [str(script), "--help"], capture_output=True, text=True, timeout=60
+        )
         assert console.stdout == module.stdout.replace("python -m alsek", "alsek")
 
 
 def test_a_package_without_tasks_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty_pkg").mkdir()
     (tmp_path / "empty_pkg" / "__init__.py").write_text("X = 1\n")
-    result = subprocess.run([sys.executable, "-m", "alsek", "empty_pkg"], capture_output=True,
-                            text=True, cwd=tmp_path, env=base_env(), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "alsek", "empty_pkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=base_env(),
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "no tasks found in 'empty_pkg'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -145,15 +186,26 @@ def test_tasks_on_different_brokers_are_a_clear_error(tmp_path: Path) -> None:
         "a = task(Broker(DiskCacheBackend('a')), name='on_a')(lambda: 1)\n"
         "b = task(Broker(DiskCacheBackend('b')), name='on_b')(lambda: 2)\n"
     )
-    result = subprocess.run([sys.executable, "-m", "alsek", "two_brokers"], capture_output=True,
-                            text=True, cwd=tmp_path, env=base_env(), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "alsek", "two_brokers"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=base_env(),
+        timeout=60,
+    )
     assert result.returncode != 0 and "share one broker" in result.stderr
 
 
 def test_an_unimportable_package_is_a_clear_error(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "alsek", "no_such_module_here"],
-                            capture_output=True, text=True, cwd=tmp_path, env=base_env(),
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "alsek", "no_such_module_here"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=base_env(),
+        timeout=60,
+    )
     assert result.returncode != 0 and "cannot import 'no_such_module_here'" in result.stderr
 
 
@@ -212,15 +264,32 @@ def test_deadletters_commands(tmp_path: Path, redis_url: str) -> None:
     message = broker.submit(Message(task_name="doomed", args=(1,), mechanism="thread"))
     claimed = broker.claim(None, ["thread"], 10_000, ["t"]).claims[0]
     assert claimed.name.endswith(message.uuid)
-    broker.fail(Message(task_name="doomed", uuid=message.uuid, args=(1,), mechanism="thread",
-                        created_at=message.created_at, lock="t"), reason="test failure")
+    broker.fail(
+        Message(
+            task_name="doomed",
+            uuid=message.uuid,
+            args=(1,),
+            mechanism="thread",
+            created_at=message.created_at,
+            lock="t",
+        ),
+        reason="test failure",
+    )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "alsek", "deadletters", "dlq_tasks", *args],
-                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "alsek", "deadletters", "dlq_tasks", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+        )
 
     listed = cli("list")
-    assert listed.returncode == 0 and message.uuid in listed.stdout and "test failure" in listed.stdout
+    assert (
+        listed.returncode == 0 and message.uuid in listed.stdout and "test failure" in listed.stdout
+    )
     shown = cli("show", message.uuid)
     assert '"reason": "test failure"' in shown.stdout
     again = cli("resubmit", message.uuid)
@@ -237,20 +306,26 @@ def test_sigkill_of_a_worker_mid_run_then_a_new_worker_finishes_everything(
     from alsek.effects.task import Task
 
     broker = Broker(RedisBackend(redis_url))
-    sender = Task(lambda key, sleep_ms=0, message=None: None, broker, name="work_process",
-                  mechanism="process")
+    sender = Task(
+        lambda key, sleep_ms=0, message=None: None, broker, name="work_process", mechanism="process"
+    )
     keys = [f"k{i}" for i in range(40)]
     for key in keys:
         sender.generate(args=(key, 200))
-    first = start(tmp_path, "harness_tasks", redis_url, "--lease", "1500",
-                  "--max_processes", "2")
-    wait_for(lambda: len([r for r in read_ledgers(tmp_path) if r.kind == "end"]) >= 5, 60,
-             "some progress")
+    first = start(tmp_path, "harness_tasks", redis_url, "--lease", "1500", "--max_processes", "2")
+    wait_for(
+        lambda: len([r for r in read_ledgers(tmp_path) if r.kind == "end"]) >= 5,
+        60,
+        "some progress",
+    )
     first.kill_tree()
     second = start(tmp_path, "harness_tasks", redis_url, "--lease", "1500", "--max_processes", "2")
     try:
-        wait_for(lambda: {r.key for r in read_ledgers(tmp_path) if r.kind == "end"} >= set(keys),
-                 90, "every key to complete")
+        wait_for(
+            lambda: {r.key for r in read_ledgers(tmp_path) if r.kind == "end"} >= set(keys),
+            90,
+            "every key to complete",
+        )
     finally:
         stop(second)
     assert broker.counts("alsek_queue") == {"ready": 0, "delayed": 0, "leased": 0}

@@ -34,9 +34,17 @@ LEASE = 1_000
 
 
 def payload_of(e: qm.IndexEntry, version: int) -> dict[str, object]:
-    return {"task_name": "t", "queue": e.queue, "uuid": e.name.rsplit(":", 1)[1],
-            "priority": e.priority, "created_at": e.created_at, "updated_at": e.ready_at,
-            "delay": 0, "mechanism": e.mechanism, "version": version}
+    return {
+        "task_name": "t",
+        "queue": e.queue,
+        "uuid": e.name.rsplit(":", 1)[1],
+        "priority": e.priority,
+        "created_at": e.created_at,
+        "updated_at": e.ready_at,
+        "delay": 0,
+        "mechanism": e.mechanism,
+        "version": version,
+    }
 
 
 def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
@@ -55,10 +63,18 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
 
         @initialize()
         def start(self) -> None:
-            assert self.backend.queue_counts("qa", self.now) == {"ready": 0, "delayed": 0, "leased": 0}
+            assert self.backend.queue_counts("qa", self.now) == {
+                "ready": 0,
+                "delayed": 0,
+                "leased": 0,
+            }
 
-        @rule(queue=st.sampled_from(QUEUES), priority=st.integers(-2, 2),
-              delay=st.sampled_from([0, 0, 500, 2_000]), mechanism=st.sampled_from(MECHS))
+        @rule(
+            queue=st.sampled_from(QUEUES),
+            priority=st.integers(-2, 2),
+            delay=st.sampled_from([0, 0, 500, 2_000]),
+            mechanism=st.sampled_from(MECHS),
+        )
         def submit(self, queue: str, priority: int, delay: int, mechanism: str) -> None:
             self.counter += 1
             name = f"queues:{queue}:tasks:t:messages:m{self.counter:04d}"
@@ -67,16 +83,20 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             self.model, expected = qm.enqueue(self.model, e, payload)
             assert self.backend.enqueue(e, payload, self.now) == expected
 
-        @rule(target=tokens, n=st.integers(1, 3),
-              order=st.sampled_from([("qa", "qb"), ("qb", "qa"), ("qa",)]),
-              mechs=st.sampled_from([MECHS, ("thread",), ("process",)]))
+        @rule(
+            target=tokens,
+            n=st.integers(1, 3),
+            order=st.sampled_from([("qa", "qb"), ("qb", "qa"), ("qa",)]),
+            mechs=st.sampled_from([MECHS, ("thread",), ("process",)]),
+        )
         def claim(self, n: int, order: tuple[str, ...], mechs: tuple[str, ...]) -> object:
             tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]
             self.counter += 1
             self.model, expected = qm.claim(self.model, order, mechs, self.now, LEASE, tokens)
             got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens)
             assert [(c.name, c.token, c.deliveries, c.deadline) for c in got.claims] == [
-                (c.name, c.token, c.deliveries, c.deadline) for c in expected]
+                (c.name, c.token, c.deliveries, c.deadline) for c in expected
+            ]
             for claim in got.claims:
                 assert claim.payload == self.model.slots[claim.name].payload
                 self.live_tokens[claim.token] = claim.name
@@ -104,15 +124,19 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             self.model, expected = qm.ack(self.model, name, token)
             assert self.backend.ack(name.split(":")[1], name, token) == expected
 
-        @rule(token=tokens, delay=st.sampled_from([0, 300]),
-              change=st.sampled_from(["keep", "reset", "uncount"]))
+        @rule(
+            token=tokens,
+            delay=st.sampled_from([0, 300]),
+            change=st.sampled_from(["keep", "reset", "uncount"]),
+        )
         def release(self, token: str, delay: int, change: qm.DeliveryChange) -> None:
             name = self._name(token)
             if name is None or name not in self.model.slots:
                 return
             old = self.model.slots[name].entry
-            e = qm.IndexEntry(old.queue, name, old.mechanism, old.priority, self.now + delay,
-                              old.created_at)
+            e = qm.IndexEntry(
+                old.queue, name, old.mechanism, old.priority, self.now + delay, old.created_at
+            )
             payload = payload_of(e, self.counter)
             self.counter += 1
             self.model, expected = qm.release(self.model, name, token, e, payload, change)
@@ -125,8 +149,9 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             if name is None:
                 return
             self.model, expected = qm.dead_letter(self.model, name, token, "failed")
-            got = self.backend.dead_letter(name.split(":")[1], name, token, "dlq:" + name,
-                                           {"reason": "failed"}, None)
+            got = self.backend.dead_letter(
+                name.split(":")[1], name, token, "dlq:" + name, {"reason": "failed"}, None
+            )
             assert got == expected
             if expected:
                 self.failed.add(name)
@@ -144,7 +169,8 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
         def agrees(self) -> None:
             for queue in QUEUES:
                 assert self.backend.queue_counts(queue, self.now) == qm.counts(
-                    self.model, queue, self.now)
+                    self.model, queue, self.now
+                )
             for name in self.model.slots:
                 assert self.backend.exists(name), f"{name} was lost"
             dead = {n for n in self.backend.scan("dlq:*")}

@@ -17,17 +17,31 @@ NOW = 1_700_000_000_000
 MECHS = ("thread", "process")
 
 
-def entry(uuid: str, priority: int = 0, ready_at: int = NOW, created: int = 0,
-          queue: str = "q", mechanism: str = "thread") -> IndexEntry:
-    return IndexEntry(queue, f"queues:{queue}:tasks:t:messages:{uuid}", mechanism, priority,
-                      ready_at, created)
+def entry(
+    uuid: str,
+    priority: int = 0,
+    ready_at: int = NOW,
+    created: int = 0,
+    queue: str = "q",
+    mechanism: str = "thread",
+) -> IndexEntry:
+    return IndexEntry(
+        queue, f"queues:{queue}:tasks:t:messages:{uuid}", mechanism, priority, ready_at, created
+    )
 
 
 def payload(e: IndexEntry) -> dict[str, object]:
     # The generic backend reads order from the message data itself.
-    return {"task_name": "t", "queue": e.queue, "uuid": e.name.rsplit(":", 1)[1],
-            "priority": e.priority, "created_at": e.created_at, "updated_at": e.ready_at,
-            "delay": 0, "mechanism": e.mechanism}
+    return {
+        "task_name": "t",
+        "queue": e.queue,
+        "uuid": e.name.rsplit(":", 1)[1],
+        "priority": e.priority,
+        "created_at": e.created_at,
+        "updated_at": e.ready_at,
+        "delay": 0,
+        "mechanism": e.mechanism,
+    }
 
 
 def put(backend: Backend, e: IndexEntry, now: int = NOW) -> bool:
@@ -49,8 +63,13 @@ def test_claim_order_priority_then_ready_time_then_creation(any_backend: Backend
 
 
 def test_negative_and_extreme_priorities_order_exactly(any_backend: Backend) -> None:
-    for name, priority in [("max", 2**31 - 1), ("min", -(2**31)), ("zero", 0), ("minus1", -1),
-                           ("max-1", 2**31 - 2)]:
+    for name, priority in [
+        ("max", 2**31 - 1),
+        ("min", -(2**31)),
+        ("zero", 0),
+        ("minus1", -1),
+        ("max-1", 2**31 - 2),
+    ]:
         put(any_backend, entry(name, priority=priority))
     batch = any_backend.claim(["q"], MECHS, NOW, 1000, [str(i) for i in range(5)])
     assert uuids(batch) == ["min", "minus1", "zero", "max-1", "max"]
@@ -179,7 +198,9 @@ def test_eight_concurrent_process_claimers_never_share_a_message(
         put(backend, entry(f"m{i}", created=i))
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_process_claimer, args=(kind, where, f"p{n}", out)) for n in range(8)]
+    procs = [
+        ctx.Process(target=_process_claimer, args=(kind, where, f"p{n}", out)) for n in range(8)
+    ]
     for p in procs:
         p.start()
     claimed = [name for _ in procs for name in out.get(timeout=120)]

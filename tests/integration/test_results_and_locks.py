@@ -161,12 +161,15 @@ def _hold_and_record(kind: str, where: str, path: str, rounds: int) -> None:
 
 
 @pytest.mark.parametrize("kind", ["redis", "disk"])
-def test_lock_excludes_across_processes(kind: str, request: pytest.FixtureRequest,
-                                        tmp_path: Path) -> None:
+def test_lock_excludes_across_processes(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     where = request.getfixturevalue("redis_url") if kind == "redis" else str(tmp_path / "dc")
     log = tmp_path / "log.txt"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_hold_and_record, args=(kind, where, str(log), 15)) for _ in range(4)]
+    procs = [
+        ctx.Process(target=_hold_and_record, args=(kind, where, str(log), 15)) for _ in range(4)
+    ]
     for p in procs:
         p.start()
     for p in procs:

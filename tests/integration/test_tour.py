@@ -29,7 +29,9 @@ BLOCKS = re.findall(r"```python\n(.*?)```", TOUR.read_text(), re.S)
 
 
 @pytest.fixture(autouse=True)
-def default_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+def default_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     """``RedisBackend()`` and ``DiskCacheBackend()`` land on this test's own stores."""
     monkeypatch.setenv("ALSEK_DISKCACHE_DIR", str(tmp_path / "diskcache"))
     if "redis" in request.node.name or "needs_redis" in request.fixturenames:
@@ -125,7 +127,8 @@ def test_messages_repr_and_properties() -> None:
     run(ns, 8)
     assert message.data["task_name"] == "simple_task"
     assert message.summary == (
-        f"Message(uuid='{message.uuid}', queue='alsek_queue', task='simple_task')")
+        f"Message(uuid='{message.uuid}', queue='alsek_queue', task='simple_task')"
+    )
     assert message.ready_at == message.created_at
     assert message.ttr == 0 and message.ready is True
 
@@ -234,8 +237,11 @@ def test_callbacks_simple_deferred_nested_and_tuple(capsys: pytest.CaptureFixtur
             data = data["callback_message_data"]
         return chain
 
-    assert shape(nested) == shape(flat) == [
-        "add_1", "add_1_previous", "add_1_previous", "add_1_previous", "print_result"]
+    assert (
+        shape(nested)
+        == shape(flat)
+        == ["add_1", "add_1_previous", "add_1_previous", "add_1_previous", "print_result"]
+    )
 
 
 def test_callback_control() -> None:

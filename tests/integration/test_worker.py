@@ -131,7 +131,9 @@ def test_a_thread_stuck_in_c_code_is_abandoned_and_the_pool_goes_on(
     stuck = wt.t_stuck.generate(args=(6,))
     pool = WorkerPool(wt.ALL, max_threads=1, max_processes=0)
     with pool:
-        wait_until(lambda: any(True for _ in broker.dead_letters()), 10, "the stuck task's dead letter")
+        wait_until(
+            lambda: any(True for _ in broker.dead_letters()), 10, "the stuck task's dead letter"
+        )
         after = wt.t_echo.generate(args=("still working",))
         assert store.get(after, timeout=10_000) == "still working"
     (record,) = list(broker.dead_letters())
@@ -204,14 +206,18 @@ def test_graceful_stop_hands_back_what_cannot_finish(tmp_path: Path, broker: Bro
     short = wt.p_ledger.generate(args=(str(ledger), "short", 100))
     long = wt.p_ledger.generate(args=(str(ledger), "long", 20_000))
     pool = WorkerPool(wt.ALL, max_threads=0, max_processes=2).start()
-    wait_until(lambda: sum(1 for line in ledger_lines(ledger) if line[0] == "start") == 2, 30,
-               "both tasks to start")
+    wait_until(
+        lambda: sum(1 for line in ledger_lines(ledger) if line[0] == "start") == 2,
+        30,
+        "both tasks to start",
+    )
     started = time.monotonic()
     pool.stop(grace_ms=1_000)
     assert time.monotonic() - started < 10
     assert not broker.exists(short)  # finished within the grace period
     assert broker.exists(long)  # handed back, at once claimable again
     assert broker.counts("alsek_queue") == {"ready": 1, "delayed": 0, "leased": 0}
+
     def long_starts() -> list[list[str]]:
         return [line for line in ledger_lines(ledger) if line[:2] == ["start", "long"]]
 

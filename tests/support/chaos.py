@@ -49,14 +49,24 @@ class Scene:
         return Broker(RedisBackend(self.server.url))
 
     def sender(self, mechanism: str = "process") -> Task:
-        return Task(lambda key, sleep_ms=0, message=None: None, self.broker,
-                    name=f"work_{mechanism}", mechanism=mechanism, max_retries=0,
-                    result_store=ResultStore(self.broker.backend))
+        return Task(
+            lambda key, sleep_ms=0, message=None: None,
+            self.broker,
+            name=f"work_{mechanism}",
+            mechanism=mechanism,
+            max_retries=0,
+            result_store=ResultStore(self.broker.backend),
+        )
 
     def start(self, *args: str) -> Worker:
         env = base_env({"ALSEK_REDIS_URL": self.server.url, "HARNESS_LEDGERS": str(self.root)})
-        worker = Worker(self.root, "harness_tasks", list(args), env,
-                        self.root / f"worker-{len(self.workers)}.log")
+        worker = Worker(
+            self.root,
+            "harness_tasks",
+            list(args),
+            env,
+            self.root / f"worker-{len(self.workers)}.log",
+        )
         self.workers.append(worker)
         return worker
 
@@ -75,8 +85,11 @@ class Scene:
 
     def wait_done(self, keys: list[str], timeout: float) -> None:
         wanted = set(keys)
-        wait_for(lambda: wanted <= self.ends() | self.dead_keys(), timeout,
-                 f"{len(wanted)} keys to reach an outcome")
+        wait_for(
+            lambda: wanted <= self.ends() | self.dead_keys(),
+            timeout,
+            f"{len(wanted)} keys to reach an outcome",
+        )
 
 
 @contextmanager
@@ -94,16 +107,23 @@ def scene(root: Path, persistent: bool = False) -> Iterator[Scene]:
         server.close()
 
 
-def kill_task_processes(root: Path, tasks: int = 10_000, sleep_ms: int = 5,
-                        every_s: float = 2.0, processes: int = 2, timeout: float = 900) -> dict[str, Any]:
+def kill_task_processes(
+    root: Path,
+    tasks: int = 10_000,
+    sleep_ms: int = 5,
+    every_s: float = 2.0,
+    processes: int = 2,
+    timeout: float = 900,
+) -> dict[str, Any]:
     """SIGKILL a random task process every ``every_s`` until every task completes."""
     with scene(root) as stage:
         keys = [f"k{i}" for i in range(tasks)]
         sender = stage.sender("process")
         for key in keys:
             sender.generate(args=(key, sleep_ms))
-        worker = stage.start("--max_threads", "0", "--max_processes", str(processes),
-                             "--lease", "5000")
+        worker = stage.start(
+            "--max_threads", "0", "--max_processes", str(processes), "--lease", "5000"
+        )
         kills = 0
         rng = random.Random(7)
         deadline = time.monotonic() + timeout
@@ -123,8 +143,15 @@ def kill_task_processes(root: Path, tasks: int = 10_000, sleep_ms: int = 5,
         return {"verdict": verdict, "kills": kills, "dead": len(stage.dead_keys())}
 
 
-def kill_whole_pools(root: Path, tasks: int = 2_000, sleep_ms: int = 20, rounds: int = 5,
-                     every_s: float = 2.0, lease_ms: int = 1_500, timeout: float = 600) -> dict[str, Any]:
+def kill_whole_pools(
+    root: Path,
+    tasks: int = 2_000,
+    sleep_ms: int = 20,
+    rounds: int = 5,
+    every_s: float = 2.0,
+    lease_ms: int = 1_500,
+    timeout: float = 600,
+) -> dict[str, Any]:
     """Two pools; every ``every_s`` one is SIGKILLed (whole tree) and a new one started."""
     with scene(root) as stage:
         keys = [f"k{i}" for i in range(tasks)]
@@ -142,8 +169,9 @@ def kill_whole_pools(root: Path, tasks: int = 2_000, sleep_ms: int = 20, rounds:
         return {"verdict": stage.verdict(keys), "pool_kills": rounds}
 
 
-def pause_past_lease(root: Path, tasks: int = 6, sleep_ms: int = 1_500, lease_ms: int = 1_000,
-                     pause_s: float = 4.0) -> dict[str, Any]:
+def pause_past_lease(
+    root: Path, tasks: int = 6, sleep_ms: int = 1_500, lease_ms: int = 1_000, pause_s: float = 4.0
+) -> dict[str, Any]:
     """SIGSTOP a pool while it runs tasks, past its lease; another pool takes over; SIGCONT."""
     with scene(root) as stage:
         keys = [f"k{i}" for i in range(tasks)]
@@ -152,8 +180,11 @@ def pause_past_lease(root: Path, tasks: int = 6, sleep_ms: int = 1_500, lease_ms
             sender.generate(args=(key, sleep_ms))
         args = ("--max_threads", str(tasks), "--max_processes", "0", "--lease", str(lease_ms))
         paused = stage.start(*args)
-        wait_for(lambda: sum(1 for r in read_ledgers(root) if r.kind == "start") >= tasks, 30,
-                 "the first pool to start every task")
+        wait_for(
+            lambda: sum(1 for r in read_ledgers(root) if r.kind == "start") >= tasks,
+            30,
+            "the first pool to start every task",
+        )
         paused.signal(signal.SIGSTOP)
         other = stage.start(*args)
         wait_for(lambda: set(keys) <= stage.ends(), pause_s + 30, "the second pool to finish")
@@ -164,12 +195,23 @@ def pause_past_lease(root: Path, tasks: int = 6, sleep_ms: int = 1_500, lease_ms
         refused = output.count("no longer holds")
         counts = stage.broker.counts("alsek_queue")
         results = redis.Redis.from_url(stage.server.url).keys("alsek:results:*")
-        return {"verdict": stage.verdict(keys), "stale_outcomes_refused": refused,
-                "remaining": counts, "results": len(results), "other_alive": other.alive()}
+        return {
+            "verdict": stage.verdict(keys),
+            "stale_outcomes_refused": refused,
+            "remaining": counts,
+            "results": len(results),
+            "other_alive": other.alive(),
+        }
 
 
-def restart_redis(root: Path, tasks: int = 3_000, sleep_ms: int = 2, restarts: int = 3,
-                  every_s: float = 2.0, timeout: float = 600) -> dict[str, Any]:
+def restart_redis(
+    root: Path,
+    tasks: int = 3_000,
+    sleep_ms: int = 2,
+    restarts: int = 3,
+    every_s: float = 2.0,
+    timeout: float = 600,
+) -> dict[str, Any]:
     """Submit continuously while redis-server (AOF, fsync always) is killed and restarted."""
     with scene(root, persistent=True) as stage:
         args = ("--max_threads", "4", "--max_processes", "1", "--lease", "3000")
@@ -203,8 +245,12 @@ def restart_redis(root: Path, tasks: int = 3_000, sleep_ms: int = 2, restarts: i
         stop.set()
         stage.wait_done(accepted, timeout)
         alive = all(worker.alive() for worker in workers)
-        return {"verdict": stage.verdict(accepted), "accepted": len(accepted),
-                "restarts": restarts, "workers_alive": alive}
+        return {
+            "verdict": stage.verdict(accepted),
+            "accepted": len(accepted),
+            "restarts": restarts,
+            "workers_alive": alive,
+        }
 
 
 def delayed_tasks(root: Path, tasks: int = 300, max_delay_ms: int = 3_000) -> dict[str, Any]:
@@ -219,8 +265,11 @@ def delayed_tasks(root: Path, tasks: int = 300, max_delay_ms: int = 3_000) -> di
         stage.wait_done(keys, 60 + max_delay_ms / 1000)
         runs = read_ledgers(root)
         lateness = sorted(r.at - r.ready_at for r in runs if r.kind == "start")
-        return {"verdict": stage.verdict(keys), "p50_late_ms": lateness[len(lateness) // 2],
-                "max_late_ms": lateness[-1]}
+        return {
+            "verdict": stage.verdict(keys),
+            "p50_late_ms": lateness[len(lateness) // 2],
+            "max_late_ms": lateness[-1],
+        }
 
 
 def poison(root: Path, good: int = 200) -> dict[str, Any]:
@@ -239,21 +288,30 @@ def poison(root: Path, good: int = 200) -> dict[str, Any]:
                 data = dict(invalid.data, retries=-5, args=[f"invalid-{i}", 0])
                 from alsek.effects.serialization import JsonSerializer
 
-                client.set(f"alsek:{stage.broker.get_message_name(invalid)}",
-                           JsonSerializer().forward(data))
-                unknown = stage.broker.submit(Message(task_name="no_such_task", mechanism="thread",
-                                                      args=(f"unknown-{i}", 0)))
+                client.set(
+                    f"alsek:{stage.broker.get_message_name(invalid)}",
+                    JsonSerializer().forward(data),
+                )
+                unknown = stage.broker.submit(
+                    Message(task_name="no_such_task", mechanism="thread", args=(f"unknown-{i}", 0))
+                )
                 bad += [garbage.uuid, invalid.uuid, unknown.uuid]
         worker = stage.start("--max_threads", "4", "--max_processes", "0")
         pid = worker.pid
         stage.wait_done(keys, 60)
         wait_for(lambda: len(list(stage.broker.dead_letters())) >= len(bad), 30, "dead letters")
         dead = {record.uuid: record.reason for record in stage.broker.dead_letters()}
-        executed_bad = [r.key for r in read_ledgers(root)
-                        if r.key.startswith(("garbage", "invalid", "unknown"))]
-        return {"verdict": stage.verdict(keys), "bad": len(bad),
-                "dead_lettered": sorted(dead) == sorted(bad), "reasons": dead,
-                "executed_bad": executed_bad, "same_worker": worker.alive() and worker.pid == pid}
+        executed_bad = [
+            r.key for r in read_ledgers(root) if r.key.startswith(("garbage", "invalid", "unknown"))
+        ]
+        return {
+            "verdict": stage.verdict(keys),
+            "bad": len(bad),
+            "dead_lettered": sorted(dead) == sorted(bad),
+            "reasons": dead,
+            "executed_bad": executed_bad,
+            "same_worker": worker.alive() and worker.pid == pid,
+        }
 
 
 def sigterm_with_grace(root: Path, grace_ms: int = 1_000, lease_ms: int = 60_000) -> dict[str, Any]:
@@ -263,21 +321,37 @@ def sigterm_with_grace(root: Path, grace_ms: int = 1_000, lease_ms: int = 60_000
         sender.generate(args=("quick", 200))
         sender.generate(args=("long-1", 30_000))
         sender.generate(args=("long-2", 30_000))
-        worker = stage.start("--max_threads", "0", "--max_processes", "3", "--lease",
-                             str(lease_ms), "--grace", str(grace_ms))
-        wait_for(lambda: sum(1 for r in read_ledgers(root) if r.kind == "start") >= 3, 60,
-                 "three tasks to start")
+        worker = stage.start(
+            "--max_threads",
+            "0",
+            "--max_processes",
+            "3",
+            "--lease",
+            str(lease_ms),
+            "--grace",
+            str(grace_ms),
+        )
+        wait_for(
+            lambda: sum(1 for r in read_ledgers(root) if r.kind == "start") >= 3,
+            60,
+            "three tasks to start",
+        )
         started = time.monotonic()
         worker.signal(signal.SIGTERM)
         code = worker.wait(60)
         stopped_after = time.monotonic() - started
         counts = stage.broker.counts("alsek_queue")
-        return {"exit_code": code, "stopped_after_s": stopped_after, "counts": counts,
-                "quick_done": "quick" in stage.ends()}
+        return {
+            "exit_code": code,
+            "stopped_after_s": stopped_after,
+            "counts": counts,
+            "quick_done": "quick" in stage.ends(),
+        }
 
 
-def saturation(root: Path, tasks: int = 200, sleep_ms: int = 200, pools: int = 2,
-               slots: int = 2) -> dict[str, Any]:
+def saturation(
+    root: Path, tasks: int = 200, sleep_ms: int = 200, pools: int = 2, slots: int = 2
+) -> dict[str, Any]:
     """A full pool does not hold what it cannot run: makespan versus the ideal."""
     with scene(root) as stage:
         keys = [f"k{i}" for i in range(tasks)]
@@ -293,8 +367,12 @@ def saturation(root: Path, tasks: int = 200, sleep_ms: int = 200, pools: int = 2
         first = min(r.at for r in runs if r.kind == "start")
         last = max(r.at for r in runs if r.kind == "end")
         ideal = tasks * sleep_ms / (pools * slots)
-        return {"verdict": stage.verdict(keys), "makespan_ms": last - first, "ideal_ms": ideal,
-                "ratio": (last - first) / ideal}
+        return {
+            "verdict": stage.verdict(keys),
+            "makespan_ms": last - first,
+            "ideal_ms": ideal,
+            "ratio": (last - first) / ideal,
+        }
 
 
 def signal_pid(pid: int, signum: int) -> None:

@@ -90,13 +90,17 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 class Worker:
     """``python -m alsek worker TARGET ...`` running in a subprocess."""
 
-    def __init__(self, cwd: Path, target: str, args: Sequence[str], env: dict[str, str],
-                 log: Path) -> None:
+    def __init__(
+        self, cwd: Path, target: str, args: Sequence[str], env: dict[str, str], log: Path
+    ) -> None:
         self.log = log
         self.handle = open(log, "ab")  # noqa: SIM115 - closed in wait()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "alsek", "worker", target, *args],
-            cwd=cwd, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
         )
 
     @property
@@ -203,12 +207,15 @@ class Verdict:
     early: tuple[str, ...]
 
     def summary(self) -> str:
-        return (f"submitted={self.submitted} completed={self.completed} lost={len(self.lost)} "
-                f"duplicated={self.duplicated} early={len(self.early)}")
+        return (
+            f"submitted={self.submitted} completed={self.completed} lost={len(self.lost)} "
+            f"duplicated={self.duplicated} early={len(self.early)}"
+        )
 
 
 def check(keys: Iterable[str], runs: Sequence[Run], dead: Iterable[str] = ()) -> Verdict:
-    """Count lost keys (no completed run, not dead-lettered), duplicate completions, early starts."""
+    """Count lost keys (no run completed, not dead-lettered), duplicate completions and
+    early starts."""
     keys = list(keys)
     ends = Counter(run.key for run in runs if run.kind == "end")
     dead = set(dead)

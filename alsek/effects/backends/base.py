@@ -90,7 +90,9 @@ class Backend(ABC):
         serializer: Serializer | None = None,
     ) -> None:
         if not isinstance(namespace, str) or not namespace or is_glob(namespace):
-            raise ValidationError(f"namespace must be a non-empty string without wildcards, got {namespace!r}")
+            raise ValidationError(
+                f"namespace must be a non-empty string without wildcards, got {namespace!r}"
+            )
         self.namespace = namespace
         self.serializer = serializer if serializer is not None else JsonSerializer()
 
@@ -180,7 +182,7 @@ class Backend(ABC):
 
     # -- waiting -----------------------------------------------------------------
 
-    def wait_for_work(self, queues: Sequence[str], timeout_ms: int) -> None:
+    def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
         """Block up to ``timeout_ms`` or until work may have arrived in ``queues``.
 
         The generic version just sleeps; Redis blocks on a signal list.
@@ -202,7 +204,7 @@ class Backend(ABC):
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.05)
 
-    def notify_value(self, name: str) -> None:
+    def notify_value(self, name: str) -> None:  # noqa: B027 - optional hook, a no-op here
         """Wake anyone in ``wait_for_value(name)`` (no-op where waiting polls)."""
 
     def set_and_notify(
@@ -359,7 +361,9 @@ class Backend(ABC):
                     continue
                 # Expired: it no longer holds, whether or not we take it.
                 self.set(lease_name, {**lease, "state": "expired"})
-            if entry.ready_at > now or (entry.mechanism not in mechanisms and entry.mechanism != "*"):
+            if entry.ready_at > now or (
+                entry.mechanism not in mechanisms and entry.mechanism != "*"
+            ):
                 continue
             candidates.append((entry.sort_key, entry, payload, number))
         for _, entry, payload, number in sorted(candidates, key=lambda c: c[0]):
@@ -419,7 +423,7 @@ class Backend(ABC):
         if not self._holds(name, token):
             return False
         self.set(name, value)
-        number, lease_name, lease = self._current_lease(name)
+        _, lease_name, lease = self._current_lease(name)
         if deliveries == "reset":
             self._drop_leases(name)
         elif deliveries == "uncount" and lease_name:
@@ -463,4 +467,6 @@ def check_mechanisms(mechanisms: Sequence[str]) -> None:
     """Reject a mechanism filter naming anything but 'process' and 'thread'."""
     for mechanism in mechanisms:
         if mechanism not in MECHANISMS:
-            raise ValidationError(f"unknown mechanism {mechanism!r} (expected 'process' or 'thread')")
+            raise ValidationError(
+                f"unknown mechanism {mechanism!r} (expected 'process' or 'thread')"
+            )

@@ -24,7 +24,6 @@ from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, is_
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
-    BackendUnavailableError,
     DeserializationError,
     KeyExistsError,
     NotFoundError,
@@ -129,7 +128,8 @@ class DiskCacheBackend(Backend):
         return ("diskcache", os.path.realpath(self.directory), self.namespace)
 
     def _sql(self, statement: str, *params: Any) -> sqlite3.Cursor:
-        return self.conn._sql(statement, params)  # the cache's per-thread connection
+        cursor: sqlite3.Cursor = self.conn._sql(statement, params)  # the cache's connection
+        return cursor
 
     def _transact(self) -> Any:
         cache = self.conn
@@ -171,7 +171,8 @@ class DiskCacheBackend(Backend):
         if pattern is None or is_glob(pattern):
             glob = self.full_name(pattern or "*")
             rows = self._sql(
-                "SELECT key FROM Cache WHERE key GLOB ? AND (expire_time IS NULL OR expire_time > ?)",
+                "SELECT key FROM Cache WHERE key GLOB ? "
+                "AND (expire_time IS NULL OR expire_time > ?)",
                 glob,
                 now,
             ).fetchall()
@@ -291,12 +292,20 @@ class DiskCacheBackend(Backend):
         self._sql(
             "UPDATE alsek_index SET state = ? WHERE namespace = ? AND queue = ? AND state = ? "
             "AND ready_at <= ?",
-            READY, self.namespace, queue, DELAYED, now,
+            READY,
+            self.namespace,
+            queue,
+            DELAYED,
+            now,
         )
         self._sql(
             "UPDATE alsek_index SET state = ?, token = NULL, deadline = NULL "
             "WHERE namespace = ? AND queue = ? AND state = ? AND deadline <= ?",
-            READY, self.namespace, queue, LEASED, now,
+            READY,
+            self.namespace,
+            queue,
+            LEASED,
+            now,
         )
 
     def _take(
@@ -308,7 +317,10 @@ class DiskCacheBackend(Backend):
                 "SELECT name FROM alsek_index WHERE namespace = ? AND queue = ? AND state = ? "
                 f"AND mechanism IN ({marks}) "
                 "ORDER BY priority, ready_at, created_at, name LIMIT 1",
-                self.namespace, queue, READY, *mechanisms,
+                self.namespace,
+                queue,
+                READY,
+                *mechanisms,
             ).fetchone()
             if row is None:
                 return None
@@ -322,7 +334,11 @@ class DiskCacheBackend(Backend):
             self._sql(
                 "UPDATE alsek_index SET state = ?, token = ?, deadline = ?, "
                 "deliveries = deliveries + 1 WHERE namespace = ? AND name = ?",
-                LEASED, token, now + lease_ms, self.namespace, name,
+                LEASED,
+                token,
+                now + lease_ms,
+                self.namespace,
+                name,
             )
             deliveries = self._row(name)[2]  # type: ignore[index]
             try:
@@ -367,8 +383,13 @@ class DiskCacheBackend(Backend):
                 marks = ",".join("?" for _ in order)
                 row = self._sql(
                     "SELECT MIN(CASE WHEN state = ? THEN deadline ELSE ready_at END) "
-                    f"FROM alsek_index WHERE namespace = ? AND queue IN ({marks}) AND state IN (?, ?)",
-                    LEASED, self.namespace, *order, LEASED, DELAYED,
+                    f"FROM alsek_index WHERE namespace = ? AND queue IN ({marks}) "
+                    "AND state IN (?, ?)",
+                    LEASED,
+                    self.namespace,
+                    *order,
+                    LEASED,
+                    DELAYED,
                 ).fetchone()
                 wake = None if row is None or row[0] is None else int(row[0])
         return ClaimBatch(tuple(claims), wake, tuple(acked))
@@ -378,7 +399,11 @@ class DiskCacheBackend(Backend):
             cursor = self._sql(
                 "UPDATE alsek_index SET deadline = ? WHERE namespace = ? AND name = ? "
                 "AND state = ? AND token = ?",
-                now + lease_ms, self.namespace, name, LEASED, token,
+                now + lease_ms,
+                self.namespace,
+                name,
+                LEASED,
+                token,
             )
             return cursor.rowcount == 1
 
@@ -391,7 +416,11 @@ class DiskCacheBackend(Backend):
                 cursor = self._sql(
                     "UPDATE alsek_index SET deadline = ? WHERE namespace = ? AND name = ? "
                     "AND state = ? AND token = ?",
-                    now + lease_ms, self.namespace, name, LEASED, token,
+                    now + lease_ms,
+                    self.namespace,
+                    name,
+                    LEASED,
+                    token,
                 )
                 results.append(cursor.rowcount == 1)
         return results
@@ -461,16 +490,12 @@ class DiskCacheBackend(Backend):
                 "SELECT CASE WHEN state = ? THEN 'leased' WHEN ready_at <= ? THEN 'ready' "
                 "ELSE 'delayed' END AS s, COUNT(*) FROM alsek_index "
                 "WHERE namespace = ? AND queue = ? GROUP BY s",
-                LEASED, now, self.namespace, queue,
+                LEASED,
+                now,
+                self.namespace,
+                queue,
             ).fetchall()
         tally = {"ready": 0, "delayed": 0, "leased": 0}
         tally.update({row[0]: int(row[1]) for row in rows})
         return tally
 
-
-def check_available(backend: DiskCacheBackend) -> None:
-    """Raise ``BackendUnavailableError`` if the cache directory cannot be opened."""
-    try:
-        backend.conn
-    except (OSError, sqlite3.Error) as error:
-        raise BackendUnavailableError(f"DiskCache at {backend!r} is unavailable: {error}") from error

@@ -25,8 +25,8 @@ from alsek.exceptions import (
     NotFoundError,
     ValidationError,
 )
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 from alsek.pure.ordering import ready_member
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,7 +45,9 @@ def _unavailable(method: F) -> F:
         try:
             return method(self, *args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as error:
-            raise BackendUnavailableError(f"Redis at {self.describe()} is unavailable: {error}") from error
+            raise BackendUnavailableError(
+                f"Redis at {self.describe()} is unavailable: {error}"
+            ) from error
 
     return cast(F, wrapper)
 
@@ -109,7 +111,8 @@ class RedisBackend(Backend):
         """The client (created on first use when lazy)."""
         if isinstance(self._conn, LazyClient):
             self._conn = self._conn.get()
-        return self._conn
+        client: redis.Redis = self._conn  # type: ignore[assignment]
+        return client
 
     def identity(self) -> tuple[Any, ...]:
         kwargs = self.conn.connection_pool.connection_kwargs

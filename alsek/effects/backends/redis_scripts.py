@@ -63,7 +63,9 @@ end
 """
 
 # ARGV: ns, queue, name, payload, entry, ready_at, now, nx
-ENQUEUE = PRELUDE + r"""
+ENQUEUE = (
+    PRELUDE
+    + r"""
 local q, name, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ready_at, now = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = ns .. ':' .. name
@@ -74,12 +76,15 @@ place(q, name, e, ready_at, now)
 redis.call('SADD', ns .. ':index:queues', q)
 return 1
 """
+)
 
 # ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...,
 #       n_acks, (queue, name, token)...   (acks of finished messages ride along)
 # Returns {next_wake or -1, n_acks, ack result..., name, queue, payload, token,
 #          deliveries, deadline, ...}
-CLAIM = PRELUDE + r"""
+CLAIM = (
+    PRELUDE
+    + r"""
 local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
 local i = 4
 local mechs, queues, tokens = {}, {}, {}
@@ -183,9 +188,12 @@ if claimed < #tokens then
 end
 return out
 """
+)
 
 # ARGV: ns, now, lease_ms, then (queue, name, token) triples. Returns {0|1, ...}.
-RENEW = PRELUDE + r"""
+RENEW = (
+    PRELUDE
+    + r"""
 local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
 local i = 4
@@ -201,17 +209,23 @@ while i + 2 <= #ARGV do
 end
 return out
 """
+)
 
 # ARGV: ns, queue, name, token ('' = unconditional)
-ACK = PRELUDE + r"""
+ACK = (
+    PRELUDE
+    + r"""
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
 if not holds(q, name, token) then return 0 end
 forget(q, name)
 return 1
 """
+)
 
 # ARGV: ns, queue, name, token, payload, entry, ready_at, now, mode (keep|reset|uncount)
-RELEASE = PRELUDE + r"""
+RELEASE = (
+    PRELUDE
+    + r"""
 local q, name, token, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local ready_at, now, mode = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 if not holds(q, name, token) then return 0 end
@@ -228,9 +242,12 @@ elseif mode == 'uncount' then
 end
 return 1
 """
+)
 
 # ARGV: ns, queue, name, token, dlq_key ('' = none), dlq_value, dlq_ttl ('' = none)
-DEAD_LETTER = PRELUDE + r"""
+DEAD_LETTER = (
+    PRELUDE
+    + r"""
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
 local dlq_key, dlq_value, dlq_ttl = ARGV[5], ARGV[6], ARGV[7]
 if not holds(q, name, token) then return 0 end
@@ -244,9 +261,12 @@ end
 forget(q, name)
 return 1
 """
+)
 
 # ARGV: ns, queue, now. Returns {ready, delayed, leased}.
-COUNTS = PRELUDE + r"""
+COUNTS = (
+    PRELUDE
+    + r"""
 local q, now = ARGV[2], tonumber(ARGV[3])
 local due = redis.call('ZCOUNT', idx(q, 'delayed'), '-inf', now)
 local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
@@ -254,6 +274,7 @@ local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
 local delayed = redis.call('ZCARD', idx(q, 'delayed')) - due
 return {ready, delayed, redis.call('ZCARD', idx(q, 'leased'))}
 """
+)
 
 # ARGV: key, value, ttl ('' = none), nx (1|0), signal key, n_extra, (key, value)...
 SET_AND_NOTIFY = r"""

@@ -90,12 +90,14 @@ def child_main(conn: Any, modules: Sequence[str]) -> None:
         try:
             message = claimed(message_from_data(data, Message), token, deliveries)
             outcome: Outcome = lookup(task_name).run(message)
-        except BaseException as error:  # noqa: BLE001 - reported, never swallowed
+        except BaseException as error:
             outcome = Failed(error_info(error), retry_approved=False)
         try:
             conn.send(outcome)
         except Exception as error:  # the result cannot be pickled back
-            info = ErrorInfo(type(error).__qualname__, f"result could not be sent to the pool: {error}")
+            info = ErrorInfo(
+                type(error).__qualname__, f"result could not be sent to the pool: {error}"
+            )
             conn.send(Failed(info, retry_approved=False))
 
 
@@ -146,7 +148,9 @@ class ProcessSlot(threading.Thread):
             parent.recv()
         except EOFError as error:
             self.kill_child()
-            raise OSError(f"task process exited during start-up (exit code {process.exitcode})") from error
+            raise OSError(
+                f"task process exited during start-up (exit code {process.exitcode})"
+            ) from error
         log.debug("started task process %s", process.pid)
 
     def kill_child(self) -> None:
@@ -238,7 +242,9 @@ class ProcessSlot(threading.Thread):
                     self.kill_child()
                 return Crashed(f"task process {process.pid} died ({_describe_exit(code)})")
             if time.time() * 1000 >= deadline:
-                log.warning("%s timed out; terminating task process %s", job.message.summary, process.pid)
+                log.warning(
+                    "%s timed out; terminating task process %s", job.message.summary, process.pid
+                )
                 if self.process is process:
                     self.kill_child()
                 return timed_out(job)
@@ -273,4 +279,3 @@ def task_modules(functions_modules: Sequence[str]) -> list[str]:
         if module and module not in seen and module not in ("__main__", "__mp_main__"):
             seen.append(module)
     return seen
-

@@ -106,6 +106,6 @@ class ThreadWorker(threading.Thread):
                         clear_in_thread(self.ident)
         except TaskTimeoutError:
             outcome = timed_out(job)
-        except BaseException as error:  # noqa: BLE001 - a task's SystemExit is its failure
+        except BaseException as error:
             outcome = Failed(error_info(error), retry_approved=False)
         self._complete(job, outcome)
