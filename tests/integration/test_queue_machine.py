@@ -59,6 +59,8 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             self.now = START
             self.counter = 0
             self.failed: set[str] = set()
+            self.acked: set[str] = set()
+            self.submitted: set[str] = set()
             self.live_tokens: dict[str, str] = {}  # token -> name
 
         @initialize()
@@ -82,6 +84,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             payload = payload_of(e, 0)
             self.model, expected = qm.enqueue(self.model, e, payload)
             assert self.backend.enqueue(e, payload, self.now) == expected
+            self.submitted.add(name)
 
         @rule(
             target=tokens,
@@ -123,6 +126,8 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
                 return
             self.model, expected = qm.ack(self.model, name, token)
             assert self.backend.ack(name.split(":")[1], name, token) == expected
+            if expected:
+                self.acked.add(name)
 
         @rule(
             token=tokens,
@@ -164,6 +169,25 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
         @rule(ms=st.sampled_from([1, 250, 600, 1_500]))
         def advance(self, ms: int) -> None:
             self.now += ms
+
+        @invariant()
+        def every_message_in_exactly_one_state(self) -> None:
+            live = set(self.model.slots)
+            assert not live & self.acked and not live & self.failed
+            assert not self.acked & self.failed
+            assert self.submitted == live | self.acked | self.failed
+            states = [qm.state_of(self.model, name, self.now) for name in self.submitted]
+            tally = {s: states.count(s) for s in ("ready", "delayed", "leased")}
+            assert sum(tally.values()) == len(live)
+
+        @invariant()
+        def at_most_one_valid_lease(self) -> None:
+            # Of all tokens ever handed out for a name, at most one still works.
+            holders: dict[str, int] = {}
+            for token, name in self.live_tokens.items():
+                if qm.holds(self.model, name, token):
+                    holders[name] = holders.get(name, 0) + 1
+            assert all(count == 1 for count in holders.values())
 
         @invariant()
         def agrees(self) -> None:
