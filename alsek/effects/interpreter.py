@@ -106,6 +106,9 @@ class Interpreter:
         ``lease_deadline`` (when known) lets a fresh lease skip the re-check
         before a result write.
         """
+        settled = self._settle(effects, token, result_store)
+        if settled is not None:
+            return settled
         for position, effect in enumerate(effects):
             if isinstance(effect, StoreResult):
                 if not self._lease_holds(effect.message, lease_deadline):
@@ -160,6 +163,37 @@ class Interpreter:
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(f"unknown effect {effect!r} at position {position}")
         return Report(True)
+
+    def _settle(
+        self, effects: Sequence[Effect], token: str | None, result_store: ResultStore | None
+    ) -> Report | None:
+        """Result + ack in one atomic, fenced step where the backend can (None: cannot)."""
+        if (
+            len(effects) != 2
+            or not isinstance(effects[0], StoreResult)
+            or not isinstance(effects[1], Ack)
+            or result_store is None
+            or token is None
+        ):
+            return None
+        backend = self.broker.backend
+        settle = getattr(backend, "settle", None)
+        if settle is None or result_store.backend.identity() != backend.identity():
+            return None
+        store, message = effects[0], effects[0].message
+        try:
+            name, value, extra = result_store.record(message, store.result)
+            ok = persist(
+                lambda: settle(
+                    message.queue, get_message_name(message), token, name, value, store.ttl, extra
+                ),
+                f"settling {message.summary}",
+                self.patience_ms,
+            )
+        except SerializationError as error:
+            reason = f"result could not be stored: {error}"
+            return self.carry_out([DeadLetter(message, reason, self.broker.clock.now())], token)
+        return Report(True) if ok else self._lost(message)
 
     def _submit_callback(self, message: Message) -> None:
         try:

@@ -43,6 +43,17 @@ class ResultStore:
         """Where the result of ``message`` is stored."""
         return result_name(message.uuid)
 
+    def record(
+        self, message: Message, result: Any
+    ) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:
+        """Where and what ``set`` writes: (name, value, extra names and values)."""
+        now = self.clock.now()
+        value = {"result": result, "timestamp": now, "uuid": message.uuid}
+        extra: list[tuple[str, Any]] = []
+        if message.progenitor:
+            extra.append((descendant_marker_name(message.progenitor, message.uuid), now))
+        return self.get_storage_name(message), value, extra
+
     def set(self, message: Message, result: Any, nx: bool = True) -> bool:
         """Store ``result`` for ``message`` (ttl ``message.result_ttl``).
 
@@ -50,14 +61,8 @@ class ResultStore:
         write-once. Raises ``SerializationError`` (writing nothing) if the
         backend's serializer cannot encode ``result``.
         """
-        now = self.clock.now()
-        value = {"result": result, "timestamp": now, "uuid": message.uuid}
-        extra = []
-        if message.progenitor:
-            extra.append((descendant_marker_name(message.progenitor, message.uuid), now))
-        return self.backend.set_and_notify(
-            self.get_storage_name(message), value, nx=nx, ttl=message.result_ttl, extra=extra
-        )
+        name, value, extra = self.record(message, result)
+        return self.backend.set_and_notify(name, value, nx=nx, ttl=message.result_ttl, extra=extra)
 
     def exists(self, message: Message, descendants: bool = False) -> bool:
         """Whether a result is stored for ``message`` (or, optionally, a descendant)."""
@@ -126,14 +131,9 @@ class ResultStore:
                 self.delete(message, descendants=True, missing_ok=True)
             return records if with_metadata else [r["result"] for r in records]
         name = self.get_storage_name(message)
-        if timeout > 0:
-            record = self.backend.wait_for_value(name, timeout)
-        else:
-            record = self.backend.get_or_none(name)
+        record = self.backend.wait_for_value(name, timeout, delete=not keep)
         if record is None:
             self._missing(message, timeout)
-        if not keep:
-            self.backend.delete(name, missing_ok=True)
         return record if with_metadata else record["result"]
 
     def _wait_any(self, message: Message, timeout: int) -> None:

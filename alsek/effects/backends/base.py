@@ -190,13 +190,16 @@ class Backend(ABC):
         if timeout_ms > 0:
             time.sleep(timeout_ms / 1000)
 
-    def wait_for_value(self, name: str, timeout_ms: int) -> Any:
-        """The value at ``name``, waiting up to ``timeout_ms`` for it to appear."""
+    def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
+        """The value at ``name``, waiting up to ``timeout_ms`` for it to appear
+        (None if it does not); with ``delete``, remove it once read."""
         deadline = time.monotonic() + timeout_ms / 1000
         pause = 0.0005
         while True:
             value = self.get_or_none(name)
             if value is not None:
+                if delete:
+                    self.delete(name, missing_ok=True)
                 return value
             remaining = deadline - time.monotonic()
             if remaining <= 0:

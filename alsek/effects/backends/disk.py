@@ -226,13 +226,15 @@ class DiskCacheBackend(Backend):
     def notify_value(self, name: str) -> None:
         self._wake()
 
-    def wait_for_value(self, name: str, timeout_ms: int) -> Any:
+    def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         deadline = time.monotonic() + timeout_ms / 1000
         cond = _condition(self.directory)
         pause = 0.001
         while True:
             value = self.get_or_none(name)
             if value is not None:
+                if delete:
+                    self.delete(name, missing_ok=True)
                 return value
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -484,6 +486,30 @@ class DiskCacheBackend(Backend):
             self._forget(name)
             return True
 
+    def settle(
+        self,
+        queue: str,
+        name: str,
+        token: str | None,
+        result_name: str,
+        value: Any,
+        ttl: int | None,
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> bool:
+        """Write a result (write-once) and ack its message in one transaction."""
+        encoded = self.encode(result_name, value)
+        extras = [(self.full_name(n), self.encode(n, v)) for n, v in extra]
+        expire = None if ttl is None else ttl / 1000
+        with self._transact():
+            if not self._holds(name, token):
+                return False
+            if self.conn.add(self.full_name(result_name), encoded, expire=expire):
+                for key, extra_encoded in extras:
+                    self.conn.set(key, extra_encoded, expire=expire)
+            self._forget(name)
+        self._wake()
+        return True
+
     def queue_counts(self, queue: str, now: int) -> dict[str, int]:
         with self._transact():
             rows = self._sql(
@@ -498,4 +524,3 @@ class DiskCacheBackend(Backend):
         tally = {"ready": 0, "delayed": 0, "leased": 0}
         tally.update({row[0]: int(row[1]) for row in rows})
         return tally
-

@@ -218,20 +218,25 @@ class RedisBackend(Backend):
         self.conn.blpop(keys, timeout=min(timeout_ms / 1000, MAX_BLOCK_S))
 
     @_unavailable
-    def wait_for_value(self, name: str, timeout_ms: int) -> Any:
+    def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         deadline = time.monotonic() + timeout_ms / 1000
-        signal = self.full_name(f"signal:{name}")
-        while True:
-            raw = self.conn.get(self.full_name(name))
-            if raw is not None:
-                return self.decode(name, raw)
+        key, signal = self.full_name(name), self.full_name(f"signal:{name}")
+        raw = self.conn.getdel(key) if delete else self.conn.get(key)
+        while raw is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             popped = self.conn.blpop([signal], timeout=max(min(remaining, MAX_BLOCK_S), 0.001))
-            if popped is not None:
-                # Pass the wake-up on to any other waiter of the same value.
-                self.conn.rpush(signal, b"1")
+            if popped is None:
+                raw = self.conn.getdel(key) if delete else self.conn.get(key)
+                continue
+            # Woken: read, and pass the wake-up on to any other waiter, in one trip.
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.rpush(signal, b"1")
+            pipe.pexpire(signal, 60_000)
+            pipe.getdel(key) if delete else pipe.get(key)
+            raw = pipe.execute()[-1]
+        return self.decode(name, raw)
 
     @_unavailable
     def notify_value(self, name: str) -> None:
@@ -265,6 +270,37 @@ class RedisBackend(Backend):
             *flat,
         ]
         return bool(script(keys=[], args=args, client=self.conn))
+
+    @_unavailable
+    def settle(
+        self,
+        queue: str,
+        name: str,
+        token: str | None,
+        result_name: str,
+        value: Any,
+        ttl: int | None,
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> bool:
+        """Write a result (write-once) and ack its message atomically, fenced by ``token``."""
+        encoded = self.encode(result_name, value)
+        flat: list[Any] = []
+        for extra_name, extra_value in extra:
+            flat += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
+        return bool(
+            self._run(
+                "SETTLE",
+                queue,
+                name,
+                token or "",
+                self.full_name(result_name),
+                encoded,
+                "" if ttl is None else ttl,
+                self.full_name(f"signal:{result_name}"),
+                len(extra),
+                *flat,
+            )
+        )
 
     # -- queue operations --------------------------------------------------------
 

@@ -263,6 +263,32 @@ return 1
 """
 )
 
+# ARGV: ns, queue, name, token, result key, result value, ttl ('' = none), signal key,
+#       n_extra, (key, value)...
+# Records a result (write-once) and acks the message in one atomic step, fenced by
+# the lease token. Returns 1, or 0 (writing nothing) when the lease no longer holds.
+SETTLE = (
+    PRELUDE
+    + r"""
+local q, name, token = ARGV[2], ARGV[3], ARGV[4]
+local key, value, ttl, signal = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if not holds(q, name, token) then return 0 end
+local function put(k, v, only_new)
+  if ttl ~= '' and only_new then return redis.call('SET', k, v, 'PX', ttl, 'NX') end
+  if ttl ~= '' then return redis.call('SET', k, v, 'PX', ttl) end
+  if only_new then return redis.call('SET', k, v, 'NX') end
+  return redis.call('SET', k, v)
+end
+if put(key, value, true) then
+  for i = 1, tonumber(ARGV[9]) do put(ARGV[8 + 2 * i], ARGV[9 + 2 * i], false) end
+  redis.call('RPUSH', signal, '1')
+  redis.call('PEXPIRE', signal, 60000)
+end
+forget(q, name)
+return 1
+"""
+)
+
 # ARGV: ns, queue, now. Returns {ready, delayed, leased}.
 COUNTS = (
     PRELUDE
