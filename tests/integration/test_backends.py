@@ -194,3 +194,29 @@ def test_diskcache_accepts_a_cache_and_a_lazy_client(tmp_path: Path) -> None:
         backend = DiskCacheBackend(conn)
         backend.set("k", "v")
         assert backend.get("k") == "v"
+
+
+def _ring_later(path: str) -> None:
+    import time as _time
+
+    from alsek.effects.backends.doorbell import Doorbell
+
+    _time.sleep(0.3)
+    Doorbell(path).ring()
+
+
+def test_doorbell_wakes_a_waiter_in_another_process(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from alsek.effects.backends.doorbell import Doorbell
+
+    bell = Doorbell(str(tmp_path / "bell.fifo"))
+    bell.wait(0)  # creates the pipe
+    ringer = multiprocessing.get_context("spawn").Process(
+        target=_ring_later, args=(str(tmp_path / "bell.fifo"),)
+    )
+    ringer.start()
+    started = time.monotonic()
+    bell.wait(60)
+    ringer.join(30)
+    assert time.monotonic() - started < 30  # woken by the ring, not the 60 s timeout

@@ -21,6 +21,7 @@ import diskcache
 
 from alsek import defaults
 from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, is_glob
+from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
@@ -54,18 +55,17 @@ _SCHEMA = (
 )
 READY, LEASED, DELAYED = 0, 1, 2
 
-# In-process wake-ups: a submit in this process wakes this process's consumers
-# at once; other processes poll (DiskCache has no server to push from).
-_conditions: dict[str, threading.Condition] = {}
-_conditions_lock = threading.Lock()
+_doorbells: dict[str, Doorbell] = {}
+_doorbells_lock = threading.Lock()
 
 
-def _condition(directory: str) -> threading.Condition:
-    with _conditions_lock:
-        cond = _conditions.get(directory)
-        if cond is None:
-            cond = _conditions[directory] = threading.Condition()
-        return cond
+def _doorbell(path: str) -> Doorbell:
+    """One doorbell per pipe path in this process (shared by its backends)."""
+    with _doorbells_lock:
+        bell = _doorbells.get(path)
+        if bell is None:
+            bell = _doorbells[path] = Doorbell(path)
+        return bell
 
 
 def default_directory() -> str:
@@ -211,25 +211,22 @@ class DiskCacheBackend(Backend):
 
     # -- waiting -------------------------------------------------------------------
 
+    def _bell(self, kind: str) -> Doorbell:
+        return _doorbell(os.path.join(self.directory, f"alsek-{self.namespace}-{kind}.fifo"))
+
     def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
-        if timeout_ms <= 0:
-            return
-        cond = _condition(self.directory)
-        with cond:
-            cond.wait(timeout_ms / 1000)
+        if timeout_ms > 0:
+            self._bell("work").wait(timeout_ms / 1000)
 
     def _wake(self) -> None:
-        cond = _condition(self.directory)
-        with cond:
-            cond.notify_all()
+        self._bell("work").ring()
 
     def notify_value(self, name: str) -> None:
-        self._wake()
+        self._bell("results").ring()
 
     def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         deadline = time.monotonic() + timeout_ms / 1000
-        cond = _condition(self.directory)
-        pause = 0.001
+        bell = self._bell("results")
         while True:
             value = self.get_or_none(name)
             if value is not None:
@@ -239,9 +236,7 @@ class DiskCacheBackend(Backend):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            with cond:
-                cond.wait(min(pause, remaining))
-            pause = min(pause * 2, 0.05)
+            bell.wait(min(remaining, 0.5))
 
     # -- queue operations --------------------------------------------------------
 
@@ -507,7 +502,7 @@ class DiskCacheBackend(Backend):
                 for key, extra_encoded in extras:
                     self.conn.set(key, extra_encoded, expire=expire)
             self._forget(name)
-        self._wake()
+        self.notify_value(result_name)
         return True
 
     def queue_counts(self, queue: str, now: int) -> dict[str, int]:
