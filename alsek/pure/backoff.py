@@ -129,7 +129,9 @@ class ExponentialBackoff(Backoff):
             log_value = math.log(self.factor) + incidents * math.log(self.base)
             if log_value > math.log(max(self.ceiling, 1)) + 1:
                 return float(self.ceiling) + 1.0
-        return float(self.factor * self.base**incidents)
+        # Exact (int) arithmetic: without a ceiling, float() overflows past ~1e308.
+        exact: float = self.factor * self.base**incidents
+        return exact
 
 
 #: The backoff used by tasks that do not choose one.

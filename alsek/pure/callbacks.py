@@ -60,13 +60,15 @@ def attach(message: M, callback: Message | Sequence[Message] | None) -> M:
 
 
 def flatten(message: M) -> tuple[M, ...]:
-    """The chain as a flat tuple: ``message`` first, then each callback in turn."""
+    """The chain as a flat tuple: ``message`` first, then each callback in turn.
+
+    Links come without their tails (the inverse of ``nest``), so
+    ``nest(flatten(m)) == m`` and ``flatten(nest(ms)) == tuple(ms)``.
+    """
     chain = [message]
-    current: Message = message
-    while current.callback_message_data is not None:
-        current = message_from_data(current.callback_message_data, type(message))
-        chain.append(current)  # type: ignore[arg-type]
-    return tuple(chain)
+    while chain[-1].callback_message_data is not None:
+        chain.append(message_from_data(chain[-1].callback_message_data, type(message)))
+    return tuple(attrs.evolve(link, callback_message_data=None) for link in chain)
 
 
 def has_callback(message: Message) -> bool:

@@ -6,9 +6,11 @@ effects layer and see nothing but the plain dicts produced here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.v import format_exception
 
 from alsek.exceptions import ValidationError
 from alsek.pure.message import FIELDS, Message
@@ -19,9 +21,43 @@ M = TypeVar("M", bound=Message)
 converter = cattrs.Converter(forbid_extra_keys=False)
 
 
+def _exactly(kind: type) -> Callable[[Any, Any], Any]:
+    """A structure hook accepting only values already of ``kind`` (no coercion).
+
+    cattrs' defaults call ``int(x)``, ``str(x)`` and ``bool(x)``: stored data
+    with ``retries=1.5`` or ``queue=None`` would silently become 1 and 'None'.
+    """
+
+    def hook(value: Any, _: Any) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return hook
+
+
+def _any_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+    """``tuple[Any, ...]`` from a list or tuple only (a string is not a sequence of args)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"expected a list or tuple, got {type(value).__name__}")
+    return tuple(value)
+
+
+for _kind in (str, int, bool):
+    converter.register_structure_hook(_kind, _exactly(_kind))
+converter.register_structure_hook_func(lambda kind: kind == tuple[Any, ...], _any_tuple)
+
+
+def _format(error: BaseException, kind: Any) -> str:
+    # Our validators' errors already say which field and why: keep their text.
+    if isinstance(error, ValidationError):
+        return str(error)
+    return format_exception(error, kind)
+
+
 def _describe(error: BaseException, what: str) -> str:
     if isinstance(error, cattrs.BaseValidationError):
-        details = "; ".join(cattrs.transform_error(error, path=what))
+        details = "; ".join(cattrs.transform_error(error, path=what, format_exception=_format))
         return details or str(error)
     return f"{what}: {error}"
 

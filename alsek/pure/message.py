@@ -118,13 +118,29 @@ def _kwargs(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _to_tuple(value: Any) -> tuple[Any, ...]:
     if value is None:
         return ()
-    if isinstance(value, (str, bytes, dict)):
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
         raise ValidationError(f"Message.args must be a sequence of arguments, got {value!r}")
     return tuple(value)
 
 
 def _to_kwargs(value: Any) -> Any:
     return {} if value is None else value
+
+
+def _json_shaped(value: Any) -> Any:
+    """``value`` with every tuple turned into a list, as a JSON round trip returns it."""
+    if isinstance(value, (tuple, list)):
+        return [_json_shaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_shaped(item) for key, item in value.items()}
+    return value
+
+
+def _to_callback_data(value: Any) -> Any:
+    # Nested data comes from ``Message.data``, whose ``args`` is a tuple; stored
+    # as JSON it comes back a list. Keep the JSON shape so a message with a
+    # callback equals itself read back from a backend.
+    return _json_shaped(value) if isinstance(value, dict) else value
 
 
 def format_timestamp(ms: int) -> str:
@@ -164,7 +180,7 @@ class Message:
     delay: int = attrs.field(default=0, validator=_int_at_least(0))
     previous_result: Any = None
     callback_message_data: dict[str, Any] | None = attrs.field(
-        default=None, validator=_optional_dict
+        default=None, converter=_to_callback_data, validator=_optional_dict
     )
     backoff_settings: dict[str, Any] | None = attrs.field(default=None, validator=_optional_dict)
     mechanism: Mechanism = attrs.field(default=defaults.DEFAULT_MECHANISM, validator=_mechanism)

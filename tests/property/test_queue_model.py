@@ -1,0 +1,103 @@
+"""Single-operation properties of the queue model (the machine covers sequences)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alsek.pure import queue_model as qm
+from alsek.pure.keys import get_message_name
+from alsek.pure.message import Message
+from tests.property.strategies import MAX_TIME, index_entries, light, medium, names, small_messages
+
+nows = st.integers(0, MAX_TIME)
+
+
+@medium
+@given(small_messages())
+def test_entry_for_reflects_the_message(message: Message) -> None:
+    name = get_message_name(message)
+    entry = qm.entry_for(message, name)
+    assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.mechanism)
+    assert entry.ready_at == message.ready_at
+    assert entry.sort_key == (message.priority, message.ready_at, message.created_at, name)
+
+
+@light
+@given(index_entries, st.integers(), st.integers())
+def test_enqueue_nx_refuses_a_present_name(entry: qm.IndexEntry, first: int, second: int) -> None:
+    model, added = qm.enqueue(qm.QueueModel(), entry, first)
+    assert added
+    again, added_again = qm.enqueue(model, entry, second)
+    assert not added_again and again == model
+    replaced, ok = qm.enqueue(model, entry, second, nx=False)
+    assert ok and replaced.slots[entry.name].payload == second
+
+
+@light
+@given(index_entries, nows)
+def test_enqueue_does_not_change_the_input_model(entry: qm.IndexEntry, now: int) -> None:
+    empty = qm.QueueModel()
+    model, _ = qm.enqueue(empty, entry, "payload")
+    assert empty.slots == {}
+    assert qm.state_of(empty, entry.name, now) == "gone"
+    assert qm.state_of(model, entry.name, now) == ("ready" if entry.ready_at <= now else "delayed")
+
+
+@light
+@given(index_entries, nows, st.integers(1, 10**6), names)
+def test_claim_respects_ready_time_and_mechanism(
+    entry: qm.IndexEntry, now: int, lease_ms: int, token: str
+) -> None:
+    model, _ = qm.enqueue(qm.QueueModel(), entry, "p")
+    other = "thread" if entry.mechanism == "process" else "process"
+    _, none = qm.claim(model, [entry.queue], [other], now, lease_ms, [token])
+    assert none == ()
+    after, claims = qm.claim(model, [entry.queue], [entry.mechanism], now, lease_ms, [token])
+    if entry.ready_at > now:
+        assert claims == () and after == model
+    else:
+        assert claims == (qm.Claim(entry.name, entry.queue, "p", token, 1, now + lease_ms),)
+        assert qm.state_of(after, entry.name, now) == "leased"
+        assert qm.next_wake(after, [entry.queue], now) == now + lease_ms
+
+
+@light
+@given(index_entries, nows, st.integers(1, 1000), names, names)
+def test_a_lease_can_be_taken_over_only_after_it_expires(
+    entry: qm.IndexEntry, now: int, lease_ms: int, first: str, second: str
+) -> None:
+    entry = qm.IndexEntry(entry.queue, entry.name, entry.mechanism, entry.priority, now, 0)
+    model, _ = qm.enqueue(qm.QueueModel(), entry, "p")
+    model, (claim,) = qm.claim(model, [entry.queue], [entry.mechanism], now, lease_ms, [first])
+    _, early = qm.claim(model, [entry.queue], [entry.mechanism], now + lease_ms - 1, 5, [second])
+    assert early == ()
+    late_model, (late,) = qm.claim(
+        model, [entry.queue], [entry.mechanism], claim.deadline, 5, [second + "'"]
+    )
+    assert late.deliveries == 2
+    assert qm.holds(late_model, entry.name, second + "'")
+    assert not qm.holds(late_model, entry.name, first)
+    assert qm.ack(late_model, entry.name, first) == (late_model, False)
+
+
+@light
+@given(index_entries, names, st.sampled_from(["keep", "reset", "uncount"]), st.integers(1, 5))
+def test_release_delivery_changes(
+    entry: qm.IndexEntry, token: str, change: qm.DeliveryChange, claims: int
+) -> None:
+    model, _ = qm.enqueue(qm.QueueModel(), entry, "p")
+    now = entry.ready_at
+    for index in range(claims):
+        model = qm.expire(model, None, now)
+        model, _ = qm.claim(model, [entry.queue], [entry.mechanism], now, 1, [f"{token}{index}"])
+        now += 1
+    model = qm.expire(model, None, now)
+    model, _ = qm.claim(model, [entry.queue], [entry.mechanism], now, 1, [token])
+    assert model.slots[entry.name].deliveries == claims + 1
+    released, ok = qm.release(model, entry.name, token, entry, deliveries=change)
+    assert ok
+    expected = {"keep": claims + 1, "reset": 0, "uncount": claims}[change]
+    assert released.slots[entry.name].deliveries == expected
+    assert released.slots[entry.name].payload == "p"
+    assert qm.state_of(released, entry.name, now) == "ready"
