@@ -120,14 +120,14 @@ class Consumer:
             self._empty_passes = 0
         return Pass(messages, batch.next_wake, batch.acked)
 
-    def wait(self, next_wake: int | None) -> None:
-        """Back off after an empty pass, waking early on new work."""
+    def wait(self, next_wake: int | None, wake_key: str | None = None) -> None:
+        """Back off after an empty pass, waking early on new work (or ``wake_key``)."""
         self._empty_passes += 1
         wait_ms = self.backoff.get(self._empty_passes)
         if next_wake is not None:
             wait_ms = min(wait_ms, max(next_wake - self.broker.clock.now(), 0))
         if wait_ms > 0 and not self.stop_event.is_set():
-            self.broker.backend.wait_for_work(self.subset, wait_ms)
+            self.broker.backend.wait_for_work(self.subset, wait_ms, wake_key)
 
     def stream(self) -> Iterator[Message]:
         """Yield claimed messages until ``stop()``; each is leased to this consumer."""

@@ -323,9 +323,10 @@ class Task:
             return self.failed(message, error)
         try:
             approved = self.do_callback(message, result) if has_callback(message) else True
-        except Exception as error:
+        except Exception:
+            # The task itself succeeded: keep its result, skip only the callback.
             log.exception("do_callback of %s raised; the callback is skipped", message.summary)
-            return Failed(error_info(error), retry_approved=False)
+            approved = False
         return Succeeded(result, callback_approved=bool(approved))
 
     def failed(self, message: Message, error: BaseException) -> Failed:
@@ -355,6 +356,8 @@ def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]
     trigger = options.pop("trigger", None)
 
     def decorator(function: Callable[..., Any]) -> Task:
+        if base is not None and not (isinstance(base, type) and issubclass(base, Task)):
+            raise ValidationError(f"base_task must be a subclass of Task, got {base!r}")
         if trigger is not None:
             from alsek.effects.scheduler import TriggerTask
 
@@ -362,9 +365,6 @@ def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]
             if not issubclass(cls, TriggerTask):
                 cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})
             return cls(function, broker, trigger=trigger, **options)  # type: ignore[no-any-return]
-        cls = base or Task
-        if not (isinstance(cls, type) and issubclass(cls, Task)):
-            raise ValidationError(f"base_task must be a subclass of Task, got {cls!r}")
-        return cls(function, broker, **options)  # type: ignore[no-any-return]
+        return (base or Task)(function, broker, **options)
 
     return decorator

@@ -28,6 +28,7 @@ from typing import Any
 
 from alsek import defaults
 from alsek.effects.broker import Broker
+from alsek.effects.clock import new_token
 from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.interpreter import persist
@@ -119,6 +120,10 @@ class WorkerPool:
         # Successes whose only effect is an ack ride along with the next claim.
         self.pending_acks: list[Message] = []
         self.dispatcher_idle = False
+        # Bumped whenever a slot frees; a dispatcher that saw it change since it
+        # planned its claim must look again instead of going to sleep.
+        self.slot_epoch = 0
+        self.wake_key = f"pool-{new_token()}"
         # Alive workers per mechanism, and those of them waiting for a job.
         # Invariant (under ``slots``): busy workers == running jobs, so a free
         # slot always has an idle worker or room to start one.
@@ -221,15 +226,17 @@ class WorkerPool:
     def _wake_dispatcher(self) -> None:
         with self.slots:
             self.slots.notify_all()
-        wake = getattr(self.broker.backend, "_wake", None)
-        if wake is not None:
-            wake()
+        try:
+            self.broker.backend.wake(self.wake_key)
+        except BackendUnavailableError:
+            pass  # it wakes by itself within a second
 
     def _dispatch_loop(self) -> None:
         pause = 0.05
         while not self.stopping.is_set():
             with self.slots:
                 plan = cap.plan_claim(self.capacity, self.load, self.batch)
+                epoch = self.slot_epoch
                 acks, self.pending_acks = self.pending_acks, []
                 if plan.limit == 0 and not acks:
                     self.slots.wait(1.0)
@@ -248,16 +255,17 @@ class WorkerPool:
             for message in found.messages:
                 self._dispatch(message)
             if not found.messages and plan.limit > 0:
-                self._idle_wait(found.next_wake)
+                self._idle_wait(found.next_wake, epoch)
 
-    def _idle_wait(self, next_wake: int | None) -> None:
-        """Wait for work; meanwhile finished tasks ack for themselves."""
+    def _idle_wait(self, next_wake: int | None, epoch: int) -> None:
+        """Wait for work; meanwhile finished tasks ack for themselves, and a slot
+        freeing for a mechanism that was full wakes this wait."""
         with self.slots:
-            if self.pending_acks or self.stopping.is_set():
+            if self.pending_acks or self.stopping.is_set() or self.slot_epoch != epoch:
                 return
             self.dispatcher_idle = True
         try:
-            self.consumer.wait(next_wake)
+            self.consumer.wait(next_wake, self.wake_key)
         except BackendUnavailableError:
             self.stopping.wait(0.05)
         finally:
@@ -369,7 +377,10 @@ class WorkerPool:
     def _free(self, job: Job, worker_lost: bool = False) -> None:
         with self.slots:
             self.jobs.pop(job.token, None)
+            was_full = cap.free(self.capacity, self.load, job.mechanism) == 0  # type: ignore[arg-type]
             self.load = cap.finish(self.load, job.mechanism)  # type: ignore[arg-type]
+            self.slot_epoch += 1
+            wake = was_full and self.dispatcher_idle and not self.stopping.is_set()
             self.completed += 1
             worker = job.worker
             if worker is not None and worker in self.workers[job.mechanism]:
@@ -378,6 +389,10 @@ class WorkerPool:
                 elif worker not in self.idle[job.mechanism]:
                     self.idle[job.mechanism].append(worker)
             self.slots.notify_all()
+        if wake:
+            # The dispatcher sleeps on the backend, having found nothing it could
+            # run then; now it can run this mechanism again.
+            self._wake_dispatcher()
 
     # -- monitoring ------------------------------------------------------------------------
 

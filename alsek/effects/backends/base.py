@@ -21,6 +21,7 @@ the same delivery.
 from __future__ import annotations
 
 import fnmatch
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,8 @@ from alsek.pure.message import MECHANISMS
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
 _MISSING: Any = object()
+_wakers: dict[str, threading.Event] = {}
+_wakers_lock = threading.Lock()
 _GLOB = set("*?[")
 
 
@@ -182,13 +185,34 @@ class Backend(ABC):
 
     # -- waiting -----------------------------------------------------------------
 
-    def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
-        """Block up to ``timeout_ms`` or until work may have arrived in ``queues``.
+    def _waker(self, wake_key: str) -> threading.Event:
+        with _wakers_lock:
+            event = _wakers.get(wake_key)
+            if event is None:
+                event = _wakers[wake_key] = threading.Event()
+            return event
 
-        The generic version just sleeps; Redis blocks on a signal list.
+    def wait_for_work(
+        self, queues: Sequence[str] | None, timeout_ms: int, wake_key: str | None = None
+    ) -> None:
+        """Block up to ``timeout_ms``, until work may have arrived in ``queues``, or
+        until ``wake(wake_key)``.
+
+        The generic version can only be woken by ``wake`` from this process;
+        Redis blocks on signal lists, DiskCache on a named pipe.
         """
-        if timeout_ms > 0:
+        if timeout_ms <= 0:
+            return
+        if wake_key is None:
             time.sleep(timeout_ms / 1000)
+            return
+        event = self._waker(wake_key)
+        event.wait(timeout_ms / 1000)
+        event.clear()
+
+    def wake(self, wake_key: str) -> None:
+        """Interrupt ``wait_for_work(..., wake_key=wake_key)``."""
+        self._waker(wake_key).set()
 
     def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         """The value at ``name``, waiting up to ``timeout_ms`` for it to appear

@@ -214,9 +214,14 @@ class DiskCacheBackend(Backend):
     def _bell(self, kind: str) -> Doorbell:
         return _doorbell(os.path.join(self.directory, f"alsek-{self.namespace}-{kind}.fifo"))
 
-    def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
+    def wait_for_work(
+        self, queues: Sequence[str] | None, timeout_ms: int, wake_key: str | None = None
+    ) -> None:
         if timeout_ms > 0:
             self._bell("work").wait(timeout_ms / 1000)
+
+    def wake(self, wake_key: str) -> None:
+        self._bell("work").ring()
 
     def _wake(self) -> None:
         self._bell("work").ring()

@@ -207,15 +207,28 @@ class RedisBackend(Backend):
     # -- waiting -------------------------------------------------------------------
 
     @_unavailable
-    def wait_for_work(self, queues: Sequence[str] | None, timeout_ms: int) -> None:
+    def wait_for_work(
+        self, queues: Sequence[str] | None, timeout_ms: int, wake_key: str | None = None
+    ) -> None:
         if timeout_ms <= 0:
             return
         names = list(queues) if queues else self.known_queues()
-        if not names:
+        keys = [self.full_name(f"index:{queue}:signal") for queue in names]
+        if wake_key is not None:
+            keys.append(self.full_name(f"wake:{wake_key}"))
+        if not keys:
             super().wait_for_work(names, min(timeout_ms, int(MAX_BLOCK_S * 1000)))
             return
-        keys = [self.full_name(f"index:{queue}:signal") for queue in names]
         self.conn.blpop(keys, timeout=min(timeout_ms / 1000, MAX_BLOCK_S))
+
+    @_unavailable
+    def wake(self, wake_key: str) -> None:
+        key = self.full_name(f"wake:{wake_key}")
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.rpush(key, b"1")
+        pipe.ltrim(key, 0, 0)
+        pipe.pexpire(key, 60_000)
+        pipe.execute()
 
     @_unavailable
     def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
