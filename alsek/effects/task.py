@@ -361,10 +361,10 @@ def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]
         if trigger is not None:
             from alsek.effects.scheduler import TriggerTask
 
-            cls = base or TriggerTask
+            cls: type[TriggerTask] = base or TriggerTask  # type: ignore[assignment]
             if not issubclass(cls, TriggerTask):
                 cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})
-            return cls(function, broker, trigger=trigger, **options)  # type: ignore[no-any-return]
+            return cls(function, broker, trigger=trigger, **options)
         return (base or Task)(function, broker, **options)
 
     return decorator

@@ -10,7 +10,7 @@ Records serialize to ``backoff_settings`` (a plain dict) and back.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 
@@ -18,11 +18,14 @@ from alsek.exceptions import ValidationError
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None and attribute.name in ("floor", "ceiling"):
+    bound = attribute.name in ("floor", "ceiling")
+    if value is None and bound:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    kinds: tuple[type, ...] = (int,) if bound else (int, float)  # bounds are whole ms
+    if isinstance(value, bool) or not isinstance(value, kinds) or cast(float, value) < 0:
         raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must be a non-negative number, "
+            f"{type(instance).__name__}.{attribute.name} must be a non-negative "
+            f"{'int' if bound else 'number'}, "
             f"got {value!r}"
         )
 
@@ -130,7 +133,7 @@ class ExponentialBackoff(Backoff):
             if log_value > math.log(max(self.ceiling, 1)) + 1:
                 return float(self.ceiling) + 1.0
         # Exact (int) arithmetic: without a ceiling, float() overflows past ~1e308.
-        exact: float = self.factor * self.base**incidents
+        exact: int = self.factor * cast(int, self.base**incidents)
         return exact
 
 

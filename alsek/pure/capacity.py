@@ -83,6 +83,8 @@ def plan_claim(capacity: Capacity, load: Load, batch: int = 16) -> ClaimPlan:
 
     ``limit == 0`` means "at capacity: pause the stream until a slot frees".
     """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValidationError(f"batch must be an int >= 1, got {batch!r}")
     threads, processes = free(capacity, load, "thread"), free(capacity, load, "process")
     if threads and processes:
         return ClaimPlan(("thread", "process"), max(min(threads, processes, batch), 1))

@@ -190,8 +190,13 @@ class Message:
 
     @property
     def data(self) -> dict[str, Any]:
-        """Everything the broker persists, as a plain dict (tour order)."""
-        return {name: getattr(self, name) for name in FIELDS}
+        """Everything the broker persists, as a plain dict (tour order).
+
+        ``kwargs`` is copied: the dict belongs to a frozen record.
+        """
+        data = {name: getattr(self, name) for name in FIELDS}
+        data["kwargs"] = dict(self.kwargs)
+        return data
 
     @property
     def summary(self) -> str:

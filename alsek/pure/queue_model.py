@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import attrs
 
+from alsek.exceptions import ValidationError
 from alsek.pure.message import Message
 from alsek.pure.timing import ready_at as message_ready_at
 
@@ -234,6 +235,8 @@ def release(
     deliveries: DeliveryChange = "keep",
 ) -> tuple[QueueModel, bool]:
     """Make a message claimable again at ``entry.ready_at`` (new payload if given)."""
+    if entry.name != name:
+        raise ValidationError(f"release of {name!r} given the entry of {entry.name!r}")
     if not holds(model, name, token):
         return model, False
     slot = model.slots[name]
