@@ -44,6 +44,7 @@ class Pass:
     messages: tuple[Message, ...]
     next_wake: int | None
     acked: tuple[bool, ...] = ()
+    claimed: int = 0  # claims the backend returned, poison included
 
 
 class Consumer:
@@ -118,16 +119,44 @@ class Consumer:
         messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
         if batch.claims:
             self._empty_passes = 0
-        return Pass(messages, batch.next_wake, batch.acked)
+        return Pass(messages, batch.next_wake, batch.acked, len(batch.claims))
 
-    def wait(self, next_wake: int | None, wake_key: str | None = None) -> None:
-        """Back off after an empty pass, waking early on new work (or ``wake_key``)."""
+    def _backoff_ms(self, next_wake: int | None) -> int:
         self._empty_passes += 1
         wait_ms = self.backoff.get(self._empty_passes)
         if next_wake is not None:
             wait_ms = min(wait_ms, max(next_wake - self.broker.clock.now(), 0))
-        if wait_ms > 0 and not self.stop_event.is_set():
+        return 0 if self.stop_event.is_set() else wait_ms
+
+    def wait(self, next_wake: int | None, wake_key: str | None = None) -> None:
+        """Back off after an empty pass, waking early on new work (or ``wake_key``)."""
+        wait_ms = self._backoff_ms(next_wake)
+        if wait_ms > 0:
             self.broker.backend.wait_for_work(self.subset, wait_ms, wake_key)
+
+    def wait_and_claim(
+        self,
+        mechanisms: Sequence[Mechanism],
+        limit: int,
+        next_wake: int | None,
+        wake_key: str | None = None,
+    ) -> Pass:
+        """Back off after an empty pass, then claim; on Redis one round trip does both."""
+        wait_ms = self._backoff_ms(next_wake)
+        tokens = [new_token() for _ in range(limit)]
+        batch = self.broker.backend.wait_and_claim(
+            self.subset,
+            mechanisms,
+            self.broker.clock.now,
+            self.lease_ms,
+            tokens,
+            wait_ms,
+            wake_key,
+        )
+        messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
+        if batch.claims:
+            self._empty_passes = 0
+        return Pass(messages, batch.next_wake, batch.acked, len(batch.claims))
 
     def stream(self) -> Iterator[Message]:
         """Yield claimed messages until ``stop()``; each is leased to this consumer."""

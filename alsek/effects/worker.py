@@ -233,44 +233,46 @@ class WorkerPool:
 
     def _dispatch_loop(self) -> None:
         pause = 0.05
+        exhausted, last_epoch = False, -1
+        next_wake: int | None = None
         while not self.stopping.is_set():
             with self.slots:
                 plan = cap.plan_claim(self.capacity, self.load, self.batch)
                 epoch = self.slot_epoch
                 acks, self.pending_acks = self.pending_acks, []
                 if plan.limit == 0 and not acks:
+                    exhausted = False
                     self.slots.wait(1.0)
                     continue
+                # The last claim found the queues empty and nothing changed since:
+                # wait for work (and claim it the moment it arrives).
+                blocking = exhausted and not acks and epoch == last_epoch and plan.limit > 0
+                self.dispatcher_idle = blocking
             try:
-                found = self.consumer.claim(plan.mechanisms, plan.limit, acks)
+                if blocking:
+                    found = self.consumer.wait_and_claim(
+                        plan.mechanisms, plan.limit, next_wake, self.wake_key
+                    )
+                else:
+                    found = self.consumer.claim(plan.mechanisms, plan.limit, acks)
             except BackendUnavailableError as error:
                 with self.slots:
                     self.pending_acks[:0] = acks
                 log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
                 self.stopping.wait(pause)
                 pause = min(pause * 2, 5.0)
+                exhausted = False
                 continue
+            finally:
+                if blocking:
+                    with self.slots:
+                        self.dispatcher_idle = False
             pause = 0.05
             self._report_acks(acks, found.acked)
             for message in found.messages:
                 self._dispatch(message)
-            if not found.messages and plan.limit > 0:
-                self._idle_wait(found.next_wake, epoch)
-
-    def _idle_wait(self, next_wake: int | None, epoch: int) -> None:
-        """Wait for work; meanwhile finished tasks ack for themselves, and a slot
-        freeing for a mechanism that was full wakes this wait."""
-        with self.slots:
-            if self.pending_acks or self.stopping.is_set() or self.slot_epoch != epoch:
-                return
-            self.dispatcher_idle = True
-        try:
-            self.consumer.wait(next_wake, self.wake_key)
-        except BackendUnavailableError:
-            self.stopping.wait(0.05)
-        finally:
-            with self.slots:
-                self.dispatcher_idle = False
+            exhausted = found.claimed < plan.limit
+            last_epoch, next_wake = epoch, found.next_wake
 
     @staticmethod
     def _report_acks(acks: Sequence[Message], accepted: Sequence[bool]) -> None:

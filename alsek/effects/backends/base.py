@@ -24,7 +24,7 @@ import fnmatch
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -409,6 +409,24 @@ class Backend(ABC):
                 elif entry.ready_at > now:
                     times.append(entry.ready_at)
         return min(times, default=None)
+
+    def wait_and_claim(
+        self,
+        queues: Sequence[str] | None,
+        mechanisms: Sequence[str],
+        clock: Callable[[], int],
+        lease_ms: int,
+        tokens: Sequence[str],
+        block_ms: int,
+        wake_key: str | None = None,
+    ) -> ClaimBatch:
+        """Wait (up to ``block_ms``, or until work or ``wake(wake_key)``), then claim.
+
+        Redis does both in one round trip: the claim is queued behind a
+        blocking pop and runs the moment the pop returns.
+        """
+        self.wait_for_work(queues, block_ms, wake_key)
+        return self.claim(queues, mechanisms, clock(), lease_ms, tokens)
 
     def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
         """Extend the lease held with ``token``; False when it no longer holds."""

@@ -239,16 +239,18 @@ class RedisBackend(Backend):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            popped = self.conn.blpop([signal], timeout=max(min(remaining, MAX_BLOCK_S), 0.001))
-            if popped is None:
-                raw = self.conn.getdel(key) if delete else self.conn.get(key)
-                continue
-            # Woken: read, and pass the wake-up on to any other waiter, in one trip.
+            # The read waits in the pipeline behind the blocking pop and runs the
+            # moment the value is signalled: one round trip. A value that stays
+            # (no delete) passes the wake-up on to any other waiter.
             pipe = self.conn.pipeline(transaction=False)
-            pipe.rpush(signal, b"1")
-            pipe.pexpire(signal, 60_000)
+            pipe.blpop([signal], timeout=max(min(remaining, MAX_BLOCK_S), 0.001))
             pipe.getdel(key) if delete else pipe.get(key)
-            raw = pipe.execute()[-1]
+            popped, raw = pipe.execute()
+            if popped is not None and not delete:
+                pipe = self.conn.pipeline(transaction=False)
+                pipe.rpush(signal, b"1")
+                pipe.pexpire(signal, 60_000)
+                pipe.execute()
         return self.decode(name, raw)
 
     @_unavailable
@@ -363,8 +365,21 @@ class RedisBackend(Backend):
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
     ) -> ClaimBatch:
+        return self._claimed(
+            self._run(*self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks))
+        )
+
+    @staticmethod
+    def _claim_args(
+        queues: Sequence[str] | None,
+        mechanisms: Sequence[str],
+        now: int,
+        lease_ms: int,
+        tokens: Sequence[str],
+        acks: Sequence[tuple[str, str, str]] = (),
+    ) -> list[Any]:
         order = list(queues) if queues is not None else []
-        raw = self._run(
+        return [
             "CLAIM",
             now,
             lease_ms,
@@ -376,7 +391,37 @@ class RedisBackend(Backend):
             *tokens,
             len(acks),
             *[part for ack in acks for part in ack],
-        )
+        ]
+
+    @_unavailable
+    def wait_and_claim(
+        self,
+        queues: Sequence[str] | None,
+        mechanisms: Sequence[str],
+        clock: Callable[[], int],
+        lease_ms: int,
+        tokens: Sequence[str],
+        block_ms: int,
+        wake_key: str | None = None,
+    ) -> ClaimBatch:
+        names = list(queues) if queues else self.known_queues()
+        keys = [self.full_name(f"index:{queue}:signal") for queue in names]
+        if wake_key is not None:
+            keys.append(self.full_name(f"wake:{wake_key}"))
+        if block_ms <= 0 or not keys:
+            return super().wait_and_claim(
+                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key
+            )
+        # The claim waits in the connection's pipeline behind the blocking pop, so
+        # it runs on the server the moment work arrives: one round trip, not two.
+        # Its "now" is the time of sending; a late claim only shortens its lease.
+        args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens)
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
+        self._script(args[0])(keys=[], args=[self.namespace, *args[1:]], client=pipe)
+        return self._claimed(pipe.execute()[1])
+
+    def _claimed(self, raw: list[Any]) -> ClaimBatch:
         n_acks = int(raw[1])
         acked = tuple(bool(int(x)) for x in raw[2 : 2 + n_acks])
         start = 2 + n_acks
