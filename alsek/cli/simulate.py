@@ -82,4 +82,3 @@ def simulate(
         except PlotUnavailableError as error:
             raise click.UsageError(str(error)) from None
         click.echo(f"plot written to {plot_path}")
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid as _uuid
@@ -58,5 +59,5 @@ def new_uuid() -> str:
 
 
 def new_token() -> str:
-    """A fresh lease or lock token."""
-    return _uuid.uuid4().hex
+    """A fresh lease or lock token (96 random bits)."""
+    return os.urandom(12).hex()

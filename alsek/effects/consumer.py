@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from alsek import defaults
-from alsek.effects.backends.base import CorruptPayload
+from alsek.effects.backends.base import ClaimBatch, CorruptPayload
 from alsek.effects.broker import Broker
 from alsek.effects.clock import new_token
 from alsek.effects.interpreter import persist
@@ -82,7 +82,9 @@ class Consumer:
         """Make ``stream()`` return after its current wait."""
         self.stop_event.set()
 
-    def _decode(self, claim: Claim) -> Message | None:
+    def decode(self, claim: Claim) -> Message | None:
+        """The claimed message, or None after dead-lettering an undecodable or
+        invalid payload (it never runs)."""
         reason = None
         if isinstance(claim.payload, CorruptPayload):
             reason = f"undecodable payload: {claim.payload.error}"
@@ -107,6 +109,19 @@ class Consumer:
         )
         return None
 
+    def claim_raw(
+        self,
+        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        limit: int = 1,
+        acks: Sequence[Message] = (),
+    ) -> ClaimBatch:
+        """One pass, undecoded: ack ``acks`` and claim up to ``limit`` messages."""
+        tokens = [new_token() for _ in range(limit)]
+        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens, acks=acks)
+        if batch.claims:
+            self._empty_passes = 0
+        return batch
+
     def claim(
         self,
         mechanisms: Sequence[Mechanism] = MECHANISMS,
@@ -114,11 +129,10 @@ class Consumer:
         acks: Sequence[Message] = (),
     ) -> Pass:
         """One pass: ack ``acks`` and claim up to ``limit`` messages, one round trip."""
-        tokens = [new_token() for _ in range(limit)]
-        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens, acks=acks)
-        messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
-        if batch.claims:
-            self._empty_passes = 0
+        return self._pass(self.claim_raw(mechanisms, limit, acks))
+
+    def _pass(self, batch: ClaimBatch) -> Pass:
+        messages = tuple(m for m in (self.decode(c) for c in batch.claims) if m is not None)
         return Pass(messages, batch.next_wake, batch.acked, len(batch.claims))
 
     def _backoff_ms(self, next_wake: int | None) -> int:
@@ -134,14 +148,15 @@ class Consumer:
         if wait_ms > 0:
             self.broker.backend.wait_for_work(self.subset, wait_ms, wake_key)
 
-    def wait_and_claim(
+    def wait_and_claim_raw(
         self,
         mechanisms: Sequence[Mechanism],
         limit: int,
         next_wake: int | None,
         wake_key: str | None = None,
-    ) -> Pass:
-        """Back off after an empty pass, then claim; on Redis one round trip does both."""
+    ) -> ClaimBatch:
+        """Back off after an empty pass, then claim (undecoded); on Redis one round
+        trip does both."""
         wait_ms = self._backoff_ms(next_wake)
         tokens = [new_token() for _ in range(limit)]
         batch = self.broker.backend.wait_and_claim(
@@ -153,10 +168,19 @@ class Consumer:
             wait_ms,
             wake_key,
         )
-        messages = tuple(m for m in (self._decode(c) for c in batch.claims) if m is not None)
         if batch.claims:
             self._empty_passes = 0
-        return Pass(messages, batch.next_wake, batch.acked, len(batch.claims))
+        return batch
+
+    def wait_and_claim(
+        self,
+        mechanisms: Sequence[Mechanism],
+        limit: int,
+        next_wake: int | None,
+        wake_key: str | None = None,
+    ) -> Pass:
+        """Back off after an empty pass, then claim; on Redis one round trip does both."""
+        return self._pass(self.wait_and_claim_raw(mechanisms, limit, next_wake, wake_key))
 
     def stream(self) -> Iterator[Message]:
         """Yield claimed messages until ``stop()``; each is leased to this consumer."""

@@ -49,6 +49,7 @@ from alsek.pure.backoff import Backoff
 from alsek.pure.decisions import Ack
 from alsek.pure.ordering import queue_order
 from alsek.pure.outcome import Outcome
+from alsek.pure.queue_model import Claim
 from alsek.pure.timing import renew_interval
 
 log = logging.getLogger("alsek.worker")
@@ -250,11 +251,11 @@ class WorkerPool:
                 self.dispatcher_idle = blocking
             try:
                 if blocking:
-                    found = self.consumer.wait_and_claim(
+                    found = self.consumer.wait_and_claim_raw(
                         plan.mechanisms, plan.limit, next_wake, self.wake_key
                     )
                 else:
-                    found = self.consumer.claim(plan.mechanisms, plan.limit, acks)
+                    found = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
             except BackendUnavailableError as error:
                 with self.slots:
                     self.pending_acks[:0] = acks
@@ -269,9 +270,9 @@ class WorkerPool:
                         self.dispatcher_idle = False
             pause = 0.05
             self._report_acks(acks, found.acked)
-            for message in found.messages:
-                self._dispatch(message)
-            exhausted = found.claimed < plan.limit
+            for claim in found.claims:
+                self._dispatch(claim)
+            exhausted = len(found.claims) < plan.limit
             last_epoch, next_wake = epoch, found.next_wake
 
     @staticmethod
@@ -298,16 +299,13 @@ class WorkerPool:
             except BackendUnavailableError:
                 log.warning("could not ack %d finished tasks; they will be redelivered", len(acks))
 
-    def _dispatch(self, message: Message) -> None:
-        task = self.tasks.get(message.task_name)
-        refused = self.executor.precheck(task, message)
-        if refused is not None or task is None:
-            return
+    def _dispatch(self, claim: Claim) -> None:
+        """Hand a raw claim to a worker of its mechanism (starting one if needed)."""
         now = self.broker.clock.now()
-        job = Job(message=message, task=task, claimed_at=now, lease_deadline=now + self.lease_ms)
-        kind = message.mechanism
+        job = Job(claim=claim, claimed_at=now, lease_deadline=claim.deadline)
+        kind = claim.mechanism if claim.mechanism in ("thread", "process") else "process"
         with self.slots:
-            self.load = cap.admit(self.load, kind)
+            self.load = cap.admit(self.load, kind)  # type: ignore[arg-type]
             self.jobs[job.token] = job
             idle = self.idle[kind]
             worker = idle.pop() if idle else None
@@ -318,8 +316,27 @@ class WorkerPool:
             job.worker = worker
             worker.mailbox.put(job)
 
+    def _prepare(self, job: Job) -> bool:
+        """In the runner: decode the message, find its task, refuse what must not run."""
+        with self.slots:
+            if job.abandoned or job.finished:
+                return False
+        message = self.consumer.decode(job.claim)  # dead-letters poison itself
+        task = None if message is None else self.tasks.get(message.task_name)
+        if message is not None:
+            job.message = message
+            if self.executor.precheck(task, message) is None and task is not None:
+                job.task = task
+                return True
+        with self.slots:
+            if job.finished or job.abandoned:
+                return False
+            job.finished = True
+        self._free(job)
+        return False
+
     def _new_thread_worker(self) -> ThreadWorker:
-        return ThreadWorker(self._started, self.complete, self._retire, self.idle_s)
+        return ThreadWorker(self._prepare, self._started, self.complete, self._retire, self.idle_s)
 
     def _new_process_slot(self) -> ProcessSlot:
         if self._context is None:
@@ -327,7 +344,13 @@ class WorkerPool:
             self._modules = task_modules([t.function.__module__ for t in self.tasks.values()])
             self._context = preload(mp, start_method(mp), self._modules)
         return ProcessSlot(
-            self._context, self._modules, self._started, self.complete, self._retire, self.idle_s
+            self._context,
+            self._modules,
+            self._prepare,
+            self._started,
+            self.complete,
+            self._retire,
+            self.idle_s,
         )
 
     def _retire(self, worker: Any) -> bool:
@@ -346,6 +369,7 @@ class WorkerPool:
     def _started(self, job: Job) -> None:
         now = self.broker.clock.now()
         job.started_at = now
+        assert job.message is not None
         job.deadline = now + job.message.timeout
         if job.mechanism == "thread":
             self._monitor_wake.set()
@@ -357,6 +381,7 @@ class WorkerPool:
                 return
             job.finished = True
         try:
+            assert job.task is not None and job.message is not None
             if duration_ms is None and job.started_at is not None:
                 duration_ms = self.broker.clock.now() - job.started_at
             effects = self.executor.decide(job.task, job.message, outcome, duration_ms)
@@ -371,7 +396,7 @@ class WorkerPool:
             log.exception(
                 "could not record the outcome of %s; its lease will expire and it "
                 "will be redelivered",
-                job.message.summary,
+                job.label,
             )
         finally:
             self._free(job)
@@ -416,20 +441,20 @@ class WorkerPool:
             jobs = [job for job in self.jobs.values() if not job.finished and not job.abandoned]
         if not jobs:
             return
+        leases = [(job.claim.queue, job.claim.name, job.token) for job in jobs]
+        now = self.broker.clock.now()
         try:
-            results = self.broker.renew([job.message for job in jobs], self.lease_ms)
+            results = self.broker.backend.renew_many(leases, now, self.lease_ms)
         except BackendUnavailableError as error:
             log.warning("could not renew %d leases: %s", len(jobs), error)
             return
-        deadline = self.broker.clock.now() + self.lease_ms
         for job, held in zip(jobs, results, strict=True):
             if held:
-                job.lease_deadline = deadline
-            elif not job.lease_lost:
+                job.lease_deadline = now + self.lease_ms
+            elif not job.lease_lost and not job.finished:
+                # (A job that finished meanwhile was simply acked: nothing lost.)
                 job.lease_lost = True
-                log.warning(
-                    "lost the lease on %s; its outcome will not be recorded", job.message.summary
-                )
+                log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
 
     def _enforce_thread_timeouts(self, now: int) -> int | None:
         earliest = None
@@ -440,9 +465,7 @@ class WorkerPool:
                 continue
             if job.interrupted_at is None:
                 if now >= job.deadline:
-                    log.warning(
-                        "%s timed out; raising TimeoutError in its thread", job.message.summary
-                    )
+                    log.warning("%s timed out; raising TimeoutError in its thread", job.label)
                     job.interrupted_at = now
                     if job.worker is not None:
                         job.worker.interrupt(job)
@@ -456,7 +479,7 @@ class WorkerPool:
             elif now >= job.interrupted_at + THREAD_KILL_GRACE_MS:
                 # The thread ignores the exception (stuck in C code): record the
                 # timeout ourselves and abandon the thread.
-                log.error("%s did not stop; abandoning its thread", job.message.summary)
+                log.error("%s did not stop; abandoning its thread", job.label)
                 self._abandon_thread(job)
         return earliest
 
@@ -466,9 +489,10 @@ class WorkerPool:
                 return
             job.abandoned = True
         try:
+            assert job.task is not None and job.message is not None
             self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_deadline)
         except Exception:
-            log.exception("could not record the timeout of %s", job.message.summary)
+            log.exception("could not record the timeout of %s", job.label)
         finally:
             self._free(job, worker_lost=True)
 
@@ -500,15 +524,15 @@ class WorkerPool:
         try:
             if isinstance(job.worker, ProcessSlot) and job.worker.job is job:
                 job.worker.kill_child()
-            persist(
-                lambda: self.broker.hand_back(job.message),
-                f"handing back {job.message.summary}",
-                patience_ms=10_000,
-            )
-            log.info("handed back %s", job.message.summary)
+            message = job.message or self.consumer.decode(job.claim)
+            if message is not None:
+                persist(
+                    lambda: self.broker.hand_back(message),
+                    f"handing back {message.summary}",
+                    patience_ms=10_000,
+                )
+                log.info("handed back %s", message.summary)
         except BackendUnavailableError:
-            log.warning(
-                "could not hand back %s; it returns when its lease expires", job.message.summary
-            )
+            log.warning("could not hand back %s; it returns when its lease expires", job.label)
         finally:
             self._free(job, worker_lost=job.mechanism == "thread")

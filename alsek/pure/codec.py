@@ -95,4 +95,14 @@ def message_from_data(data: Any, cls: type[M] = Message) -> M:  # type: ignore[a
     if missing:
         raise ValidationError(f"invalid Message: missing field(s) {', '.join(missing)}")
     known = {name: data[name] for name in FIELDS if name in data}
-    return structure(known, cls, what="Message")
+    for name in ("kwargs", "callback_message_data", "backoff_settings"):
+        if isinstance(known.get(name), dict):
+            known[name] = dict(known[name])  # never share a dict with the caller's data
+    # The record's validators check every field's type and value, so the
+    # record is built directly (cattrs would check the same things twice).
+    try:
+        return cls(**known)
+    except ValidationError as error:
+        raise ValidationError(f"invalid Message: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"invalid Message: {error}") from error

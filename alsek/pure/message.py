@@ -115,6 +115,11 @@ def _kwargs(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValidationError(f"Message.kwargs must be a dict with str keys, got {value!r}")
 
 
+def _bool(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(f"Message.{attribute.name} must be a bool, got {value!r}")
+
+
 def _to_tuple(value: Any) -> tuple[Any, ...]:
     if value is None:
         return ()
@@ -166,7 +171,7 @@ class Message:
     args: tuple[Any, ...] = attrs.field(default=(), converter=_to_tuple)
     kwargs: dict[str, Any] = attrs.field(factory=dict, converter=_to_kwargs, validator=_kwargs)
     metadata: Any = None
-    store_result: bool = False
+    store_result: bool = attrs.field(default=False, validator=_bool)
     result_ttl: int | None = attrs.field(default=None, validator=_optional_ttl)
     uuid: str = attrs.field(validator=_uuid)
     progenitor: str | None = attrs.field(default=None, validator=_optional_str)

@@ -72,6 +72,7 @@ class Claim:
     token: str
     deliveries: int
     deadline: int
+    mechanism: str = "process"
 
 
 @attrs.frozen
@@ -178,6 +179,7 @@ def claim(
                 token,
                 held.deliveries,
                 now + lease_ms,
+                found.entry.mechanism,
             )
         )
     return model, tuple(claims)

@@ -79,8 +79,16 @@ class Engine(Dispatcher):
         self._start()
         heap, advance, waiting = self.heap, self.recorder.advance, self.store.waiting
         pop = heapq.heappop
-        handlers = (self._arrival, self._claimed, self._end, self._wake, self._poll,
-                    self._expire, self._kill, self._restart)
+        handlers = (
+            self._arrival,
+            self._claimed,
+            self._end,
+            self._wake,
+            self._poll,
+            self._expire,
+            self._kill,
+            self._restart,
+        )
         horizon = self.workload.horizon_ms
         while heap and (self.outstanding or self.open_streams):
             at = heap[0][0]

@@ -41,8 +41,9 @@ def plot(report: Report, path: str | Path) -> Path:
         seconds = [row[0] / 1000 for row in report.depth_series]
         for column, name in enumerate(report.depth_columns[1:], start=1):
             label = "in flight" if name == "in_flight" else name.replace("waiting:", "waiting ")
-            depth.step(seconds, [row[column] for row in report.depth_series], where="post",
-                       label=label)
+            depth.step(
+                seconds, [row[column] for row in report.depth_series], where="post", label=label
+            )
         depth.legend(loc="upper right")
     depth.set_ylabel("messages")
     depth.set_title(f"{report.workload} (seed {report.seed}): queue depth")

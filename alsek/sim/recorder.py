@@ -39,8 +39,9 @@ Final = tuple[str, int, int, int, bool]
 class Recorder:
     """Accumulates a run's measurements; the report is computed from it."""
 
-    def __init__(self, tasks: Sequence[str], queues: Sequence[str], sample_ms: int,
-                 max_points: int = 500) -> None:
+    def __init__(
+        self, tasks: Sequence[str], queues: Sequence[str], sample_ms: int, max_points: int = 500
+    ) -> None:
         self.counts: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.by_task: dict[str, dict[str, int]] = {
             task: dict.fromkeys(TASK_COUNTERS, 0) for task in tasks

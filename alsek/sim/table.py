@@ -27,8 +27,15 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
 
 
 def _latency_row(label: object, stats: LatencyStats) -> list[object]:
-    return [label, stats.count, f"{stats.mean_ms:,.1f}", stats.p50_ms, stats.p95_ms,
-            stats.p99_ms, stats.max_ms]
+    return [
+        label,
+        stats.count,
+        f"{stats.mean_ms:,.1f}",
+        stats.p50_ms,
+        stats.p95_ms,
+        stats.p99_ms,
+        stats.max_ms,
+    ]
 
 
 LATENCY_HEADER = ("", "done", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms")
@@ -44,8 +51,17 @@ def render(report: Report) -> str:
     lines.append("")
     lines += _grid(
         ("attempts", "runs", "retries", "redeliveries", "failures", "timeouts", "crashes"),
-        [("all", report.attempts, report.retries, report.redeliveries, report.failures,
-          report.timeouts, report.crashes)],
+        [
+            (
+                "all",
+                report.attempts,
+                report.retries,
+                report.redeliveries,
+                report.failures,
+                report.timeouts,
+                report.crashes,
+            )
+        ],
     )
     lines += [
         "",
@@ -75,11 +91,29 @@ def render(report: Report) -> str:
     lines += _grid(LATENCY_HEADER, rows)
     lines += ["", "By task"]
     lines += _grid(
-        ("task", "submitted", "succeeded", "dead", "pending", "runs", "retries", "timeouts",
-         "crashes"),
+        (
+            "task",
+            "submitted",
+            "succeeded",
+            "dead",
+            "pending",
+            "runs",
+            "retries",
+            "timeouts",
+            "crashes",
+        ),
         [
-            (name, s.submitted, s.succeeded, s.dead_lettered, s.pending, s.attempts, s.retries,
-             s.timeouts, s.crashes)
+            (
+                name,
+                s.submitted,
+                s.succeeded,
+                s.dead_lettered,
+                s.pending,
+                s.attempts,
+                s.retries,
+                s.timeouts,
+                s.crashes,
+            )
             for name, s in report.by_task.items()
         ],
     )

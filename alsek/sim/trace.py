@@ -39,8 +39,14 @@ class Tracer:
     def submit(self, now: int, message: Message, at: int, parent: str) -> None:
         """A message entered its queue."""
         if self.events is not None:
-            detail = (message.task_name, message.queue, message.priority, message.mechanism,
-                      at, parent)
+            detail = (
+                message.task_name,
+                message.queue,
+                message.priority,
+                message.mechanism,
+                at,
+                parent,
+            )
             self.events.append((now, "submit", -1, message.uuid, detail))
 
     def claim(self, now: int, pool: int, message: Message, mechanisms: Sequence[str]) -> None:

@@ -57,7 +57,9 @@ def test_claim_respects_ready_time_and_mechanism(
     if entry.ready_at > now:
         assert claims == () and after == model
     else:
-        assert claims == (qm.Claim(entry.name, entry.queue, "p", token, 1, now + lease_ms),)
+        assert claims == (
+            qm.Claim(entry.name, entry.queue, "p", token, 1, now + lease_ms, entry.mechanism),
+        )
         assert qm.state_of(after, entry.name, now) == "leased"
         assert qm.next_wake(after, [entry.queue], now) == now + lease_ms
 

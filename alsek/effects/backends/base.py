@@ -397,7 +397,10 @@ class Backend(ABC):
             lease_name = f"leases:{entry.name}:{number + 1}"
             value = {"token": token, "deadline": now + lease_ms, "state": "held"}
             if self.set_if_absent(lease_name, value):
-                return Claim(entry.name, queue, payload, token, number + 1, now + lease_ms)
+                mechanism = entry.mechanism if entry.mechanism != "*" else mechanisms[0]
+                return Claim(
+                    entry.name, queue, payload, token, number + 1, now + lease_ms, mechanism
+                )
         return None
 
     def _next_wake(self, queues: Sequence[str], now: int) -> int | None:

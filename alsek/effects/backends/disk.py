@@ -316,7 +316,8 @@ class DiskCacheBackend(Backend):
         marks = ",".join("?" for _ in mechanisms)
         while True:
             row = self._sql(
-                "SELECT name FROM alsek_index WHERE namespace = ? AND queue = ? AND state = ? "
+                "SELECT name, mechanism FROM alsek_index "
+                "WHERE namespace = ? AND queue = ? AND state = ? "
                 f"AND mechanism IN ({marks}) "
                 "ORDER BY priority, ready_at, created_at, name LIMIT 1",
                 self.namespace,
@@ -326,7 +327,7 @@ class DiskCacheBackend(Backend):
             ).fetchone()
             if row is None:
                 return None
-            name = row[0]
+            name, mechanism = row
             raw = self.conn.get(self.full_name(name), default=None)
             if raw is None:  # vanished behind the index's back
                 self._sql(
@@ -347,7 +348,7 @@ class DiskCacheBackend(Backend):
                 payload: Any = self.decode(name, raw)
             except DeserializationError as error:
                 payload = CorruptPayload(raw, str(error))
-            return Claim(name, queue, payload, token, deliveries, now + lease_ms)
+            return Claim(name, queue, payload, token, deliveries, now + lease_ms, mechanism)
 
     def claim(
         self,

@@ -353,6 +353,7 @@ class RedisBackend(Backend):
             token=_text(raw[offset + 3]),
             deliveries=int(raw[offset + 4]),
             deadline=int(raw[offset + 5]),
+            mechanism=_text(raw[offset + 6]),
         )
 
     @_unavailable
@@ -425,7 +426,7 @@ class RedisBackend(Backend):
         n_acks = int(raw[1])
         acked = tuple(bool(int(x)) for x in raw[2 : 2 + n_acks])
         start = 2 + n_acks
-        claims = tuple(self._decode_claim(raw, i) for i in range(start, len(raw), 6))
+        claims = tuple(self._decode_claim(raw, i) for i in range(start, len(raw), 7))
         wake = int(raw[0])
         return ClaimBatch(claims, None if wake < 0 else wake, acked)
 

@@ -81,7 +81,7 @@ return 1
 # ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...,
 #       n_acks, (queue, name, token)...   (acks of finished messages ride along)
 # Returns {next_wake or -1, n_acks, ack result..., name, queue, payload, token,
-#          deliveries, deadline, ...}
+#          deliveries, deadline, mechanism, ...}
 CLAIM = (
     PRELUDE
     + r"""
@@ -151,7 +151,7 @@ local function take(q, token)
       redis.call('ZADD', idx(q, 'leased'), deadline, name)
       redis.call('HSET', idx(q, 'leases'), name, token)
       local d = redis.call('HINCRBY', idx(q, 'deliveries'), name, 1)
-      return {name, q, payload, token, d, deadline}
+      return {name, q, payload, token, d, deadline, best_mech}
     end
     -- The message vanished behind the index's back: drop its entry.
     redis.call('HDEL', idx(q, 'entries'), name)

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from alsek.effects.message import Message
 from alsek.effects.task import Task
-
-if TYPE_CHECKING:
-    from alsek.pure.outcome import Outcome
+from alsek.pure.queue_model import Claim
 
 
 @attrs.define(eq=False)
 class Job:
-    """Mutable bookkeeping for one claimed message (owned by the pool)."""
+    """Mutable bookkeeping for one claimed message (owned by the pool).
 
-    message: Message
-    task: Task
+    The dispatcher hands out raw claims; the runner decodes the message and
+    finds its task (``message``/``task`` are set once it is prepared), so
+    decoding happens in parallel with the dispatcher's next claim.
+    """
+
+    claim: Claim
     claimed_at: int
     lease_deadline: int
+    message: Message | None = None
+    task: Task | None = None
     started_at: int | None = None
     deadline: int | None = None
     interrupted_at: int | None = None
@@ -32,17 +36,14 @@ class Job:
     @property
     def token(self) -> str:
         """The lease token this pool holds the message under."""
-        return self.message.lock or ""
+        return self.claim.token
 
     @property
     def mechanism(self) -> str:
-        """``'thread'`` or ``'process'``."""
-        return self.message.mechanism
+        """``'thread'`` or ``'process'`` (from the queue index)."""
+        return self.claim.mechanism
 
-
-class Pool:  # pragma: no cover - structural interface for runners
-    """What a runner needs from its pool."""
-
-    def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> None: ...
-
-    def started(self, job: Job) -> None: ...
+    @property
+    def label(self) -> str:
+        """How logs name this job."""
+        return self.message.summary if self.message is not None else self.claim.name

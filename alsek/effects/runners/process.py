@@ -108,6 +108,7 @@ class ProcessSlot(threading.Thread):
         self,
         context: Any,
         modules: Sequence[str],
+        prepare: Callable[[Job], bool],
         started: Callable[[Job], None],
         complete: Callable[[Job, Outcome], None],
         retire: Callable[[ProcessSlot], bool],
@@ -117,6 +118,7 @@ class ProcessSlot(threading.Thread):
         self.context = context
         self.modules = list(modules)
         self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._prepare = prepare
         self._on_start = started
         self._complete = complete
         self._retire = retire
@@ -190,6 +192,8 @@ class ProcessSlot(threading.Thread):
                     continue
                 if job is None:
                     return
+                if not self._prepare(job):
+                    continue
                 with self.lock:
                     self.job = job
                     job.worker = self
@@ -201,6 +205,7 @@ class ProcessSlot(threading.Thread):
             self._stop_child()
 
     def _send(self, job: Job) -> None:
+        assert job.message is not None
         request = (job.message.task_name, job.message.data, job.token, job.message.deliveries)
         for attempt in (1, 2):
             if self.process is None or not self.process.is_alive():
@@ -242,9 +247,7 @@ class ProcessSlot(threading.Thread):
                     self.kill_child()
                 return Crashed(f"task process {process.pid} died ({_describe_exit(code)})")
             if time.time() * 1000 >= deadline:
-                log.warning(
-                    "%s timed out; terminating task process %s", job.message.summary, process.pid
-                )
+                log.warning("%s timed out; terminating task process %s", job.label, process.pid)
                 if self.process is process:
                     self.kill_child()
                 return timed_out(job)

@@ -43,6 +43,7 @@ def clear_in_thread(thread_id: int) -> None:
 
 def timed_out(job: Job) -> TimedOut:
     """The outcome of ``job`` overrunning its timeout (asks ``do_retry``)."""
+    assert job.task is not None and job.message is not None
     error = TaskTimeoutError(f"{job.message.summary} timed out after {job.message.timeout} ms")
     try:
         retry = bool(job.task.do_retry(job.message, error))
@@ -57,6 +58,7 @@ class ThreadWorker(threading.Thread):
 
     def __init__(
         self,
+        prepare: Callable[[Job], bool],
         started: Callable[[Job], None],
         complete: Callable[[Job, Outcome], None],
         retire: Callable[[ThreadWorker], bool],
@@ -64,6 +66,7 @@ class ThreadWorker(threading.Thread):
     ) -> None:
         super().__init__(daemon=True, name="alsek-thread-worker")
         self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._prepare = prepare
         self._on_start = started
         self._complete = complete
         self._retire = retire
@@ -88,7 +91,8 @@ class ThreadWorker(threading.Thread):
                 continue
             if job is None:
                 return
-            self._run(job)
+            if self._prepare(job):
+                self._run(job)
 
     def _run(self, job: Job) -> None:
         outcome: Outcome
@@ -98,6 +102,7 @@ class ThreadWorker(threading.Thread):
                     self.job = job
                     job.worker = self
                 self._on_start(job)
+                assert job.task is not None and job.message is not None
                 outcome = job.task.run(job.message)
             finally:
                 with self.lock:
