@@ -133,6 +133,7 @@ class WorkerPool:
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._monitor_wake = threading.Event()
+        self._monitor_due = 0
         self._thread: threading.Thread | None = None
         self._context: Any = None
         self.completed = 0
@@ -362,7 +363,8 @@ class WorkerPool:
                     self.workers[kind].remove(worker)
                     log.debug("retiring an idle %s worker", kind)
                     return True
-        return False
+            # A worker the pool gave up on (a thread stuck past its timeout) leaves too.
+            return not any(worker in self.workers[kind] for kind in ("thread", "process"))
 
     # -- completion ----------------------------------------------------------------------
 
@@ -371,35 +373,81 @@ class WorkerPool:
         job.started_at = now
         assert job.message is not None
         job.deadline = now + job.message.timeout
-        if job.mechanism == "thread":
-            self._monitor_wake.set()
+        if job.mechanism == "thread" and job.deadline < self._monitor_due:
+            self._monitor_wake.set()  # due before the monitor would look again
 
-    def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> None:
-        """Record ``outcome`` of ``job`` (once), then free its slot."""
+    def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> Job | None:
+        """Record ``outcome`` of ``job`` (once).
+
+        A success whose only effect is an ack does not pay a round trip of its
+        own: a process runner claims its next message in the same round trip
+        and keeps its slot (returning that job); a thread runner's ack rides
+        along with the dispatcher's next (batched) claim. Otherwise the slot
+        is freed and None returned."""
         with self.slots:
             if job.finished or job.abandoned:
-                return
+                return None
             job.finished = True
+        ack = None
         try:
             assert job.task is not None and job.message is not None
             if duration_ms is None and job.started_at is not None:
                 duration_ms = self.broker.clock.now() - job.started_at
             effects = self.executor.decide(job.task, job.message, outcome, duration_ms)
             if len(effects) == 1 and isinstance(effects[0], Ack) and job.message.lock:
-                with self.slots:
-                    if not self.dispatcher_idle and not self.stopping.is_set():
-                        # The dispatcher is busy claiming: let it ack in its next round trip.
-                        self.pending_acks.append(job.message)
-                        return
-            self.executor.carry_out(job.task, job.message, effects, job.lease_deadline)
+                ack = job.message  # rides along with a claim
+            else:
+                self.executor.carry_out(job.task, job.message, effects, job.lease_deadline)
         except Exception:
             log.exception(
                 "could not record the outcome of %s; its lease will expire and it "
                 "will be redelivered",
                 job.label,
             )
-        finally:
-            self._free(job)
+        if job.mechanism == "process":
+            return self._next_job(job, ack)
+        if ack is not None:
+            with self.slots:
+                if not self.dispatcher_idle and not self.stopping.is_set():
+                    self.pending_acks.append(ack)  # the dispatcher is busy claiming
+                    ack = None
+            if ack is not None:
+                self._ack_now(job, ack)
+        self._free(job)
+        return None
+
+    def _ack_now(self, job: Job, ack: Message) -> None:
+        try:
+            assert job.task is not None
+            self.executor.carry_out(job.task, ack, (Ack(ack),), job.lease_deadline)
+        except Exception:
+            log.exception("could not ack %s; it will be redelivered", job.label)
+
+    def _next_job(self, job: Job, ack: Message | None) -> Job | None:
+        """Claim the runner's next message of its mechanism, acking ``ack`` on the way."""
+        acks = [ack] if ack is not None else []
+        if not self.stopping.is_set():
+            try:
+                batch = self.consumer.claim_raw((job.mechanism,), 1, acks)  # type: ignore[arg-type]
+            except BackendUnavailableError:
+                with self.slots:
+                    self.pending_acks.extend(acks)
+            else:
+                self._report_acks(acks, batch.acked)
+                if batch.claims:
+                    claim = batch.claims[0]
+                    now = self.broker.clock.now()
+                    follow = Job(claim, now, claim.deadline, worker=job.worker)
+                    with self.slots:
+                        self.jobs.pop(job.token, None)
+                        self.jobs[follow.token] = follow
+                        self.completed += 1
+                    return follow
+        elif acks:
+            with self.slots:
+                self.pending_acks.extend(acks)
+        self._free(job)
+        return None
 
     def _free(self, job: Job, worker_lost: bool = False) -> None:
         with self.slots:
@@ -432,8 +480,9 @@ class WorkerPool:
                 self._renew()
                 next_renew = now + every
             wake = self._enforce_thread_timeouts(now)
-            wait_ms = min(next_renew, wake or next_renew, now + 100) - now
-            self._monitor_wake.wait(max(wait_ms, 1) / 1000)
+            wait_ms = max(min(next_renew, wake or next_renew, now + 100) - now, 1)
+            self._monitor_due = now + wait_ms
+            self._monitor_wake.wait(wait_ms / 1000)
             self._monitor_wake.clear()
 
     def _renew(self) -> None:

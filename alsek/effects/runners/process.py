@@ -110,7 +110,7 @@ class ProcessSlot(threading.Thread):
         modules: Sequence[str],
         prepare: Callable[[Job], bool],
         started: Callable[[Job], None],
-        complete: Callable[[Job, Outcome], None],
+        complete: Callable[[Job, Outcome], Job | None],
         retire: Callable[[ProcessSlot], bool],
         idle_s: float,
     ) -> None:
@@ -192,15 +192,14 @@ class ProcessSlot(threading.Thread):
                     continue
                 if job is None:
                     return
-                if not self._prepare(job):
-                    continue
-                with self.lock:
-                    self.job = job
-                    job.worker = self
-                outcome = self._execute(job)
-                with self.lock:
-                    self.job = None
-                self._complete(job, outcome)
+                while job is not None and self._prepare(job):
+                    with self.lock:
+                        self.job = job
+                        job.worker = self
+                    outcome = self._execute(job)
+                    with self.lock:
+                        self.job = None
+                    job = self._complete(job, outcome)  # maybe our next job
         finally:
             self._stop_child()
 

@@ -60,7 +60,7 @@ class ThreadWorker(threading.Thread):
         self,
         prepare: Callable[[Job], bool],
         started: Callable[[Job], None],
-        complete: Callable[[Job, Outcome], None],
+        complete: Callable[[Job, Outcome], Job | None],
         retire: Callable[[ThreadWorker], bool],
         idle_s: float,
     ) -> None:
@@ -91,10 +91,12 @@ class ThreadWorker(threading.Thread):
                 continue
             if job is None:
                 return
-            if self._prepare(job):
-                self._run(job)
+            # A finished job may hand back the worker's next job (claimed by
+            # itself while acking), so the worker goes on without the dispatcher.
+            while job is not None:
+                job = self._run(job) if self._prepare(job) else None
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> Job | None:
         outcome: Outcome
         try:
             try:
@@ -111,6 +113,6 @@ class ThreadWorker(threading.Thread):
                         clear_in_thread(self.ident)
         except TaskTimeoutError:
             outcome = timed_out(job)
-        except BaseException as error:
+        except BaseException as error:  # a task's SystemExit is its failure
             outcome = Failed(error_info(error), retry_approved=False)
-        self._complete(job, outcome)
+        return self._complete(job, outcome)
