@@ -16,12 +16,22 @@ from alsek.pure.keys import get_message_name
 from alsek.pure.message import Message, check_name
 from alsek.pure.timing import ready_at
 
-PriorityKey = tuple[int, int, int, str]
+PriorityKey = tuple[int, int, int, str, str]
+
+
+def name_tail(name: str) -> str:
+    """The last segment of a message name: its uuid."""
+    return name.rsplit(":", 1)[-1]
 
 
 def priority_key(message: Message) -> PriorityKey:
-    """Sort key of ``message`` within its queue (smaller runs first)."""
-    return (message.priority, ready_at(message), message.created_at, get_message_name(message))
+    """Sort key of ``message`` within its queue (smaller runs first).
+
+    Exact ties (same priority, ready time and creation ms) go to the smaller
+    uuid; uuids made by Alsek grow with time, so they keep a producer's order.
+    """
+    name = get_message_name(message)
+    return (message.priority, ready_at(message), message.created_at, message.uuid, name)
 
 
 def queue_order(subset: Iterable[str] | None, known: Iterable[str]) -> tuple[str, ...]:
@@ -47,14 +57,14 @@ def parse_queues(text: str | None) -> tuple[str, ...] | None:
 
 
 def ready_member(ready: int, created_at: int, name: str) -> str:
-    """A string whose lexicographic order matches (ready time, creation, name).
+    """A string whose lexicographic order matches (ready time, creation, uuid, name).
 
     Backends that sort equal-priority entries lexicographically (Redis
     sorted sets with score = priority) use it as the member.
     """
-    return f"{ready:015d}|{created_at:015d}|{name}"
+    return f"{ready:015d}|{created_at:015d}|{name_tail(name)}|{name}"
 
 
 def member_name(member: str) -> str:
     """The message name inside a ``ready_member`` string."""
-    return member.split("|", 2)[2]
+    return member.split("|", 3)[3]

@@ -28,6 +28,7 @@ import attrs
 
 from alsek.exceptions import ValidationError
 from alsek.pure.message import Message
+from alsek.pure.ordering import name_tail
 from alsek.pure.timing import ready_at as message_ready_at
 
 DeliveryChange = Literal["keep", "reset", "uncount"]
@@ -45,9 +46,9 @@ class IndexEntry:
     created_at: int
 
     @property
-    def sort_key(self) -> tuple[int, int, int, str]:
-        """Claim order within a queue (smaller first)."""
-        return (self.priority, self.ready_at, self.created_at, self.name)
+    def sort_key(self) -> tuple[int, int, int, str, str]:
+        """Claim order within a queue (smaller first): see ``ordering.priority_key``."""
+        return (self.priority, self.ready_at, self.created_at, name_tail(self.name), self.name)
 
 
 def entry_for(message: Message, name: str) -> IndexEntry:

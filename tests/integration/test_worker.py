@@ -304,3 +304,16 @@ def test_no_threads_left_behind_after_stop(backend: Backend) -> None:
             noop.generate()
         wait_until(lambda: pool.completed >= 10, 10, "10 tasks")
     wait_until(lambda: threading.active_count() <= before + 1, 10, "threads to exit")
+
+
+@pytest.mark.usefixtures("bound")
+def test_one_producers_messages_run_first_in_first_out(tmp_path: Path) -> None:
+    """Many submissions share a millisecond; time-ordered uuids keep their order."""
+    ledger = tmp_path / "ledger"
+    keys = [f"k{i:03d}" for i in range(60)]
+    for key in keys:
+        wt.t_ledger.generate(args=(str(ledger), key))
+    pool = WorkerPool(wt.ALL, max_threads=1, max_processes=0)
+    with pool:
+        wait_until(lambda: pool.completed >= len(keys), 30, "every task")
+    assert [line[1] for line in ledger_lines(ledger) if line[0] == "start"] == keys

@@ -62,6 +62,7 @@ def test_priority_key_fields(single: list[Message]) -> None:
         message.priority,
         message.updated_at + message.delay,
         message.created_at,
+        message.uuid,
         get_message_name(message),
     )
 

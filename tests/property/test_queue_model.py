@@ -20,7 +20,13 @@ def test_entry_for_reflects_the_message(message: Message) -> None:
     entry = qm.entry_for(message, name)
     assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.mechanism)
     assert entry.ready_at == message.ready_at
-    assert entry.sort_key == (message.priority, message.ready_at, message.created_at, name)
+    assert entry.sort_key == (
+        message.priority,
+        message.ready_at,
+        message.created_at,
+        message.uuid,
+        name,
+    )
 
 
 @light

@@ -42,8 +42,9 @@ class Mirror:
     deadline: int | None = None
     deliveries: int = 0
 
-    def sort_key(self, name: str) -> tuple[int, int, int, str]:
-        return (self.message.priority, self.ready_at, self.message.created_at, name)
+    def sort_key(self, name: str) -> tuple[int, int, int, str, str]:
+        uuid = name.rsplit(":", 1)[-1]
+        return (self.message.priority, self.ready_at, self.message.created_at, uuid, name)
 
 
 queue_orders = st.lists(st.sampled_from(QUEUES), min_size=1, max_size=3)

@@ -120,10 +120,23 @@ def test_counters_agree_with_the_trace(workload: Workload, seed: int) -> None:
 SMALL_FAULTY = {
     "pool": {"max_threads": 2, "max_processes": 2, "pools": 2},
     "tasks": [
-        {"name": "a", "queue": "q1", "duration": {"kind": "exponential", "mean_ms": 20},
-         "p_fail": 0.2, "p_crash": 0.05, "callback": "b", "timeout_ms": 60},
-        {"name": "b", "queue": "q2", "mechanism": "thread", "priority": 3,
-         "duration": {"kind": "uniform", "low_ms": 1, "high_ms": 9}, "p_fail": 0.1},
+        {
+            "name": "a",
+            "queue": "q1",
+            "duration": {"kind": "exponential", "mean_ms": 20},
+            "p_fail": 0.2,
+            "p_crash": 0.05,
+            "callback": "b",
+            "timeout_ms": 60,
+        },
+        {
+            "name": "b",
+            "queue": "q2",
+            "mechanism": "thread",
+            "priority": 3,
+            "duration": {"kind": "uniform", "low_ms": 1, "high_ms": 9},
+            "p_fail": 0.1,
+        },
     ],
     "arrivals": [{"task": "a", "kind": "poisson", "rate": 200, "count": 300}],
     "kills": [{"pool": 1, "at_ms": 300, "restart_after_ms": 200}],
@@ -144,8 +157,12 @@ def test_runs_are_identical_across_processes_and_hash_seeds(tmp_path: Path) -> N
     digests = set()
     for hash_seed in ("1", "2"):
         done = subprocess.run(
-            [sys.executable, "-c", code, str(workload)], capture_output=True, text=True,
-            timeout=120, check=False, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            [sys.executable, "-c", code, str(workload)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
         assert done.returncode == 0, done.stderr
         digests.add(done.stdout.strip())

@@ -30,6 +30,7 @@ from alsek.exceptions import (
     NotFoundError,
     ValidationError,
 )
+from alsek.pure.ordering import name_tail
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
 _SCHEMA = (
@@ -41,13 +42,14 @@ _SCHEMA = (
         priority INTEGER NOT NULL,
         ready_at INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
+        tiebreak TEXT NOT NULL,
         state INTEGER NOT NULL,
         token TEXT,
         deadline INTEGER,
         deliveries INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (namespace, name))""",
     """CREATE INDEX IF NOT EXISTS alsek_index_order ON alsek_index
-        (namespace, queue, state, priority, ready_at, created_at, name)""",
+        (namespace, queue, state, priority, ready_at, created_at, tiebreak, name)""",
     """CREATE INDEX IF NOT EXISTS alsek_index_due ON alsek_index
         (namespace, queue, state, ready_at)""",
     """CREATE INDEX IF NOT EXISTS alsek_index_lease ON alsek_index
@@ -255,8 +257,8 @@ class DiskCacheBackend(Backend):
     def _place(self, entry: IndexEntry, now: int, deliveries: int) -> None:
         self._sql(
             "INSERT OR REPLACE INTO alsek_index (namespace, name, queue, mechanism, priority, "
-            "ready_at, created_at, state, token, deadline, deliveries) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            "ready_at, created_at, tiebreak, state, token, deadline, deliveries) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
             self.namespace,
             entry.name,
             entry.queue,
@@ -264,6 +266,7 @@ class DiskCacheBackend(Backend):
             entry.priority,
             entry.ready_at,
             entry.created_at,
+            name_tail(entry.name),
             READY if entry.ready_at <= now else DELAYED,
             deliveries,
         )
@@ -319,7 +322,7 @@ class DiskCacheBackend(Backend):
                 "SELECT name, mechanism FROM alsek_index "
                 "WHERE namespace = ? AND queue = ? AND state = ? "
                 f"AND mechanism IN ({marks}) "
-                "ORDER BY priority, ready_at, created_at, name LIMIT 1",
+                "ORDER BY priority, ready_at, created_at, tiebreak, name LIMIT 1",
                 self.namespace,
                 queue,
                 READY,

@@ -4,7 +4,7 @@ Per queue ``q`` (inside namespace ``ns``)::
 
     ns:index:queues              SET   every queue ever used
     ns:index:q:entries           HASH  name -> "mechanism|priority|member"
-    ns:index:q:ready:{mechanism} ZSET  score = priority, member = "ready|created|name"
+    ns:index:q:ready:{mechanism} ZSET  score = priority, member = "ready|created|uuid|name"
     ns:index:q:delayed           ZSET  score = ready_at, member = name
     ns:index:q:leased            ZSET  score = lease deadline, member = name
     ns:index:q:leases            HASH  name -> lease token
@@ -12,7 +12,7 @@ Per queue ``q`` (inside namespace ``ns``)::
     ns:index:q:signal            LIST  wake-up tokens for blocked consumers
 
 Equal priorities order by member, i.e. lexicographically by zero-padded
-ready time, creation time, then name: exact, unlike a packed double score.
+ready time, creation time, uuid, then name: exact, unlike a packed double.
 A claim is one round trip; its cost is O(log n) plus the entries that
 became due or expired since the previous claim (each moved once).
 """
@@ -24,7 +24,7 @@ local function parse(e)
   return string.match(e, '^([^|]*)|([^|]*)|(.*)$')
 end
 local function member_name(member)
-  return string.match(member, '^[^|]*|[^|]*|(.*)$')
+  return string.match(member, '^[^|]*|[^|]*|[^|]*|(.*)$')
 end
 local function unindex(q, name)
   local e = redis.call('HGET', idx(q, 'entries'), name)
