@@ -220,3 +220,26 @@ def test_doorbell_wakes_a_waiter_in_another_process(tmp_path: Path) -> None:
     bell.wait(60)
     ringer.join(30)
     assert time.monotonic() - started < 30  # woken by the ring, not the 60 s timeout
+
+
+def test_startup_check_warns_about_eviction_and_missing_persistence() -> None:
+    from tests.conftest import require_redis_binary
+    from tests.support.redis_server import RedisServer
+
+    require_redis_binary()
+    with RedisServer() as server:
+        backend = RedisBackend(server.url)
+        backend.conn.config_set("maxmemory-policy", "allkeys-lru")
+        warnings = backend.server_warnings()
+        assert any("allkeys-lru" in w and "noeviction" in w for w in warnings)
+        assert any("persists nothing" in w for w in warnings)
+    with RedisServer(persistent=True) as server:
+        assert RedisBackend(server.url).server_warnings() == []
+
+
+def test_diskcache_in_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    backend = DiskCacheBackend(blocker / "cache")
+    with pytest.raises(ConnectionError, match="DiskCache cannot be opened"):
+        backend.set("k", 1)

@@ -246,6 +246,8 @@ def test_logs_say_what_the_pool_does(tmp_path: Path, redis_url: str) -> None:
     assert "timed out after 300 ms" in output
     assert "ERROR alsek.outcome: dead-lettered" in output
     assert "SIGTERM received: stopping" in output
+    # The test server keeps nothing on disk: the start-up check says so.
+    assert "WARNING alsek.worker: backend: Redis persists nothing" in output
 
 
 def test_deadletters_commands(tmp_path: Path, redis_url: str) -> None:

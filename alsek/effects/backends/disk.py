@@ -25,6 +25,7 @@ from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
+    BackendUnavailableError,
     DeserializationError,
     KeyExistsError,
     NotFoundError,
@@ -118,7 +119,13 @@ class DiskCacheBackend(Backend):
     def conn(self) -> diskcache.Cache:
         """The cache (opened on first use when lazy)."""
         if isinstance(self._conn, LazyClient):
-            self._conn = self._conn.get()
+            try:
+                self._conn = self._conn.get()
+            except (OSError, sqlite3.Error) as error:
+                raise BackendUnavailableError(
+                    f"DiskCache cannot be opened ({error}); check the directory exists and is "
+                    "writable"
+                ) from error
         return self._conn
 
     @property
