@@ -189,6 +189,7 @@ class Broker:
         tokens: Sequence[str],
         now: int | None = None,
         acks: Sequence[PureMessage] = (),
+        decode: bool = True,
     ) -> ClaimBatch:
         """Ack ``acks`` (claimed messages, fenced by their tokens), then claim up to
         ``len(tokens)`` ready messages, in one backend round trip."""
@@ -200,6 +201,7 @@ class Broker:
             lease_ms,
             tokens,
             fenced,
+            decode,
         )
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:

@@ -17,12 +17,12 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from alsek import defaults
-from alsek.effects.backends.base import ClaimBatch, CorruptPayload
+from alsek.effects.backends.base import ClaimBatch, CorruptPayload, Encoded
 from alsek.effects.broker import Broker
 from alsek.effects.clock import new_token
 from alsek.effects.interpreter import persist
 from alsek.effects.message import Message
-from alsek.exceptions import BackendUnavailableError, ValidationError
+from alsek.exceptions import BackendUnavailableError, DeserializationError, ValidationError
 from alsek.pure import codec
 from alsek.pure.backoff import Backoff, LinearBackoff
 from alsek.pure.dead_letter import DeadLetterRecord
@@ -86,6 +86,13 @@ class Consumer:
         """The claimed message, or None after dead-lettering an undecodable or
         invalid payload (it never runs)."""
         reason = None
+        payload = claim.payload
+        if isinstance(payload, Encoded):
+            try:
+                payload = self.broker.backend.decode(claim.name, payload.raw)
+            except DeserializationError as error:
+                payload = CorruptPayload(payload.raw, str(error))
+        claim = attrs.evolve(claim, payload=payload)
         if isinstance(claim.payload, CorruptPayload):
             reason = f"undecodable payload: {claim.payload.error}"
         elif not isinstance(claim.payload, dict):
@@ -117,7 +124,9 @@ class Consumer:
     ) -> ClaimBatch:
         """One pass, undecoded: ack ``acks`` and claim up to ``limit`` messages."""
         tokens = [new_token() for _ in range(limit)]
-        batch = self.broker.claim(self.subset, mechanisms, self.lease_ms, tokens, acks=acks)
+        batch = self.broker.claim(
+            self.subset, mechanisms, self.lease_ms, tokens, acks=acks, decode=False
+        )
         if batch.claims:
             self._empty_passes = 0
         return batch
@@ -167,6 +176,7 @@ class Consumer:
             tokens,
             wait_ms,
             wake_key,
+            decode=False,
         )
         if batch.claims:
             self._empty_passes = 0

@@ -55,6 +55,14 @@ class CorruptPayload:
 
 
 @attrs.frozen
+class Encoded:
+    """A claimed payload left encoded (``claim(..., decode=False)``): the
+    runner decodes it, off the dispatcher's path."""
+
+    raw: Any
+
+
+@attrs.frozen
 class ClaimBatch:
     """What a claim returned: the claims, when to look again if short, and
     whether each ack that rode along was accepted."""
@@ -344,9 +352,12 @@ class Backend(ABC):
         lease_ms: int,
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
+        decode: bool = True,
     ) -> ClaimBatch:
         """Ack ``acks`` (queue, name, token), then claim up to ``len(tokens)``
-        ready messages (see ``queue_model.claim``)."""
+        ready messages (see ``queue_model.claim``). With ``decode=False``,
+        payloads may come back ``Encoded`` (this generic version decodes anyway:
+        it needs them to order the queue)."""
         acked = tuple(self.ack(queue, name, token) for queue, name, token in acks)
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
@@ -422,6 +433,7 @@ class Backend(ABC):
         tokens: Sequence[str],
         block_ms: int,
         wake_key: str | None = None,
+        decode: bool = True,
     ) -> ClaimBatch:
         """Wait (up to ``block_ms``, or until work or ``wake(wake_key)``), then claim.
 
@@ -429,7 +441,7 @@ class Backend(ABC):
         blocking pop and runs the moment the pop returns.
         """
         self.wait_for_work(queues, block_ms, wake_key)
-        return self.claim(queues, mechanisms, clock(), lease_ms, tokens)
+        return self.claim(queues, mechanisms, clock(), lease_ms, tokens, decode=decode)
 
     def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
         """Extend the lease held with ``token``; False when it no longer holds."""

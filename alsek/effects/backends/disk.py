@@ -20,7 +20,7 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
-from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, is_glob
+from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, Encoded, is_glob
 from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
@@ -321,7 +321,13 @@ class DiskCacheBackend(Backend):
         )
 
     def _take(
-        self, queue: str, mechanisms: Sequence[str], now: int, lease_ms: int, token: str
+        self,
+        queue: str,
+        mechanisms: Sequence[str],
+        now: int,
+        lease_ms: int,
+        token: str,
+        decode: bool = True,
     ) -> Claim | None:
         marks = ",".join("?" for _ in mechanisms)
         while True:
@@ -354,10 +360,12 @@ class DiskCacheBackend(Backend):
                 name,
             )
             deliveries = self._row(name)[2]  # type: ignore[index]
-            try:
-                payload: Any = self.decode(name, raw)
-            except DeserializationError as error:
-                payload = CorruptPayload(raw, str(error))
+            payload: Any = Encoded(raw)
+            if decode:
+                try:
+                    payload = self.decode(name, raw)
+                except DeserializationError as error:
+                    payload = CorruptPayload(raw, str(error))
             return Claim(name, queue, payload, token, deliveries, now + lease_ms, mechanism)
 
     def claim(
@@ -368,6 +376,7 @@ class DiskCacheBackend(Backend):
         lease_ms: int,
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
+        decode: bool = True,
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
@@ -385,7 +394,7 @@ class DiskCacheBackend(Backend):
                     if queue not in prepared:
                         self._prepare(queue, now)
                         prepared.add(queue)
-                    claim = self._take(queue, mechanisms, now, lease_ms, token)
+                    claim = self._take(queue, mechanisms, now, lease_ms, token, decode)
                     if claim is not None:
                         break
                 if claim is None:

@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alsek import defaults
 from alsek.effects.backends import redis_scripts as lua
-from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, is_glob
+from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, Encoded, is_glob
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
@@ -339,13 +339,15 @@ class RedisBackend(Backend):
             )
         )
 
-    def _decode_claim(self, raw: list[Any], offset: int) -> Claim:
+    def _decode_claim(self, raw: list[Any], offset: int, decode: bool = True) -> Claim:
         name = _text(raw[offset])
         payload_raw = raw[offset + 2]
-        try:
-            payload: Any = self.decode(name, payload_raw)
-        except DeserializationError as error:
-            payload = CorruptPayload(payload_raw, str(error))
+        payload: Any = Encoded(payload_raw)
+        if decode:
+            try:
+                payload = self.decode(name, payload_raw)
+            except DeserializationError as error:
+                payload = CorruptPayload(payload_raw, str(error))
         return Claim(
             name=name,
             queue=_text(raw[offset + 1]),
@@ -365,9 +367,10 @@ class RedisBackend(Backend):
         lease_ms: int,
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
+        decode: bool = True,
     ) -> ClaimBatch:
         return self._claimed(
-            self._run(*self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks))
+            self._run(*self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks)), decode
         )
 
     @staticmethod
@@ -404,6 +407,7 @@ class RedisBackend(Backend):
         tokens: Sequence[str],
         block_ms: int,
         wake_key: str | None = None,
+        decode: bool = True,
     ) -> ClaimBatch:
         names = list(queues) if queues else self.known_queues()
         keys = [self.full_name(f"index:{queue}:signal") for queue in names]
@@ -411,7 +415,7 @@ class RedisBackend(Backend):
             keys.append(self.full_name(f"wake:{wake_key}"))
         if block_ms <= 0 or not keys:
             return super().wait_and_claim(
-                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key
+                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key, decode
             )
         # The claim waits in the connection's pipeline behind the blocking pop, so
         # it runs on the server the moment work arrives: one round trip, not two.
@@ -420,13 +424,13 @@ class RedisBackend(Backend):
         pipe = self.conn.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
         self._script(args[0])(keys=[], args=[self.namespace, *args[1:]], client=pipe)
-        return self._claimed(pipe.execute()[1])
+        return self._claimed(pipe.execute()[1], decode)
 
-    def _claimed(self, raw: list[Any]) -> ClaimBatch:
+    def _claimed(self, raw: list[Any], decode: bool = True) -> ClaimBatch:
         n_acks = int(raw[1])
         acked = tuple(bool(int(x)) for x in raw[2 : 2 + n_acks])
         start = 2 + n_acks
-        claims = tuple(self._decode_claim(raw, i) for i in range(start, len(raw), 7))
+        claims = tuple(self._decode_claim(raw, i, decode) for i in range(start, len(raw), 7))
         wake = int(raw[0])
         return ClaimBatch(claims, None if wake < 0 else wake, acked)
 
