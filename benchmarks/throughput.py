@@ -87,6 +87,43 @@ def drain(tasks: list[Any], n: int, **pool_options: Any) -> float:
     return n / elapsed
 
 
+def claim_cost_by_depth(url: str, depths: tuple[int, ...] = (1_000, 100_000)) -> str:
+    """Mean time of one claim + ack of a single message with the queue ``depth`` deep."""
+    from alsek.core import Broker, Message
+    from alsek.effects.backends.redis import RedisBackend
+    from alsek.effects.backends.redis import _entry_text as entry_text
+    from alsek.pure.keys import get_message_name
+    from alsek.pure.queue_model import entry_for
+
+    figures = []
+    backend = RedisBackend(url, namespace="depth")
+    broker = Broker(backend)
+    script = backend._script("ENQUEUE")
+    for depth in depths:
+        backend.clear_namespace()
+        pipe = backend.conn.pipeline(transaction=False)
+        for i in range(depth):
+            message = Message(task_name="noop", queue="depth", mechanism="thread")
+            name = get_message_name(message)
+            entry = entry_for(message, name)
+            args = [backend.namespace, "depth", name, backend.encode(name, message.data),
+                    entry_text(entry), entry.ready_at, entry.ready_at, 1]
+            script(keys=[], args=args, client=pipe)
+            if i % 1000 == 999:
+                pipe.execute()
+        pipe.execute()
+        rounds = 2000
+        started = time.perf_counter()
+        for i in range(rounds):
+            batch = broker.claim(["depth"], ["thread"], 60_000, [f"t{i}"], decode=False)
+            claim = batch.claims[0]
+            backend.ack("depth", claim.name, claim.token)
+        took = (time.perf_counter() - started) / rounds * 1e6
+        figures.append(f"{took:.0f} us with {depth:,} queued")
+    backend.clear_namespace()
+    return ", ".join(figures)
+
+
 def latency(env: dict[str, str], samples: int) -> tuple[float, float]:
     import bench_tasks  # type: ignore[import-not-found]
 
@@ -171,6 +208,8 @@ def run(kind: str, n: int, samples: int) -> None:
                 f"{label + ':':24s}{rate:8.0f} tasks/s   "
                 f"{per_task(stats, RoundTrips.count - trips, n)}"
             )
+        if url is not None:
+            print(f"claim + ack of one message: {claim_cost_by_depth(url)}")
         p50, p95 = latency(env, samples)
         print(
             f"end-to-end latency:     p50 {p50:.2f} ms   p95 {p95:.2f} ms   "

@@ -257,10 +257,13 @@ class WorkerPool:
                     )
                 else:
                     found = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
-            except BackendUnavailableError as error:
+            except Exception as error:  # outages, and bugs of ours: never die, back off
                 with self.slots:
                     self.pending_acks[:0] = acks
-                log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
+                if isinstance(error, BackendUnavailableError):
+                    log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
+                else:
+                    log.exception("claiming failed; retrying in %.2fs", pause)
                 self.stopping.wait(pause)
                 pause = min(pause * 2, 5.0)
                 exhausted = False
@@ -272,7 +275,10 @@ class WorkerPool:
             pause = 0.05
             self._report_acks(acks, found.acked)
             for claim in found.claims:
-                self._dispatch(claim)
+                try:
+                    self._dispatch(claim)
+                except Exception:  # its lease expires and it is redelivered
+                    log.exception("could not dispatch %s", claim.name)
             exhausted = len(found.claims) < plan.limit
             last_epoch, next_wake = epoch, found.next_wake
 
@@ -337,7 +343,9 @@ class WorkerPool:
         return False
 
     def _new_thread_worker(self) -> ThreadWorker:
-        return ThreadWorker(self._prepare, self._started, self.complete, self._retire, self.idle_s)
+        return ThreadWorker(
+            self._prepare, self._started, self.complete, self._retire, self.idle_s, self._broken
+        )
 
     def _new_process_slot(self) -> ProcessSlot:
         if self._context is None:
@@ -352,7 +360,22 @@ class WorkerPool:
             self.complete,
             self._retire,
             self.idle_s,
+            self._broken,
         )
+
+    def _broken(self, job: Job, error: BaseException) -> None:
+        """A runner hit an unexpected error with ``job``: log it, let the job go (its
+        lease expires and it is redelivered, counted as a crash), keep the runner."""
+        log.error(
+            "internal error while running %s; it will be redelivered when its lease expires",
+            job.label,
+            exc_info=error,
+        )
+        with self.slots:
+            if job.finished or job.abandoned:
+                return
+            job.abandoned = True
+        self._free(job)
 
     def _retire(self, worker: Any) -> bool:
         """An idle worker asks to exit; refused if a job was just handed to it."""

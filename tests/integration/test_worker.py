@@ -317,3 +317,30 @@ def test_one_producers_messages_run_first_in_first_out(tmp_path: Path) -> None:
     with pool:
         wait_until(lambda: pool.completed >= len(keys), 30, "every task")
     assert [line[1] for line in ledger_lines(ledger) if line[0] == "start"] == keys
+
+
+@pytest.mark.usefixtures("bound")
+def test_an_internal_error_in_a_runner_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch, store: ResultStore
+) -> None:
+    """A bug in our own code while preparing a job must neither kill the runner nor hold
+    the message forever: the job is let go and redelivered when its lease expires."""
+    from alsek.effects.consumer import Consumer
+
+    real = Consumer.decode
+    failures = []
+
+    def flaky(self: Consumer, claim: object) -> object:
+        if not failures:
+            failures.append(claim)
+            raise RuntimeError("injected internal error")
+        return real(self, claim)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Consumer, "decode", flaky)
+    first = wt.t_echo.generate(args=("first",))
+    pool = WorkerPool(wt.ALL, max_threads=1, max_processes=0, lease_ms=600)
+    with pool:
+        assert store.get(first, timeout=20_000) == "first"
+        later = wt.t_echo.generate(args=("later",))
+        assert store.get(later, timeout=20_000) == "later"
+    assert failures

@@ -113,8 +113,10 @@ class ProcessSlot(threading.Thread):
         complete: Callable[[Job, Outcome], Job | None],
         retire: Callable[[ProcessSlot], bool],
         idle_s: float,
+        broken: Callable[[Job, BaseException], None],
     ) -> None:
         super().__init__(daemon=True, name="alsek-process-slot")
+        self._broken = broken
         self.context = context
         self.modules = list(modules)
         self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -192,16 +194,29 @@ class ProcessSlot(threading.Thread):
                     continue
                 if job is None:
                     return
-                while job is not None and self._prepare(job):
-                    with self.lock:
-                        self.job = job
-                        job.worker = self
-                    outcome = self._execute(job)
-                    with self.lock:
-                        self.job = None
-                    job = self._complete(job, outcome)  # maybe our next job
+                while job is not None:
+                    current = job
+                    try:
+                        job = self._step(current)
+                    except Exception as error:  # a bug of ours must not kill the slot
+                        with self.lock:
+                            self.job = None
+                        self._broken(current, error)
+                        job = None
         finally:
             self._stop_child()
+
+    def _step(self, job: Job) -> Job | None:
+        """Run one job; returns the next one (claimed on completion) or None."""
+        if not self._prepare(job):
+            return None
+        with self.lock:
+            self.job = job
+            job.worker = self
+        outcome = self._execute(job)
+        with self.lock:
+            self.job = None
+        return self._complete(job, outcome)  # maybe our next job
 
     def _send(self, job: Job) -> None:
         assert job.message is not None

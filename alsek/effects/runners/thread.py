@@ -63,8 +63,10 @@ class ThreadWorker(threading.Thread):
         complete: Callable[[Job, Outcome], Job | None],
         retire: Callable[[ThreadWorker], bool],
         idle_s: float,
+        broken: Callable[[Job, BaseException], None],
     ) -> None:
         super().__init__(daemon=True, name="alsek-thread-worker")
+        self._broken = broken
         self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._prepare = prepare
         self._on_start = started
@@ -94,7 +96,12 @@ class ThreadWorker(threading.Thread):
             # A finished job may hand back the worker's next job (claimed by
             # itself while acking), so the worker goes on without the dispatcher.
             while job is not None:
-                job = self._run(job) if self._prepare(job) else None
+                current = job
+                try:
+                    job = self._run(current) if self._prepare(current) else None
+                except Exception as error:  # a bug of ours must not kill the worker
+                    self._broken(current, error)
+                    job = None
 
     def _run(self, job: Job) -> Job | None:
         outcome: Outcome
