@@ -33,6 +33,7 @@ from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.interpreter import persist
 from alsek.effects.message import Message
+from alsek.effects.runners.base import Hooks
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.process import (
     ProcessSlot,
@@ -342,26 +343,25 @@ class WorkerPool:
         self._free(job)
         return False
 
-    def _new_thread_worker(self) -> ThreadWorker:
-        return ThreadWorker(
-            self._prepare, self._started, self.complete, self._retire, self.idle_s, self._broken
+    def _hooks(self) -> Hooks:
+        return Hooks(
+            prepare=self._prepare,
+            started=self._started,
+            complete=self.complete,
+            retire=self._retire,
+            broken=self._broken,
+            idle_s=self.idle_s,
         )
+
+    def _new_thread_worker(self) -> ThreadWorker:
+        return ThreadWorker(self._hooks())
 
     def _new_process_slot(self) -> ProcessSlot:
         if self._context is None:
             mp = multiprocessing_module()
             self._modules = task_modules([t.function.__module__ for t in self.tasks.values()])
             self._context = preload(mp, start_method(mp), self._modules)
-        return ProcessSlot(
-            self._context,
-            self._modules,
-            self._prepare,
-            self._started,
-            self.complete,
-            self._retire,
-            self.idle_s,
-            self._broken,
-        )
+        return ProcessSlot(self._hooks(), self._context, self._modules)
 
     def _broken(self, job: Job, error: BaseException) -> None:
         """A runner hit an unexpected error with ``job``: log it, let the job go (its

@@ -17,14 +17,13 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import queue
 import signal
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import wait as wait_for
 from typing import Any
 
+from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
 from alsek.exceptions import ValidationError
@@ -101,34 +100,15 @@ def child_main(conn: Any, modules: Sequence[str]) -> None:
             conn.send(Failed(info, retry_approved=False))
 
 
-class ProcessSlot(threading.Thread):
+class ProcessSlot(Runner):
     """One process slot: a parent thread and the long-lived child it drives."""
 
-    def __init__(
-        self,
-        context: Any,
-        modules: Sequence[str],
-        prepare: Callable[[Job], bool],
-        started: Callable[[Job], None],
-        complete: Callable[[Job, Outcome], Job | None],
-        retire: Callable[[ProcessSlot], bool],
-        idle_s: float,
-        broken: Callable[[Job, BaseException], None],
-    ) -> None:
-        super().__init__(daemon=True, name="alsek-process-slot")
-        self._broken = broken
+    def __init__(self, hooks: Hooks, context: Any, modules: Sequence[str]) -> None:
+        super().__init__(hooks, "alsek-process-slot")
         self.context = context
         self.modules = list(modules)
-        self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._prepare = prepare
-        self._on_start = started
-        self._complete = complete
-        self._retire = retire
-        self.idle_s = idle_s
         self.process: Any = None
         self.conn: Any = None
-        self.job: Job | None = None
-        self.lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -183,32 +163,12 @@ class ProcessSlot(threading.Thread):
                 pass
         self.kill_child()
 
-    def run(self) -> None:
-        try:
-            while True:
-                try:
-                    job = self.mailbox.get(timeout=self.idle_s)
-                except queue.Empty:
-                    if self._retire(self):
-                        return
-                    continue
-                if job is None:
-                    return
-                while job is not None:
-                    current = job
-                    try:
-                        job = self._step(current)
-                    except Exception as error:  # a bug of ours must not kill the slot
-                        with self.lock:
-                            self.job = None
-                        self._broken(current, error)
-                        job = None
-        finally:
-            self._stop_child()
+    def cleanup(self) -> None:
+        self._stop_child()
 
-    def _step(self, job: Job) -> Job | None:
+    def step(self, job: Job) -> Job | None:
         """Run one job; returns the next one (claimed on completion) or None."""
-        if not self._prepare(job):
+        if not self.hooks.prepare(job):
             return None
         with self.lock:
             self.job = job
@@ -216,7 +176,7 @@ class ProcessSlot(threading.Thread):
         outcome = self._execute(job)
         with self.lock:
             self.job = None
-        return self._complete(job, outcome)  # maybe our next job
+        return self.hooks.complete(job, outcome)  # maybe our next job
 
     def _send(self, job: Job) -> None:
         assert job.message is not None
@@ -240,7 +200,7 @@ class ProcessSlot(threading.Thread):
             return Crashed(f"could not hand the job to a task process: {error}")
         # Locals: the pool may kill the child from another thread while we wait.
         conn, process = self.conn, self.process
-        self._on_start(job)
+        self.hooks.started(job)
         while True:
             deadline = job.deadline if job.deadline is not None else time.time() * 1000 + 3_600_000
             remaining = max(deadline / 1000 - time.time(), 0)

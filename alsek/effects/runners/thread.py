@@ -12,10 +12,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import platform
-import queue
-import threading
-from collections.abc import Callable
 
+from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
 from alsek.effects.task import error_info
 from alsek.exceptions import TaskTimeoutError
@@ -53,28 +51,11 @@ def timed_out(job: Job) -> TimedOut:
     return TimedOut(job.message.timeout, retry_approved=retry)
 
 
-class ThreadWorker(threading.Thread):
+class ThreadWorker(Runner):
     """Runs thread-mechanism jobs handed to it by the pool, until retired."""
 
-    def __init__(
-        self,
-        prepare: Callable[[Job], bool],
-        started: Callable[[Job], None],
-        complete: Callable[[Job, Outcome], Job | None],
-        retire: Callable[[ThreadWorker], bool],
-        idle_s: float,
-        broken: Callable[[Job, BaseException], None],
-    ) -> None:
-        super().__init__(daemon=True, name="alsek-thread-worker")
-        self._broken = broken
-        self.mailbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._prepare = prepare
-        self._on_start = started
-        self._complete = complete
-        self._retire = retire
-        self.idle_s = idle_s
-        self.lock = threading.Lock()
-        self.job: Job | None = None
+    def __init__(self, hooks: Hooks) -> None:
+        super().__init__(hooks, "alsek-thread-worker")
 
     def interrupt(self, job: Job) -> bool:
         """Raise ``TaskTimeoutError`` in this thread if it is still running ``job``."""
@@ -83,25 +64,8 @@ class ThreadWorker(threading.Thread):
                 return False
             return raise_in_thread(self.ident, TaskTimeoutError)
 
-    def run(self) -> None:
-        while True:
-            try:
-                job = self.mailbox.get(timeout=self.idle_s)
-            except queue.Empty:
-                if self._retire(self):
-                    return
-                continue
-            if job is None:
-                return
-            # A finished job may hand back the worker's next job (claimed by
-            # itself while acking), so the worker goes on without the dispatcher.
-            while job is not None:
-                current = job
-                try:
-                    job = self._run(current) if self._prepare(current) else None
-                except Exception as error:  # a bug of ours must not kill the worker
-                    self._broken(current, error)
-                    job = None
+    def step(self, job: Job) -> Job | None:
+        return self._run(job) if self.hooks.prepare(job) else None
 
     def _run(self, job: Job) -> Job | None:
         outcome: Outcome
@@ -110,7 +74,7 @@ class ThreadWorker(threading.Thread):
                 with self.lock:
                     self.job = job
                     job.worker = self
-                self._on_start(job)
+                self.hooks.started(job)
                 assert job.task is not None and job.message is not None
                 outcome = job.task.run(job.message)
             finally:
@@ -122,4 +86,4 @@ class ThreadWorker(threading.Thread):
             outcome = timed_out(job)
         except BaseException as error:  # a task's SystemExit is its failure
             outcome = Failed(error_info(error), retry_approved=False)
-        return self._complete(job, outcome)
+        return self.hooks.complete(job, outcome)
