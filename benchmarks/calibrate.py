@@ -2,7 +2,7 @@
 
 Runs ONE workload (``benchmarks/calibration_workload.toml``) for real, on
 DiskCache and on Redis, and in the simulator, and prints predicted against
-measured makespan and p50/p95 latency (submit to final outcome).
+measured makespan and p50/p95 latency (submit to final outcome recorded).
 
 For each backend, in a child process of its own (a fresh forkserver, so the
 pool's task processes import ``benchmarks.calibration_tasks`` with that
@@ -12,33 +12,40 @@ backend), the script
    batch, lease, consumer backoff) and warms it up until every thread and
    process slot has a live worker;
 2. measures the simulator's overheads with probes, one message at a time
-   into the idle pool: claim round trip, wake latency (submit to the claim
-   that takes it) and, per mechanism, the slot cost the simulator calls
-   ``dispatch_ms`` (hand-off to the worker + sleep overshoot + recording the
-   outcome: the real slot is busy for all three, the simulated one for
-   ``dispatch_ms`` plus the duration);
+   into the idle pool, timing every claim round trip
+   (``Consumer.claim_raw``: the dispatcher's claims and a process runner's
+   own next claim; ``Consumer.wait_and_claim_raw``: an idle dispatcher's
+   wait-and-claim, one round trip on Redis): the claim round trip, the wake
+   latency (submit to the claim answered, less a round trip) and, per
+   mechanism, the slot cost (claim answered -> outcome back in the pool,
+   beyond the duration: hand-off and decoding, sleep overshoot, the
+   outcome's way back) and the recording (outcome in the pool -> recorded:
+   an ack riding on the next claim, or a round trip of its own). The
+   simulator gets them in whole ms, each path (submit -> claim answered,
+   claim answered -> outcome recorded) rounded as a whole;
 3. simulates the workload with those overheads and takes, from the trace,
    every message's submit time and every attempt's duration and failure;
 4. replays exactly those inputs for real: a producer thread submits each
    message at its time, the task sleeps each attempt's duration and fails
-   when the trace says so; the pool stamps each outcome when it is recorded
-   (a success, or a dead letter after the last retry).
+   when the trace says so. An outcome counts as recorded when the round
+   trip carrying it answered: for a success whose only effect is an ack,
+   the claim it rode along with (the dispatcher's next claim for a thread
+   task, the runner's own next claim for a process task); otherwise its
+   own round trip. That is when the simulator records it too
+   (``alsek.sim.completion``).
 
     python benchmarks/calibrate.py [--backend redis|disk|both] [--seed N] [--workload PATH]
-                                   [--wake-on-free]
 
 Redis runs on its own redis-server on a free loopback port; DiskCache in a
 temporary directory. Both are removed at the end.
 
 Besides the table, each backend prints the overheads seen during the run
-and, per mechanism, the slot time left idle while ready messages of that
-mechanism waited, real against simulated. The simulator's dispatcher claims
-as soon as a slot frees; the real pool's dispatcher, once it waits on the
-backend for new work (e.g. process slots full, no thread work ready), does
-not hear a freed slot until the next submission or consumer backoff.
-``--wake-on-free`` adds a run per backend with the pool patched (in this
-script only) to wake the waiting dispatcher when a slot frees, to show how
-much of the error that accounts for.
+(they grow under load: two cores shared by the pool, its task processes,
+the producer and the backend) and, per mechanism, the slot time left idle
+while ready messages of that mechanism waited, real against simulated. (An
+earlier pool did not wake a dispatcher waiting on the backend when a slot
+freed, and ``--wake-on-free`` patched that in; the pool now does it itself,
+so the option is gone.)
 """
 
 from __future__ import annotations
@@ -147,21 +154,42 @@ def plan_from_trace(report: Report) -> list[Planned]:
 
 @dataclass(frozen=True)
 class ClaimRecord:
-    """One claim round trip: when it was issued and answered, what it returned."""
+    """One claim round trip: when it was issued and answered, what it returned and acked.
+
+    ``blocking`` claims (``Consumer.wait_and_claim_raw``) wait for work first:
+    their ``start`` is when the wait began, so only ``end`` says when the
+    claim ran (one round trip before it, on Redis the claim is queued behind
+    the blocking pop).
+    """
 
     start: float
     end: float
     limit: int
-    messages: tuple[tuple[str, int], ...]  # (uuid, retries)
+    messages: tuple[str, ...]  # uuids claimed
+    acks: tuple[tuple[str, int], ...]  # (uuid, retries) acked on the way
+    blocking: bool
+
+    def issued(self, rtt_s: float) -> float:
+        """When the claim took its messages (for a blocking one: ``end`` - one round trip)."""
+        return max(self.start, self.end - rtt_s) if self.blocking else self.start
 
 
 @dataclass(frozen=True)
 class OutcomeRecord:
-    """An attempt's outcome, stamped when the pool had recorded it and freed the slot."""
+    """An attempt's outcome as the pool handled it (``time.monotonic`` seconds).
+
+    ``decided``: ``complete()`` was called (the runner had the outcome);
+    ``done``: ``complete()`` returned (slot freed, or the runner's next
+    message claimed); ``settled``: the outcome's own round trip answered,
+    when ``complete()`` could see it (a retry or dead letter carried out
+    before a process runner's next claim), else None.
+    """
 
     key: str
     attempt: int
-    at: float
+    decided: float
+    done: float
+    settled: float | None
     final: bool
     retried: bool
 
@@ -176,7 +204,7 @@ class Recorder:
         self.uuid_key: dict[str, str] = {}
         self.claims: list[ClaimRecord] = []
         self.outcomes: list[OutcomeRecord] = []
-        self.finals: dict[str, float] = {}
+        self.finals: dict[str, float] = {}  # provisional: when complete() returned
 
     def submit(self, key: str, uuid: str, at: float, scheduled: float | None = None) -> None:
         """``key`` was submitted as message ``uuid`` at ``at`` (the call's start)."""
@@ -186,20 +214,31 @@ class Recorder:
             if scheduled is not None:
                 self.scheduled[key] = scheduled
 
-    def claim(self, start: float, end: float, limit: int, messages: Sequence[Any]) -> None:
-        """A claim round trip returned ``messages``."""
-        got = tuple((m.uuid, m.retries) for m in messages)
+    def claim(
+        self,
+        start: float,
+        end: float,
+        limit: int,
+        batch: Any,
+        acks: Sequence[Any] = (),
+        blocking: bool = False,
+    ) -> None:
+        """A claim round trip (``ClaimBatch`` ``batch``) answered, having acked ``acks``."""
+        got = tuple(c.name.rsplit(":", 1)[-1] for c in batch.claims)  # no decoding here
+        acked = tuple((m.uuid, m.retries) for m in acks)
         with self.cond:
-            self.claims.append(ClaimRecord(start, end, limit, got))
+            self.claims.append(ClaimRecord(start, end, limit, got, acked, blocking))
 
-    def outcome(self, key: str, attempt: int, outcome: Outcome, at: float) -> None:
-        """The pool recorded ``outcome``; a success or an unretried failure is final."""
+    def outcome(self, key: str, attempt: int, outcome: Outcome, stamps: Sequence[Any]) -> None:
+        """The pool handled ``outcome`` (``stamps``: decided, done, settled or None)."""
         retried = isinstance(outcome, Failed) and outcome.retry_approved
         final = isinstance(outcome, Succeeded) or not retried
+        decided, done, settled = stamps
+        record = OutcomeRecord(key, attempt, decided, done, settled, final, retried)
         with self.cond:
-            self.outcomes.append(OutcomeRecord(key, attempt, at, final, retried))
+            self.outcomes.append(record)
             if final:
-                self.finals[key] = at
+                self.finals[key] = done
                 self.cond.notify_all()
 
     def wait_finals(self, keys: Sequence[str], timeout: float) -> bool:
@@ -213,61 +252,106 @@ class Recorder:
                 self.cond.wait(left)
         return True
 
+    def claimed(self) -> dict[tuple[str, int], ClaimRecord]:
+        """(key, attempt) -> the claim that returned it: a message's n-th claim is its
+        n-th attempt (the workload has no redeliveries)."""
+        found: dict[tuple[str, int], ClaimRecord] = {}
+        counts: dict[str, int] = {}
+        with self.cond:
+            claims = sorted(self.claims, key=lambda c: c.end)
+        for claim in claims:
+            for uuid in claim.messages:
+                key = self.uuid_key.get(uuid)
+                if key is not None:
+                    attempt = counts[key] = counts.get(key, -1) + 1
+                    found[(key, attempt)] = claim
+        return found
+
+    def ack_times(self) -> dict[tuple[str, int], float]:
+        """(key, attempt) -> when the claim its ack rode along with answered."""
+        acked: dict[tuple[str, int], float] = {}
+        with self.cond:
+            for claim in self.claims:
+                for uuid, retries in claim.acks:
+                    key = self.uuid_key.get(uuid)
+                    if key is not None:
+                        acked.setdefault((key, retries), claim.end)
+        return acked
+
+    def recorded_times(self) -> dict[tuple[str, int], float]:
+        """(key, attempt) -> when its outcome was recorded in the backend (as the pool saw it).
+
+        A success whose only effect is an ack rides along with a claim (the
+        dispatcher's next one for a thread, the runner's own next one for a
+        process): recorded when that claim answered. An ack sent on its own,
+        a retry or a dead letter: when its round trip answered.
+        """
+        acked = self.ack_times()
+        times = {}
+        for record in self.outcomes:
+            ident = (record.key, record.attempt)
+            at = acked.get(ident, record.settled if record.settled is not None else record.done)
+            times[ident] = max(at, record.decided)
+        return times
+
+    def final_times(self) -> dict[str, float]:
+        """key -> when its final outcome (a success, or a dead letter) was recorded."""
+        recorded = self.recorded_times()
+        return {r.key: recorded[(r.key, r.attempt)] for r in self.outcomes if r.final}
+
 
 class RecordingPool(WorkerPool):
-    """A ``WorkerPool`` that stamps each outcome once it is recorded and its slot freed.
-
-    That is the moment the simulator's ``end`` event stands for: the
-    decision is carried out (or its ack queued to ride on the next claim)
-    and the slot can take the next message.
-    """
+    """A ``WorkerPool`` that stamps each outcome: when the runner had it, when the pool
+    was done with it, and (via its claims) when it was recorded."""
 
     recorder: Recorder
-    wake_on_free = False
 
-    def complete(self, job: Any, outcome: Outcome, duration_ms: int | None = None) -> None:
-        """Record ``outcome`` as the pool does, then stamp it."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._settled: dict[str, float] = {}
+
+    def complete(self, job: Any, outcome: Outcome, duration_ms: int | None = None) -> Any:
+        """Record ``outcome`` as the pool does (maybe claiming the runner's next job)."""
+        decided = time.monotonic()
         first = not (job.finished or job.abandoned)
-        super().complete(job, outcome, duration_ms)
-        if first and job.message.args:
+        follow = super().complete(job, outcome, duration_ms)
+        done = time.monotonic()
+        settled = self._settled.pop(job.token, None)
+        if first and job.message is not None and job.message.args:
             key = str(job.message.args[0])
-            self.recorder.outcome(key, job.message.retries, outcome, time.monotonic())
+            stamps = (decided, done, settled)
+            self.recorder.outcome(key, job.message.retries, outcome, stamps)
+        return follow
 
-    def _free(self, job: Any, worker_lost: bool = False) -> None:
-        """Free the slot; with ``wake_on_free``, also wake a dispatcher waiting on the backend.
-
-        The real pool only notifies its ``slots`` condition, which a dispatcher
-        blocked in ``consumer.wait`` (Redis BLPOP, DiskCache condition) does
-        not hear: a freed slot then waits for the next submission or the
-        consumer backoff. The simulator assumes the dispatcher reacts at once.
-        """
-        super()._free(job, worker_lost)
-        if self.wake_on_free and self.dispatcher_idle:
-            wake_backend_waiters(self)
-
-
-def wake_backend_waiters(pool: WorkerPool) -> None:
-    """Wake whoever waits for work on ``pool``'s queues (what a submission does)."""
-    backend: Any = pool.broker.backend
-    wake = getattr(backend, "_wake", None)
-    if wake is not None:  # DiskCache: an in-process condition
-        wake()
-        return
-    for queue in pool.queues:  # Redis: the signal list its consumers BLPOP on
-        backend.conn.rpush(backend.full_name(f"index:{queue}:signal"), b"1")
+    def _next_job(self, job: Any, ack: Any) -> Any:
+        """A process runner claims its next message; without an ack to carry, the outcome
+        was already carried out (its own round trip), so it is recorded now."""
+        if ack is None:
+            self._settled[job.token] = time.monotonic()
+        return super()._next_job(job, ack)
 
 
 def instrument_claims(pool: WorkerPool, recorder: Recorder) -> None:
-    """Time every claim round trip of ``pool`` (wrapping its consumer's ``claim``)."""
-    original = pool.consumer.claim
+    """Time every claim round trip of ``pool``: its consumer's ``claim_raw`` (the
+    dispatcher's claims, a process runner's next claim, ack flushes) and
+    ``wait_and_claim_raw`` (an idle dispatcher's wait and claim)."""
+    consumer = pool.consumer
+    claim_raw, wait_and_claim_raw = consumer.claim_raw, consumer.wait_and_claim_raw
 
-    def timed(mechanisms: Any = ("thread", "process"), limit: int = 1, acks: Any = ()) -> Any:
+    def timed_claim(mechanisms: Any = ("thread", "process"), limit: int = 1, acks: Any = ()) -> Any:
         start = time.monotonic()
-        found = original(mechanisms, limit, acks)
-        recorder.claim(start, time.monotonic(), limit, found.messages)
-        return found
+        batch = claim_raw(mechanisms, limit, acks)
+        recorder.claim(start, time.monotonic(), limit, batch, acks)
+        return batch
 
-    pool.consumer.claim = timed  # type: ignore[method-assign]
+    def timed_wait(mechanisms: Any, limit: int, next_wake: Any, wake_key: Any = None) -> Any:
+        start = time.monotonic()
+        batch = wait_and_claim_raw(mechanisms, limit, next_wake, wake_key)
+        recorder.claim(start, time.monotonic(), limit, batch, blocking=True)
+        return batch
+
+    consumer.claim_raw = timed_claim  # type: ignore[method-assign]
+    consumer.wait_and_claim_raw = timed_wait  # type: ignore[method-assign]
 
 
 def read_ledger(path: Path) -> dict[tuple[str, int], tuple[float, float]]:
@@ -290,15 +374,16 @@ class Attempt:
     key: str
     mechanism: str
     duration_ms: int
-    claim_start: float
+    claim_start: float  # when the claim took it (see ClaimRecord.issued)
     claim_end: float
     start: float
     end: float
-    outcome: float
+    decided: float
+    recorded: float
 
     @property
     def handoff_ms(self) -> float:
-        """Claim answered -> task body starts (pool hand-off, process pipe)."""
+        """Claim answered -> task body starts (hand-off to the runner, decoding, pipe)."""
         return (self.start - self.claim_end) * 1000
 
     @property
@@ -307,33 +392,46 @@ class Attempt:
         return (self.end - self.start) * 1000 - self.duration_ms
 
     @property
-    def completion_ms(self) -> float:
-        """Task body ends -> outcome recorded and slot freed."""
-        return (self.outcome - self.end) * 1000
+    def return_ms(self) -> float:
+        """Task body ends -> the pool has the outcome (``complete()`` called)."""
+        return (self.decided - self.end) * 1000
 
     @property
     def slot_cost_ms(self) -> float:
-        """What the simulator's ``dispatch_ms`` must stand for: slot time beyond the duration."""
-        return (self.outcome - self.claim_end) * 1000 - self.duration_ms
+        """What the simulator's ``dispatch_ms`` stands for: claim answered -> outcome in
+        hand, beyond the duration (the round trips recording it are modelled apart)."""
+        return (self.decided - self.claim_end) * 1000 - self.duration_ms
+
+    @property
+    def settle_ms(self) -> float:
+        """Outcome in hand -> recorded (its round trip, or the claim its ack rode on)."""
+        return (self.recorded - self.decided) * 1000
 
     @property
     def claim_ms(self) -> float:
-        """The round trip of the claim that returned this attempt."""
+        """The round trip of the claim that returned this attempt (as issued)."""
         return (self.claim_end - self.claim_start) * 1000
+
+
+def plain_claim_rtt_s(recorder: Recorder, since: float = 0.0) -> float:
+    """The median round trip of the claims that did not wait first (seconds)."""
+    trips = sorted(
+        c.end - c.start
+        for c in recorder.claims
+        if not c.blocking and c.limit > 0 and c.start >= since
+    )
+    return nearest_rank(trips, 50) if trips else 0.0
 
 
 def attempts_of(
     recorder: Recorder,
     ledger: dict[tuple[str, int], tuple[float, float]],
     plans: Mapping[str, tuple[str, tuple[tuple[int, bool], ...]]],
+    rtt_s: float,
 ) -> list[Attempt]:
     """Join claims, ledger lines and outcomes into one ``Attempt`` per real run."""
-    claimed: dict[tuple[str, int], ClaimRecord] = {}
-    for claim in recorder.claims:
-        for uuid, retries in claim.messages:
-            key = recorder.uuid_key.get(uuid)
-            if key is not None:
-                claimed.setdefault((key, retries), claim)
+    claimed = recorder.claimed()
+    recorded = recorder.recorded_times()
     found = []
     for record in recorder.outcomes:
         ident = (record.key, record.attempt)
@@ -343,7 +441,17 @@ def attempts_of(
         duration = steps[min(record.attempt, len(steps) - 1)][0]
         claim, (start, end) = claimed[ident], ledger[ident]
         found.append(
-            Attempt(record.key, mechanism, duration, claim.start, claim.end, start, end, record.at)
+            Attempt(
+                record.key,
+                mechanism,
+                duration,
+                claim.issued(rtt_s),
+                claim.end,
+                start,
+                end,
+                record.decided,
+                recorded[ident],
+            )
         )
     return found
 
@@ -384,13 +492,15 @@ class Stats:
 
 
 def measured_stats(recorder: Recorder, keys: Sequence[str]) -> Stats:
-    """Makespan (first submit to last outcome) and latency of the finished ``keys``."""
-    done = [key for key in keys if key in recorder.finals]
+    """Makespan (first submit to last final outcome recorded) and latency of the finished
+    ``keys``."""
+    finals = recorder.final_times()
+    done = [key for key in keys if key in finals]
     if not done:
         return Stats(0, math.nan, math.nan, math.nan)
-    latencies = sorted((recorder.finals[k] - recorder.submitted[k]) * 1000 for k in done)
+    latencies = sorted((finals[k] - recorder.submitted[k]) * 1000 for k in done)
     first = min(recorder.submitted[k] for k in keys if k in recorder.submitted)
-    makespan = (max(recorder.finals[k] for k in done) - first) * 1000
+    makespan = (max(finals[k] for k in done) - first) * 1000
     return Stats(len(done), makespan, nearest_rank(latencies, 50), nearest_rank(latencies, 95))
 
 
@@ -418,7 +528,8 @@ def real_slot_events(
     tasks: dict[str, str],
     mechanism: str,
 ) -> list[tuple[float, int, int]]:
-    """Readiness, claim and outcome of every real attempt of ``mechanism`` (seconds)."""
+    """Readiness, claim and end (outcome in hand) of every real attempt of ``mechanism``
+    (seconds); a retry is ready its backoff after the failure."""
     kinds = workload.kinds
     by_key: dict[str, list[Attempt]] = {}
     for attempt in attempts:
@@ -429,8 +540,8 @@ def real_slot_events(
         settings = kinds[tasks[key]].backoff
         ready = recorder.submitted[key]
         for number, run in enumerate(sorted(runs, key=lambda a: a.claim_start), 1):
-            events += [(ready, 1, 0), (run.claim_start, -1, 1), (run.outcome, 0, -1)]
-            ready = run.outcome + backoff_duration(settings, number) / 1000
+            events += [(ready, 1, 0), (run.claim_start, -1, 1), (run.decided, 0, -1)]
+            ready = run.decided + backoff_duration(settings, number) / 1000
     return events
 
 
@@ -552,22 +663,41 @@ class Measured:
     wake_latency_ms: float
     handoff_ms: dict[str, float] = field(default_factory=dict)
     overshoot_ms: dict[str, float] = field(default_factory=dict)
-    completion_ms: dict[str, float] = field(default_factory=dict)
+    return_ms: dict[str, float] = field(default_factory=dict)
     slot_cost_ms: dict[str, float] = field(default_factory=dict)
+    settle_ms: dict[str, float] = field(default_factory=dict)
 
     def overheads(self) -> Overheads:
-        """The simulator's overheads: each measured mean rounded to whole ms."""
-        return Overheads(
-            claim_rtt_ms=max(round(self.claim_rtt_ms), 0),
-            wake_latency_ms=max(round(self.wake_latency_ms), 0),
-            dispatch_ms={m: max(round(v), 0) for m, v in self.slot_cost_ms.items()},
-        )
+        """The simulator's overheads in whole ms, rounded so that each path adds up.
+
+        The simulator charges a claim ``claim_rtt_ms``, a submission to an idle
+        pool ``wake_latency_ms + claim_rtt_ms`` until the claim answers, and an
+        attempt ``dispatch_ms + claim_rtt_ms`` beyond its duration (the round
+        trip recording its outcome). Rounding each part on its own compounds
+        (0.4 + 0.4 + 0.4 ms would cost nothing), so the round trip is rounded
+        first and the others are what makes each total right to the ms.
+        """
+        rtt = max(round(self.claim_rtt_ms), 0)
+        wake = max(round(self.wake_latency_ms + self.claim_rtt_ms) - rtt, 0)
+        dispatch = {
+            m: max(round(cost + self.settle_ms[m]) - rtt, 0)
+            for m, cost in self.slot_cost_ms.items()
+        }
+        return Overheads(claim_rtt_ms=rtt, wake_latency_ms=wake, dispatch_ms=dispatch)
 
 
 def probe(workload: Workload, tasks: dict[str, Any], recorder: Recorder, ledger: Path) -> Measured:
-    """Send probe messages one at a time into the idle pool and time every step."""
+    """Send probe messages one at a time into the idle pool and time every step.
+
+    The claim round trip is that of the claims that did not wait first (a
+    process runner's next claim carrying its ack, a dispatcher's claim after
+    a slot freed); the wake latency is what is left of submit -> claim
+    answered (the claim is queued behind the wait, so it runs the moment the
+    submission signals it) once that round trip is taken off.
+    """
     kinds = {kind.mechanism: kind for kind in reversed(workload.tasks)}
     plans: dict[str, tuple[str, tuple[tuple[int, bool], ...]]] = {}
+    since = time.monotonic()
     for index in range(PROBES_PER_MECHANISM):
         for mechanism, kind in sorted(kinds.items()):
             key = f"probe-{mechanism}-{index}"
@@ -576,18 +706,23 @@ def probe(workload: Workload, tasks: dict[str, Any], recorder: Recorder, ledger:
             submit(recorder, tasks[kind.name], key, [[PROBE_MS, False]])
             if not recorder.wait_finals([key], 30):
                 raise SystemExit(f"probe {key} did not finish within 30 s")
-    attempts = attempts_of(recorder, read_ledger(ledger), plans)
-    wakes = [(a.claim_start - recorder.submitted[a.key]) * 1000 for a in attempts]
-    measured = Measured(
-        claim_rtt_ms=trimmed_mean([a.claim_ms for a in attempts]),
-        wake_latency_ms=max(trimmed_mean(wakes), 0.0),
-    )
+    time.sleep(0.1)  # acks riding on a claim: let them land
+    trips = [
+        (c.end - c.start) * 1000
+        for c in recorder.claims
+        if not c.blocking and c.limit > 0 and c.start >= since
+    ]
+    rtt_ms = trimmed_mean(trips)
+    attempts = attempts_of(recorder, read_ledger(ledger), plans, rtt_ms / 1000)
+    wakes = [(a.claim_end - recorder.submitted[a.key]) * 1000 - rtt_ms for a in attempts]
+    measured = Measured(claim_rtt_ms=rtt_ms, wake_latency_ms=max(trimmed_mean(wakes), 0.0))
     for mechanism in kinds:
         mine = [a for a in attempts if a.mechanism == mechanism]
         measured.handoff_ms[mechanism] = trimmed_mean([a.handoff_ms for a in mine])
         measured.overshoot_ms[mechanism] = trimmed_mean([a.overshoot_ms for a in mine])
-        measured.completion_ms[mechanism] = trimmed_mean([a.completion_ms for a in mine])
+        measured.return_ms[mechanism] = trimmed_mean([a.return_ms for a in mine])
         measured.slot_cost_ms[mechanism] = trimmed_mean([a.slot_cost_ms for a in mine])
+        measured.settle_ms[mechanism] = trimmed_mean([a.settle_ms for a in mine])
     return measured
 
 
@@ -641,15 +776,17 @@ def print_overheads(measured: Measured, used: Overheads) -> None:
     )
     print(
         f"    wake latency      {fmt(measured.wake_latency_ms):>6}  -> wake_latency_ms = "
-        f"{used.wake_latency_ms}   (submit call start -> claim issued)"
+        f"{used.wake_latency_ms}   (submit call start -> claim answered, less a round trip)"
     )
     for mechanism in sorted(measured.slot_cost_ms):
         print(
-            f"    {mechanism:<7} slot cost {fmt(measured.slot_cost_ms[mechanism]):>6}  -> "
-            f"dispatch_ms.{mechanism} = {used.dispatch_ms[mechanism]}   (hand-off "
+            f"    {mechanism:<7} slot cost {fmt(measured.slot_cost_ms[mechanism]):>6} + "
+            f"recording {fmt(measured.settle_ms[mechanism])}  -> dispatch_ms.{mechanism} = "
+            f"{used.dispatch_ms[mechanism]}\n      (slot cost: hand-off "
             f"{fmt(measured.handoff_ms[mechanism])} + sleep overshoot "
-            f"{fmt(measured.overshoot_ms[mechanism])} + recording the outcome "
-            f"{fmt(measured.completion_ms[mechanism])})"
+            f"{fmt(measured.overshoot_ms[mechanism])} + outcome back to the pool "
+            f"{fmt(measured.return_ms[mechanism])}; recording: the round trip the simulator "
+            "adds after the end)"
         )
 
 
@@ -658,7 +795,9 @@ def in_run_overheads(
 ) -> dict[str, dict[str, float]]:
     """The same overheads as seen during the real run (median and p95, ms)."""
     claims = sorted(
-        (c.end - c.start) * 1000 for c in recorder.claims if c.limit > 0 and c.start >= since
+        (c.end - c.start) * 1000
+        for c in recorder.claims
+        if not c.blocking and c.limit > 0 and c.start >= since
     )
     rows = {"claim round trip": claims}
     for mechanism in ("thread", "process"):
@@ -666,8 +805,9 @@ def in_run_overheads(
         if mine:
             rows[f"{mechanism} hand-off"] = sorted(a.handoff_ms for a in mine)
             rows[f"{mechanism} overshoot"] = sorted(a.overshoot_ms for a in mine)
-            rows[f"{mechanism} recording"] = sorted(a.completion_ms for a in mine)
+            rows[f"{mechanism} return"] = sorted(a.return_ms for a in mine)
             rows[f"{mechanism} slot cost"] = sorted(a.slot_cost_ms for a in mine)
+            rows[f"{mechanism} recording"] = sorted(a.settle_ms for a in mine)
     lags = sorted((recorder.submitted[k] - t) * 1000 for k, t in recorder.scheduled.items())
     rows["producer lag"] = lags
     return {
@@ -727,12 +867,11 @@ class Options:
     backend: str
     workload: Path
     seed: int
-    wake_on_free: bool
 
     @property
     def label(self) -> str:
         """The backend's name in the tables."""
-        return f"{self.backend}+wake" if self.wake_on_free else self.backend
+        return self.backend
 
 
 @dataclass(frozen=True)
@@ -757,14 +896,12 @@ def run_backend(options: Options, scratch: Path) -> BackendRun:
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
     with backend_environment(options.backend, scratch) as where:
-        patched = ", pool patched to wake its dispatcher when a slot frees" * options.wake_on_free
-        print(f"== {options.label}: {where}{patched} ==", flush=True)
+        print(f"== {options.label}: {where} ==", flush=True)
         module = load_tasks(options.workload)
         workload: Workload = module.WORKLOAD
         check_replayable(workload)
         recorder = Recorder()
         pool = make_pool(workload, list(module.TASKS.values()), recorder)
-        pool.wake_on_free = options.wake_on_free
         pool.start()
         try:
             warm_up(workload, module.TASKS, recorder)
@@ -774,6 +911,7 @@ def run_backend(options: Options, scratch: Path) -> BackendRun:
             report = simulate(attrs.evolve(workload, overheads=used), seed=options.seed)
             plan = plan_from_trace(report)
             finished = replay(plan, module.TASKS, recorder, 3 * report.makespan_ms / 1000 + 30)
+            time.sleep(0.2)  # the last acks ride on the dispatcher's next claim: let them land
         finally:
             pool.stop(grace_ms=2_000, timeout=30)
     spans = read_ledger(ledger)
@@ -786,9 +924,9 @@ def summarise(options: Options, run: BackendRun) -> dict[str, Any]:
     keys = [item.key for item in plan]
     kinds = run.workload.kinds
     plans = {item.key: (kinds[item.task].mechanism, item.attempts) for item in plan}
-    attempts = attempts_of(recorder, run.spans, plans)
-    print_counts(plan, recorder, report, run.finished)
     since = min(recorder.submitted[key] for key in keys)
+    attempts = attempts_of(recorder, run.spans, plans, plain_claim_rtt_s(recorder, since))
+    print_counts(plan, recorder, report, run.finished)
     print_in_run(in_run_overheads(recorder, attempts, since))
     tasks = {item.key: item.task for item in plan}
     print_idle_slots(attempts, recorder, run.workload, report, tasks)
@@ -864,7 +1002,7 @@ def run_child(options: Options, out: Path) -> dict[str, Any] | None:
         str(options.workload),
         "--out",
         str(out),
-    ] + ["--wake-on-free"] * options.wake_on_free
+    ]
     child = subprocess.Popen(command, cwd=REPO)
     try:
         code = child.wait(CHILD_TIMEOUT_S)
@@ -933,12 +1071,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=["redis", "disk", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD)
-    parser.add_argument(
-        "--wake-on-free",
-        action="store_true",
-        help="also run each backend with the pool patched so a freed slot wakes a dispatcher "
-        "waiting on the backend (what the simulator assumes); diagnostic only",
-    )
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -949,14 +1081,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     workload = args.workload.resolve()
     if args.child:
-        child_main(Options(args.child, workload, args.seed, args.wake_on_free), args.out)
+        child_main(Options(args.child, workload, args.seed), args.out)
         return
     check_replayable(load_workload(workload))
     signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the running child cleanly
     kinds = list(BACKENDS) if args.backend == "both" else [args.backend]
-    runs = [Options(kind, workload, args.seed, False) for kind in kinds]
-    if args.wake_on_free:
-        runs += [Options(kind, workload, args.seed, True) for kind in kinds]
+    runs = [Options(kind, workload, args.seed) for kind in kinds]
     print(
         f"calibration of the simulator: {workload.name}, seed {args.seed}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",

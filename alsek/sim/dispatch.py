@@ -1,4 +1,4 @@
-"""The pools' dispatchers: claim, start, finish, wait. Mixed into ``Engine``.
+"""The pools' dispatchers: claim, start, wait. Mixed into ``Engine``.
 
 A dispatcher is *idle* (waiting for a signal, a delayed message or its
 consumer's next poll, at least 1 ms away), *claiming* (a backend round trip
@@ -7,15 +7,16 @@ or *dead* (killed).
 
 * A claim takes, at the moment it is issued, up to ``plan.limit`` ready
   messages in queue order and ``priority_key`` order (``Store.take``), marks
-  each ``transitions.claimed`` and ``capacity.admit``\\ s it. The answer
-  arrives ``claim_rtt_ms`` later: ``decisions.decide_on_claim`` may
-  dead-letter a crash loop; each other message starts ``dispatch_ms`` later
-  and ends after its sampled attempt. As in the real worker, a non-empty
-  answer is followed by another claim and an empty one makes the pool idle,
-  unless a submission signalled it while the claim was in flight.
-* When an attempt ends, the slot is freed (``capacity.finish``) and
-  ``decisions.decide`` says what follows; a paused pool resumes, an idle one
-  claims again if anything is claimable.
+  each ``transitions.claimed`` and ``capacity.admit``\\ s it, and carries the
+  acks of finished thread tasks waiting to ride along (recorded when it
+  answers). The answer arrives ``claim_rtt_ms`` later:
+  ``decisions.decide_on_claim`` may dead-letter a crash loop; each other
+  message starts ``dispatch_ms`` later and ends after its sampled attempt.
+  As in the real worker, a non-empty answer is followed by another claim and
+  an empty one makes the pool idle, unless a submission signalled it, a slot
+  freed or an ack is waiting while the claim was in flight. With no slot
+  free and no ack to carry the pool pauses.
+* What follows the end of an attempt is ``alsek.sim.completion``'s.
 """
 
 from __future__ import annotations
@@ -24,16 +25,15 @@ import random
 from typing import Any
 
 from alsek.pure.capacity import Load, admit, finish, plan_claim
-from alsek.pure.decisions import Effect, decide, decide_on_claim
+from alsek.pure.decisions import Effect, decide_on_claim
 from alsek.pure.message import Mechanism
-from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
 from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
-ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART = range(8)
+ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED = range(9)
 OUTCOME_NAMES = {
     "Succeeded": "succeeded",
     "Failed": "failed",
@@ -54,7 +54,7 @@ def _admit(load: Load, mechanism: Mechanism) -> Load:
     return after
 
 
-def _finish(load: Load, mechanism: Mechanism) -> Load:
+def finish_load(load: Load, mechanism: Mechanism) -> Load:
     """``capacity.finish``, memoized like ``_admit``."""
     key = (load.threads, load.processes, mechanism)
     after = _FINISHED.get(key)
@@ -91,9 +91,11 @@ class Dispatcher:
         if plan is None:
             plan = plan_claim(pool.capacity, load, self.batch)
             pool.plans[(load.threads, load.processes)] = plan
-        if not plan.limit:
+        acks = pool.acks
+        if not plan.limit and not acks:
             pool.state = PAUSED
             return
+        pool.acks = []  # the claim carries these (never the list later acks go to)
         now, store, tracer = self.now, self.store, self.tracer
         store.promote(now)
         pool.signalled = False
@@ -112,38 +114,47 @@ class Dispatcher:
                 tracer.claim(now, pool.index, message, plan.mechanisms)
         pool.load = load
         self.in_flight += len(taken)
-        self.recorder.counts["claims"] += 1
+        if plan.limit:
+            self.recorder.counts["claims"] += 1
         pool.state = CLAIMING
-        self.push(now + self.rtt, CLAIMED, pool.index, (pool.epoch, taken))
+        self.push(now + self.rtt, CLAIMED, pool.index, (pool.epoch, taken, acks, plan.limit))
 
-    def _claimed(self, index: int, payload: tuple[int, list[Held]]) -> None:
+    def _claimed(
+        self, index: int, payload: tuple[int, list[Held], list[tuple[Effect, ...]], int]
+    ) -> None:
+        epoch, taken, acks, limit = payload
+        for effects in acks:  # sent before any kill, so recorded
+            self._apply(effects, index)
         pool = self.pools[index]
-        epoch, taken = payload
         if epoch != pool.epoch:
             return
-        now, rnd, push = self.now, self.rnd, self.push
         for held in taken:
-            message, runtime = held.message, held.runtime
-            effects = decide_on_claim(message, runtime.policy, now)
-            if effects:
-                self._release(pool, held)
-                self.recorder.counts["dead_on_claim"] += 1
-                self._apply(effects, index)
-                continue
-            start = now + runtime.dispatch_ms
-            elapsed, outcome = runtime.attempt(message, rnd)
-            held.started_at = start
-            runtime.counts["attempts"] += 1
-            push(start + elapsed, END, index, (epoch, held, outcome))
+            self._launch(pool, held)
         if taken:
             pool.empty_passes = 0
-        else:
+        elif limit:
             pool.empty_passes += 1
             self.recorder.counts["empty_claims"] += 1
-        if taken or pool.signalled:
+        if taken or pool.signalled or pool.acks or not limit:
             self._dispatch(pool)
         else:
             self._idle(pool)
+
+    def _launch(self, pool: PoolState, held: Held) -> bool:
+        """Run a claimed message (False if ``decide_on_claim`` dead-lettered it instead)."""
+        message, runtime, now = held.message, held.runtime, self.now
+        effects = decide_on_claim(message, runtime.policy, now)
+        if effects:
+            self._release(pool, held)
+            self.recorder.counts["dead_on_claim"] += 1
+            self._apply(effects, pool.index)
+            return False
+        start = now + runtime.dispatch_ms
+        elapsed, outcome = runtime.attempt(message, self.rnd)
+        held.started_at = start
+        runtime.counts["attempts"] += 1
+        self.push(start + elapsed, END, pool.index, (pool.epoch, held, outcome))
+        return True
 
     def _idle(self, pool: PoolState) -> None:
         now = self.now
@@ -192,27 +203,6 @@ class Dispatcher:
     def _release(self, pool: PoolState, held: Held) -> None:
         mechanism = held.message.mechanism
         del pool.held[held.message.uuid]
-        pool.load = _finish(pool.load, mechanism)
+        pool.load = finish_load(pool.load, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at
         self.in_flight -= 1
-
-    def _end(self, index: int, payload: tuple[int, Held, Outcome]) -> None:
-        pool = self.pools[index]
-        epoch, held, outcome = payload
-        if epoch != pool.epoch:
-            return
-        now = self.now
-        self._release(pool, held)
-        message, runtime = held.message, held.runtime
-        if type(outcome) is not Succeeded:
-            name = type(outcome).__name__
-            runtime.counts[OUTCOME_COUNTERS[name]] += 1
-            self.recorder.counts["wasted_ms"] += now - held.claimed_at
-        if self.tracer.events is not None:
-            name = OUTCOME_NAMES[type(outcome).__name__]
-            self.tracer.end(now, index, message.uuid, name, held.started_at)
-        self._apply(decide(message, runtime.policy, outcome, now), index)
-        if pool.state == PAUSED or (pool.state == IDLE and self.store.has_claimable(now)):
-            self._dispatch(pool)
-        elif pool.state == CLAIMING and self.store.has_claimable(now):
-            pool.signalled = True  # the claim in flight was planned without this slot

@@ -25,6 +25,7 @@ from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResul
 from alsek.pure.message import Message
 from alsek.pure.timing import lease_deadline, ready_at, renew_interval
 from alsek.pure.transitions import unclaimed
+from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
 from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import DEAD, IDLE, Held, KindRuntime, PoolState, link_chains
@@ -33,7 +34,7 @@ from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
 
 
-class Engine(Dispatcher):
+class Engine(Dispatcher, Completion):
     """One simulation run of ``workload`` with ``seed``; call ``run()`` once."""
 
     def __init__(self, workload: Workload, seed: int, trace: bool) -> None:
@@ -88,6 +89,7 @@ class Engine(Dispatcher):
             self._expire,
             self._kill,
             self._restart,
+            self._settled,
         )
         horizon = self.workload.horizon_ms
         while heap and (self.outstanding or self.open_streams):
@@ -187,6 +189,9 @@ class Engine(Dispatcher):
         now, interval = self.now, renew_interval(self.lease_ms)
         self.recorder.counts["pool_kills"] += 1
         self.tracer.pool_event(now, index, "kill", len(pool.held))
+        acks, pool.acks = pool.acks, []
+        for effects in acks:  # finished before the kill: counted as flushed
+            self._apply(effects, index)
         for held in pool.held.values():
             renewed = held.claimed_at + (now - held.claimed_at) // interval * interval
             self.push(lease_deadline(renewed, self.lease_ms), EXPIRE, index, held)

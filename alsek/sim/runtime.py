@@ -13,6 +13,7 @@ from typing import Any
 
 from alsek.pure.callbacks import nest
 from alsek.pure.capacity import Capacity, ClaimPlan, Load
+from alsek.pure.decisions import Effect
 from alsek.pure.message import Message
 from alsek.pure.outcome import Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
 from alsek.pure.policy import default_should_retry
@@ -104,6 +105,7 @@ class PoolState:
     """One worker pool's dispatcher: its load, leases and what it waits for."""
 
     __slots__ = (
+        "acks",
         "alive_ms",
         "alive_since",
         "capacity",
@@ -140,6 +142,8 @@ class PoolState:
         self.plans: dict[tuple[int, int], ClaimPlan] = {}
         self.poll_at = 0
         self.poll_pending = False
+        #: Effects (an ``Ack``) of finished thread tasks, riding on the next claim.
+        self.acks: list[tuple[Effect, ...]] = []
 
     def snapshot(self) -> dict[str, Any]:
         """A readable summary (for debugging and the trace)."""

@@ -166,7 +166,12 @@ class PoolSpec:
 
 @attrs.frozen
 class Overheads:
-    """Fixed costs in ms: a claim round trip, a wake-up signal, handing a task to a worker."""
+    """Fixed costs in ms: a claim round trip, a wake-up signal, handing a task to a worker.
+
+    ``claim_rtt_ms`` is also what recording an outcome costs (the round trip
+    an ack rides on, or its own); ``dispatch_ms`` is claim answered -> task
+    started, plus whatever else a slot spends on a task beyond its duration.
+    """
 
     claim_rtt_ms: int = attrs.field(default=1, validator=number(integer=True))
     wake_latency_ms: int = attrs.field(default=1, validator=number(integer=True))

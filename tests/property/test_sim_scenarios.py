@@ -181,10 +181,12 @@ def test_overheads_add_up_on_the_critical_path() -> None:
     kind = TaskKind(name="t", duration=Fixed(50))
     overheads = Overheads(claim_rtt_ms=2, wake_latency_ms=3, dispatch_ms={"process": 7})
     report = simulate(one_kind(kind, [100], overheads=overheads))
-    # Submitted at 100, woken at 103, claimed then (answer at 105), started at 112.
+    # Submitted at 100, woken at 103, claimed then (answer at 105), started at 112,
+    # ended at 162; the ack rides on the runner's next claim, answered at 164.
     assert events(report, "claim")[0][0] == 103
     assert events(report, "end")[0][4] == ("succeeded", 112)
-    assert report.latency.max_ms == 62
+    assert events(report, "ack")[0][0] == 164
+    assert report.latency.max_ms == 64
 
 
 def test_a_pool_at_capacity_pauses_and_other_pools_take_the_work() -> None:
@@ -195,3 +197,48 @@ def test_a_pool_at_capacity_pauses_and_other_pools_take_the_work() -> None:
     pools = sorted({e[2] for e in events(report, "claim")})
     assert pools == [0, 1, 2]
     assert report.makespan_ms == 100 and report.utilisation["process"] == 1.0
+
+
+RTT_2 = Overheads(claim_rtt_ms=2, wake_latency_ms=0, dispatch_ms={"thread": 0, "process": 0})
+
+
+def timeline(report: Report, name: str) -> list[tuple[int, str]]:
+    return [(e[0], e[3].split("-")[1]) for e in events(report, name)]
+
+
+def test_a_process_runner_claims_its_next_message_with_its_ack() -> None:
+    kind = TaskKind(name="p", duration=Fixed(50))
+    workload = one_kind(kind, [10, 10], overheads=RTT_2)
+    report = simulate(workload)
+    check_trace(workload, report)
+    # The second message is claimed by the runner the moment the first ends
+    # (process messages only), in the round trip that acks the first.
+    assert timeline(report, "claim") == [(10, "1"), (62, "2")]
+    assert events(report, "claim")[1][4] == (1, "process")
+    assert [e[4][1] for e in events(report, "end")] == [12, 64]
+    assert timeline(report, "ack") == [(64, "1"), (116, "2")]
+
+
+def test_a_thread_ack_rides_on_the_dispatchers_next_claim() -> None:
+    kind = TaskKind(name="t", duration=Fixed(50), mechanism="thread")
+    pool = PoolSpec(max_threads=1, max_processes=0)
+    workload = one_kind(kind, [10, 10], overheads=RTT_2, pool=pool)
+    report = simulate(workload)
+    check_trace(workload, report)
+    # At capacity the dispatcher pauses; the freed slot makes it claim at once,
+    # and that claim carries the ack.
+    assert timeline(report, "claim") == [(10, "1"), (62, "2")]
+    assert timeline(report, "ack") == [(64, "1"), (116, "2")]
+
+
+def test_an_idle_dispatcher_wakes_when_a_full_mechanism_frees_a_slot() -> None:
+    kind = TaskKind(name="t", duration=Fixed(50), mechanism="thread")
+    pool = PoolSpec(max_threads=1, max_processes=1)
+    workload = one_kind(kind, [10, 20], overheads=RTT_2, pool=pool)
+    report = simulate(workload)
+    check_trace(workload, report)
+    # When the second message arrives the dispatcher claims for processes only,
+    # finds nothing and waits. The first ends at 62 while it waits: its ack goes
+    # on its own, and once that is in (64) the freed thread slot wakes it.
+    assert timeline(report, "claim") == [(10, "1"), (64, "2")]
+    assert timeline(report, "ack") == [(64, "1"), (118, "2")]

@@ -1,0 +1,161 @@
+"""After an attempt: recording its outcome, then freeing or reusing its slot. Mixed into ``Engine``.
+
+Mirrors ``WorkerPool.complete``. When an attempt ends (``END``) its outcome
+is decided at once; what it costs depends on the effects and the mechanism:
+
+* a success whose only effect is an ack pays no round trip of its own:
+
+  - a **process** runner claims its next message (process ones only, one)
+    in the same round trip as the ack and keeps its slot: the claim takes
+    its message at the end, and ``claim_rtt_ms`` later (``SETTLED``) the
+    ack is recorded and that message starts; if none was found, the slot
+    frees then;
+  - a **thread** runner's ack rides along with the dispatcher's next claim:
+    the slot frees at once and the ack is recorded when that claim
+    answers; a dispatcher that is idle (waiting on the backend) is not
+    disturbed: the ack goes on its own, one round trip, and the slot frees
+    after it;
+
+* any other outcome (a retry, a redelivery, a dead letter) is carried out
+  at once (its round trip is issued at the end) and the slot stays busy for
+  that round trip; then a thread slot frees and a process runner claims
+  its next message (another round trip).
+
+A freed slot wakes an idle dispatcher only if its mechanism was full (a
+dispatcher waiting with room for that mechanism already hears new work);
+a paused one plans again; a claiming one claims again once its answer is
+in (the real pool sees the slot epoch change).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alsek.pure.capacity import free
+from alsek.pure.decisions import Ack, Effect, decide
+from alsek.pure.message import Mechanism
+from alsek.pure.outcome import Outcome, Succeeded
+from alsek.pure.transitions import claimed
+from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED, finish_load
+from alsek.sim.recorder import Recorder
+from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
+from alsek.sim.store import Store
+from alsek.sim.trace import Tracer
+
+#: (pool epoch, mechanism, acks to record, the runner's next message or None,
+#: whether the runner still has to claim it, when the round trip was issued)
+Settling = tuple[int, Mechanism, tuple[Effect, ...], Held | None, bool, int]
+
+
+class Completion:
+    """What follows ``END``; ``Engine`` and ``Dispatcher`` provide the rest."""
+
+    now: int
+    rtt: int
+    store: Store
+    pools: list[PoolState]
+    runtimes: dict[str, KindRuntime]
+    recorder: Recorder
+    tracer: Tracer
+    in_flight: int
+    tokens: int
+
+    def push(self, at: int, kind: int, a: Any, b: Any) -> None:
+        raise NotImplementedError  # provided by Engine
+
+    def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
+        raise NotImplementedError  # provided by Engine
+
+    def _dispatch(self, pool: PoolState) -> None:
+        raise NotImplementedError  # provided by Dispatcher
+
+    def _launch(self, pool: PoolState, held: Held) -> bool:
+        raise NotImplementedError  # provided by Dispatcher
+
+    def _end(self, index: int, payload: tuple[int, Held, Outcome]) -> None:
+        pool = self.pools[index]
+        epoch, held, outcome = payload
+        if epoch != pool.epoch:
+            return
+        now = self.now
+        message, runtime = held.message, held.runtime
+        mechanism = message.mechanism
+        # The attempt is over; its slot may stay busy while the outcome is recorded.
+        del pool.held[message.uuid]
+        pool.occupied[mechanism] += now - held.claimed_at
+        self.in_flight -= 1
+        if type(outcome) is not Succeeded:
+            runtime.counts[OUTCOME_COUNTERS[type(outcome).__name__]] += 1
+            self.recorder.counts["wasted_ms"] += now - held.claimed_at
+        if self.tracer.events is not None:
+            name = OUTCOME_NAMES[type(outcome).__name__]
+            self.tracer.end(now, index, message.uuid, name, held.started_at)
+        effects = decide(message, runtime.policy, outcome, now)
+        process = mechanism == "process"
+        if len(effects) == 1 and type(effects[0]) is Ack:
+            if process:  # the ack rides on the runner's own next claim
+                follow = self._runner_claim(pool)
+                self._settle_after(pool, (epoch, mechanism, effects, follow, False, now))
+            elif pool.state == IDLE:  # sent on its own: the dispatcher waits on the backend
+                self._settle_after(pool, (epoch, mechanism, effects, None, False, now))
+            else:  # rides on the dispatcher's next claim
+                pool.acks.append(effects)
+                self._free_slot(pool, mechanism)
+            return
+        self._apply(effects, index)
+        self._settle_after(pool, (epoch, mechanism, (), None, process, now))
+
+    def _settle_after(self, pool: PoolState, settling: Settling) -> None:
+        self.push(self.now + self.rtt, SETTLED, pool.index, settling)
+
+    def _settled(self, index: int, settling: Settling) -> None:
+        """The round trip recording an outcome answered."""
+        epoch, mechanism, acks, follow, claim_next, since = settling
+        self._apply(acks, index)  # sent before any kill, so recorded
+        pool = self.pools[index]
+        if epoch != pool.epoch:
+            return
+        now = self.now
+        if follow is None:
+            pool.occupied[mechanism] += now - since
+        if claim_next:
+            follow = self._runner_claim(pool)
+            self._settle_after(pool, (epoch, mechanism, (), follow, False, now))
+        elif follow is None:
+            self._free_slot(pool, mechanism)
+        else:
+            full = free(pool.capacity, pool.load, mechanism) == 0
+            if not self._launch(pool, follow):  # dead-lettered on claim: the slot is free
+                self._react(pool, full)
+
+    def _runner_claim(self, pool: PoolState) -> Held | None:
+        """A process runner claims one process message for its own slot (load unchanged)."""
+        now, store = self.now, self.store
+        store.promote(now)
+        self.recorder.counts["claims"] += 1
+        message = store.take(("process",))
+        if message is None:
+            self.recorder.counts["empty_claims"] += 1
+            return None
+        pool.empty_passes = 0
+        self.tokens += 1
+        message = claimed(message, f"{pool.index}.{self.tokens}", message.deliveries + 1)
+        held = Held(message, self.runtimes[message.task_name], now)
+        pool.held[message.uuid] = held
+        self.in_flight += 1
+        if self.tracer.events is not None:
+            self.tracer.claim(now, pool.index, message, ("process",))
+        return held
+
+    def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:
+        full = free(pool.capacity, pool.load, mechanism) == 0
+        pool.load = finish_load(pool.load, mechanism)
+        self._react(pool, full)
+
+    def _react(self, pool: PoolState, was_full: bool) -> None:
+        """A slot freed: a paused dispatcher plans again, an idle one wakes if its
+        mechanism was full, a claiming one claims again after its answer."""
+        if pool.state == PAUSED or (pool.state == IDLE and was_full):
+            self._dispatch(pool)
+        elif pool.state == CLAIMING:
+            pool.signalled = True
