@@ -145,11 +145,18 @@ class Consumer:
         return Pass(messages, batch.next_wake, batch.acked, len(batch.claims))
 
     def _backoff_ms(self, next_wake: int | None) -> int:
+        return self._wait_plan(next_wake)[0]
+
+    def _wait_plan(self, next_wake: int | None) -> tuple[int, bool]:
+        """How long to wait, and whether the wait ends at a known ready time."""
         self._empty_passes += 1
         wait_ms = self.backoff.get(self._empty_passes)
+        timed = False
         if next_wake is not None:
-            wait_ms = min(wait_ms, max(next_wake - self.broker.clock.now(), 0))
-        return 0 if self.stop_event.is_set() else wait_ms
+            until = max(next_wake - self.broker.clock.now(), 0)
+            timed = until <= wait_ms
+            wait_ms = min(wait_ms, until)
+        return (0 if self.stop_event.is_set() else wait_ms), timed
 
     def wait(self, next_wake: int | None, wake_key: str | None = None) -> None:
         """Back off after an empty pass, waking early on new work (or ``wake_key``)."""
@@ -165,8 +172,13 @@ class Consumer:
         wake_key: str | None = None,
     ) -> ClaimBatch:
         """Back off after an empty pass, then claim (undecoded); on Redis one round
-        trip does both."""
-        wait_ms = self._backoff_ms(next_wake)
+        trip does both, unless the wait ends at a delayed message's ready time:
+        then the claim must read the clock after the wait, not before."""
+        wait_ms, timed = self._wait_plan(next_wake)
+        if timed:
+            if wait_ms > 0:
+                self.broker.backend.wait_for_work(self.subset, wait_ms, wake_key)
+            return self.claim_raw(mechanisms, limit)
         tokens = [new_token() for _ in range(limit)]
         batch = self.broker.backend.wait_and_claim(
             self.subset,

@@ -259,9 +259,10 @@ def delayed_tasks(root: Path, tasks: int = 300, max_delay_ms: int = 3_000) -> di
         rng = random.Random(3)
         keys = [f"k{i}" for i in range(tasks)]
         sender = stage.sender("thread")
+        worker = stage.start("--max_threads", "4", "--max_processes", "0")
+        wait_for(lambda: "started WorkerPool" in worker.output(), 60, "the pool to start")
         for key in keys:
             sender.generate(args=(key, 0), delay=rng.randrange(max_delay_ms))
-        stage.start("--max_threads", "4", "--max_processes", "0")
         stage.wait_done(keys, 60 + max_delay_ms / 1000)
         runs = read_ledgers(root)
         lateness = sorted(r.at - r.ready_at for r in runs if r.kind == "start")

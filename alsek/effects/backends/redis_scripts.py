@@ -45,6 +45,9 @@ local function place(q, name, e, ready_at, now)
     if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
   else
     redis.call('ZADD', idx(q, 'delayed'), ready_at, name)
+    -- A sleeping consumer may be waiting past this ready time: let it look again.
+    local sig = idx(q, 'signal')
+    if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
   end
 end
 local function holds(q, name, token)
