@@ -112,7 +112,7 @@ def claim_cost_by_depth(url: str, depths: tuple[int, ...] = (1_000, 100_000)) ->
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()
-        rounds = 2000
+        rounds = min(2000, depth // 2)
         started = time.perf_counter()
         for i in range(rounds):
             batch = broker.claim(["depth"], ["thread"], 60_000, [f"t{i}"], decode=False)
