@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
@@ -92,6 +93,7 @@ class RedisBackend(Backend):
             )
         self._conn: redis.Redis | LazyClient = conn
         self._scripts: dict[str, Any] = {}
+        self._local = threading.local()
 
     @staticmethod
     def _connect(url: str | None) -> redis.Redis:
@@ -133,8 +135,21 @@ class RedisBackend(Backend):
             self._scripts[name] = script
         return script
 
+    @property
+    def fast(self) -> redis.Redis:
+        """This thread's own connection (no pool checkout per command): for hot paths."""
+        local = self._local
+        pid = os.getpid()
+        if getattr(local, "pid", None) != pid:
+            local.client = redis.Redis(
+                connection_pool=self.conn.connection_pool, single_connection_client=True
+            )
+            local.pid = pid
+        client: redis.Redis = local.client
+        return client
+
     def _run(self, name: str, *args: Any) -> Any:
-        return self._script(name)(keys=[], args=[self.namespace, *args], client=self.conn)
+        return self._script(name)(keys=[], args=[self.namespace, *args], client=self.fast)
 
     # -- primitives --------------------------------------------------------------
 
@@ -234,7 +249,7 @@ class RedisBackend(Backend):
     def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         deadline = time.monotonic() + timeout_ms / 1000
         key, signal = self.full_name(name), self.full_name(f"signal:{name}")
-        raw = self.conn.getdel(key) if delete else self.conn.get(key)
+        raw = self.fast.getdel(key) if delete else self.fast.get(key)
         while raw is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -242,12 +257,12 @@ class RedisBackend(Backend):
             # The read waits in the pipeline behind the blocking pop and runs the
             # moment the value is signalled: one round trip. A value that stays
             # (no delete) passes the wake-up on to any other waiter.
-            pipe = self.conn.pipeline(transaction=False)
+            pipe = self.fast.pipeline(transaction=False)
             pipe.blpop([signal], timeout=max(min(remaining, MAX_BLOCK_S), 0.001))
             pipe.getdel(key) if delete else pipe.get(key)
             popped, raw = pipe.execute()
             if popped is not None and not delete:
-                pipe = self.conn.pipeline(transaction=False)
+                pipe = self.fast.pipeline(transaction=False)
                 pipe.rpush(signal, b"1")
                 pipe.pexpire(signal, 60_000)
                 pipe.execute()
@@ -284,7 +299,7 @@ class RedisBackend(Backend):
             len(extra),
             *flat,
         ]
-        return bool(script(keys=[], args=args, client=self.conn))
+        return bool(script(keys=[], args=args, client=self.fast))
 
     @_unavailable
     def settle(
@@ -421,7 +436,7 @@ class RedisBackend(Backend):
         # it runs on the server the moment work arrives: one round trip, not two.
         # Its "now" is the time of sending; a late claim only shortens its lease.
         args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens)
-        pipe = self.conn.pipeline(transaction=False)
+        pipe = self.fast.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
         self._script(args[0])(keys=[], args=[self.namespace, *args[1:]], client=pipe)
         return self._claimed(pipe.execute()[1], decode)
