@@ -94,6 +94,7 @@ class RedisBackend(Backend):
         self._conn: redis.Redis | LazyClient = conn
         self._scripts: dict[str, Any] = {}
         self._local = threading.local()
+        self._identity: tuple[Any, ...] | None = None
 
     @staticmethod
     def _connect(url: str | None) -> redis.Redis:
@@ -117,9 +118,16 @@ class RedisBackend(Backend):
         return client
 
     def identity(self) -> tuple[Any, ...]:
-        kwargs = self.conn.connection_pool.connection_kwargs
-        where = (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db", 0))
-        return ("redis", *where, self.namespace)
+        if self._identity is None:
+            kwargs = self.conn.connection_pool.connection_kwargs
+            where = (
+                kwargs.get("host"),
+                kwargs.get("port"),
+                kwargs.get("path"),
+                kwargs.get("db", 0),
+            )
+            self._identity = ("redis", *where, self.namespace)
+        return self._identity
 
     def describe(self) -> str:
         """Where this backend connects to, for error messages."""
