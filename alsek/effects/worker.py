@@ -571,11 +571,12 @@ class WorkerPool:
     # -- stopping --------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        deadline = time.monotonic() + self.grace_ms / 1000
+        started = time.monotonic()
         self._flush_acks()
         with self.slots:
-            while self.jobs and time.monotonic() < deadline:
-                self.slots.wait(min(deadline - time.monotonic(), 0.5))
+            # Re-read the grace each time: a second signal cuts it to zero.
+            while self.jobs and time.monotonic() < started + self.grace_ms / 1000:
+                self.slots.wait(min(started + self.grace_ms / 1000 - time.monotonic(), 0.5))
             remaining = [job for job in self.jobs.values() if not job.finished]
         self._flush_acks()
         for job in remaining:

@@ -341,3 +341,24 @@ def test_signals_stop_the_pool_cleanly(tmp_path: Path, redis_url: str, signum: i
     worker.signal(signum)
     assert worker.wait(30) == 0
     assert "pool stopped" in worker.output()
+
+
+def test_a_second_signal_cuts_the_grace_period(tmp_path: Path, redis_url: str) -> None:
+    write_tasks_package(tmp_path)
+    from alsek.effects.task import Task
+
+    broker = Broker(RedisBackend(redis_url))
+    sender = Task(
+        lambda key, sleep_ms=0, message=None: None, broker, name="work_process", mechanism="process"
+    )
+    sender.generate(args=("long", 60_000))
+    worker = start(tmp_path, "harness_tasks", redis_url, "--grace", "60000")
+    wait_for(lambda: any(r.kind == "start" for r in read_ledgers(tmp_path)), 60, "the task")
+    worker.signal(signal.SIGTERM)
+    time.sleep(1)
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert time.monotonic() - started < 20  # not the 60 s grace
+    assert "second SIGTERM: stopping now" in worker.output()
+    assert broker.counts("alsek_queue") == {"ready": 1, "delayed": 0, "leased": 0}
