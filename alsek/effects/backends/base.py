@@ -15,7 +15,9 @@ Generic layout, besides the messages themselves::
 
 The number of lease keys of a message is its delivery count; claiming
 creates lease ``n + 1`` with ``nx``, so two consumers can never both win
-the same delivery.
+the same delivery. Renew, ack and release here check the lease and then
+act, in two steps: a custom backend gets exclusive claims, but only Redis
+and DiskCache fence those later steps atomically.
 """
 
 from __future__ import annotations
