@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from alsek.effects.backends.base import Backend, ClaimBatch
-from alsek.effects.clock import Clock, system_clock
+from alsek.effects.backends.base import Backend, ClaimBatch, ResultWrite, Submission
+from alsek.effects.clock import Clock, is_virtual, system_clock
 from alsek.effects.message import Message
 from alsek.exceptions import LeaseLostError, MessageExistsError, NotFoundError, ValidationError
 from alsek.pure import codec, transitions
@@ -58,6 +58,9 @@ class Broker:
         self.dlq_ttl = dlq_ttl
         self.dlq = dlq
         self.clock = clock
+        #: Backends take this broker's times as given (a manual clock), instead of
+        #: their own clock where they have one (Redis).
+        self.virtual = is_virtual(clock)
 
     def __repr__(self) -> str:
         return f"Broker({self.backend!r})"
@@ -94,7 +97,8 @@ class Broker:
         """
         name = get_message_name(message)
         stored = transitions.unclaimed(message)
-        if not self.backend.enqueue(entry_for(stored, name), stored.data, self.clock.now()):
+        entry = entry_for(stored, name)
+        if not self.backend.enqueue(entry, stored.data, self.clock.now(), virtual=self.virtual):
             raise MessageExistsError(name)
         return message
 
@@ -130,6 +134,7 @@ class Broker:
             stored.data,
             deliveries,
             self.clock.now(),
+            virtual=self.virtual,
         )
 
     def retry(self, message: PureMessage) -> PureMessage:
@@ -160,6 +165,31 @@ class Broker:
         holds (another consumer may be running it), or it is already gone.
         """
         return self.backend.ack(message.queue, get_message_name(message), message.lock)
+
+    def settle(
+        self,
+        message: PureMessage,
+        token: str | None,
+        result: ResultWrite | None,
+        callback: PureMessage | None,
+    ) -> bool:
+        """Record a success in one step: ``result`` (written once), the submission of
+        ``callback`` (unless already submitted) and the ack of ``message``, fenced by
+        ``token``. False when the lease no longer holds (nothing written)."""
+        submission = None
+        if callback is not None:
+            stored = transitions.unclaimed(callback)
+            name = get_message_name(stored)
+            submission = Submission(entry_for(stored, name), stored.data)
+        return self.backend.settle(
+            message.queue,
+            get_message_name(message),
+            token,
+            result,
+            submission,
+            self.clock.now(),
+            virtual=self.virtual,
+        )
 
     def remove(self, message: PureMessage) -> bool:
         """Remove ``message`` from the backend (same as ``ack``)."""
@@ -202,12 +232,17 @@ class Broker:
             tokens,
             fenced,
             decode,
+            virtual=self.virtual,
         )
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:
         """Extend the leases of claimed ``messages``; False where a lease was lost."""
         leases = [(m.queue, get_message_name(m), m.lock or "") for m in messages]
-        return self.backend.renew_many(leases, self.clock.now(), lease_ms)
+        return self.renew_leases(leases, lease_ms)
+
+    def renew_leases(self, leases: Sequence[tuple[str, str, str]], lease_ms: int) -> list[bool]:
+        """Extend ``(queue, name, token)`` leases; False where a lease was lost."""
+        return self.backend.renew_many(leases, self.clock.now(), lease_ms, virtual=self.virtual)
 
     def queues(self) -> list[str]:
         """Queues known to the backend, alphabetically."""
@@ -215,7 +250,7 @@ class Broker:
 
     def counts(self, queue: str) -> dict[str, int]:
         """Ready, delayed and leased messages in ``queue``."""
-        return self.backend.queue_counts(queue, self.clock.now())
+        return self.backend.queue_counts(queue, self.clock.now(), virtual=self.virtual)
 
     # -- dead letters --------------------------------------------------------------
 

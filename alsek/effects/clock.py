@@ -18,14 +18,27 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The wall clock."""
+    """The wall clock.
+
+    A real clock is not *virtual*: a backend with a clock of its own (Redis)
+    takes lease deadlines and ready times from its own clock, reading this
+    one only to convert relative delays.
+    """
+
+    virtual = False
 
     def now(self) -> int:
         return time.time_ns() // 1_000_000
 
 
 class ManualClock:
-    """A clock that moves only when told to: for tests and replays."""
+    """A clock that moves only when told to: for tests and replays.
+
+    It is *virtual*: every backend takes its times as given, so a test can
+    move time forward and see delays end and leases expire.
+    """
+
+    virtual = True
 
     def __init__(self, start: int = 1_700_000_000_000) -> None:
         self._now = start
@@ -46,6 +59,16 @@ class ManualClock:
 
 
 system_clock = SystemClock()
+
+
+def is_virtual(clock: Clock) -> bool:
+    """Whether backends must use ``clock``'s times as given (a test's manual clock)."""
+    return bool(getattr(clock, "virtual", False))
+
+
+def monotonic_ms() -> int:
+    """This host's monotonic clock in milliseconds: for local intervals and deadlines."""
+    return time.monotonic_ns() // 1_000_000
 
 
 def utcnow_ms() -> int:

@@ -26,6 +26,7 @@ from alsek.exceptions import BackendUnavailableError, DeserializationError, Vali
 from alsek.pure import codec
 from alsek.pure.backoff import Backoff, LinearBackoff
 from alsek.pure.dead_letter import DeadLetterRecord
+from alsek.pure.keys import parse_message_name
 from alsek.pure.message import MECHANISMS, Mechanism
 from alsek.pure.ordering import queue_order
 from alsek.pure.queue_model import Claim
@@ -45,6 +46,27 @@ class Pass:
     next_wake: int | None
     acked: tuple[bool, ...] = ()
     claimed: int = 0  # claims the backend returned, poison included
+
+
+def identity_mismatch(claim: Claim, message: Message) -> str | None:
+    """Why a payload must not run under the key it was claimed from (None: it matches).
+
+    A message runs the task its key names, in the queue its key names: a
+    payload edited by hand or copied to another key would otherwise run some
+    other task, and every fenced step would address a key it does not hold.
+    """
+    try:
+        queue, task_name, uuid = parse_message_name(claim.name)
+    except ValidationError as error:
+        return f"claimed from a key that is not a message name: {error}"
+    found = (message.queue, message.task_name, message.uuid)
+    expected = (claim.queue, task_name, uuid)
+    if queue == claim.queue and found == expected:
+        return None
+    return (
+        f"payload does not match its key {claim.name!r}: it names queue {message.queue!r}, "
+        f"task {message.task_name!r}, uuid {message.uuid!r}"
+    )
 
 
 class Consumer:
@@ -101,7 +123,10 @@ class Consumer:
             # Built with its lease in one go: one validation, no evolve.
             data = {**claim.payload, "lock": claim.token, "deliveries": claim.deliveries}
             try:
-                return codec.message_from_data(data, Message)
+                message = codec.message_from_data(data, Message)
+                reason = identity_mismatch(claim, message)
+                if reason is None:
+                    return message
             except ValidationError as error:
                 reason = str(error)
         raw = claim.payload.raw if isinstance(claim.payload, CorruptPayload) else claim.payload
@@ -189,6 +214,7 @@ class Consumer:
             wait_ms,
             wake_key,
             decode=False,
+            virtual=self.broker.virtual,
         )
         if batch.claims:
             self._empty_passes = 0

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import attrs
 
+from alsek.effects.backends.base import ResultWrite
 from alsek.effects.broker import Broker
+from alsek.effects.clock import monotonic_ms
 from alsek.effects.result import ResultStore
 from alsek.exceptions import BackendUnavailableError, MessageExistsError, SerializationError
 from alsek.pure.dead_letter import record_for
@@ -81,10 +83,13 @@ class Interpreter:
         self.lease_ms = lease_ms
         self.patience_ms = patience_ms
 
-    def _lease_holds(self, message: Message, deadline: int | None) -> bool:
+    def _lease_holds(self, message: Message, expires: int | None) -> bool:
+        """Whether our lease on ``message`` still holds before a write that the lease
+        itself cannot fence (a result in another store). ``expires`` is when the lease
+        runs out by this host's monotonic clock (ms), if known."""
         if message.lock is None:
             return True
-        if deadline is not None and deadline - self.broker.clock.now() > self.lease_ms // 2:
+        if expires is not None and expires - monotonic_ms() > self.lease_ms // 2:
             # Nobody can claim a message before its lease expires, and this one
             # has more than half its lease left: no need to ask the backend.
             return True
@@ -103,10 +108,10 @@ class Interpreter:
     ) -> Report:
         """Carry out ``effects`` for a message held under ``token``.
 
-        ``lease_deadline`` (when known) lets a fresh lease skip the re-check
-        before a result write.
+        ``lease_deadline`` (when known: monotonic ms of this host) lets a fresh
+        lease skip the re-check before a result written to another store.
         """
-        settled = self._settle(effects, token, result_store)
+        settled = self._settle(effects, token, result_store, lease_deadline)
         if settled is not None:
             return settled
         for position, effect in enumerate(effects):
@@ -165,34 +170,53 @@ class Interpreter:
         return Report(True)
 
     def _settle(
-        self, effects: Sequence[Effect], token: str | None, result_store: ResultStore | None
+        self,
+        effects: Sequence[Effect],
+        token: str | None,
+        result_store: ResultStore | None,
+        lease_deadline: int | None = None,
     ) -> Report | None:
-        """Result + ack in one atomic, fenced step where the backend can (None: cannot)."""
-        if (
-            len(effects) != 2
-            or not isinstance(effects[0], StoreResult)
-            or not isinstance(effects[1], Ack)
-            or result_store is None
-            or token is None
-        ):
+        """A success (result?, callback?, ack) in one atomic, fenced step (None: not a success
+        of that shape). A result bound for another store is written first (fenced by a
+        lease check: results are write-once, so a redelivered run cannot overwrite it)."""
+        if not effects or not isinstance(effects[-1], Ack) or token is None:
             return None
-        backend = self.broker.backend
-        settle = getattr(backend, "settle", None)
-        if settle is None or result_store.backend.identity() != backend.identity():
+        store = next((e for e in effects if isinstance(e, StoreResult)), None)
+        callback = next((e for e in effects if isinstance(e, SubmitCallback)), None)
+        if store is None and callback is None:
             return None
-        store, message = effects[0], effects[0].message
-        try:
-            name, value, extra = result_store.record(message, store.result)
-            ok = persist(
-                lambda: settle(
-                    message.queue, get_message_name(message), token, name, value, store.ttl, extra
-                ),
-                f"settling {message.summary}",
-                self.patience_ms,
+        message = effects[-1].message
+        result: ResultWrite | None = None
+        if store is not None and result_store is None:
+            log.warning(
+                "%s wants its result stored but its task has no result_store", message.summary
             )
-        except SerializationError as error:
-            reason = f"result could not be stored: {error}"
-            return self.carry_out([DeadLetter(message, reason, self.broker.clock.now())], token)
+        elif store is not None and result_store is not None:
+            try:
+                name, value, extra = result_store.record(message, store.result)
+                if result_store.backend.identity() == self.broker.backend.identity():
+                    result = ResultWrite(name, value, store.ttl, tuple(extra))
+                    result_store.backend.encode(name, value)  # fail here, before the lease
+                else:
+                    if not self._lease_holds(message, lease_deadline):
+                        return self._lost(message)
+                    persist(
+                        lambda: result_store.set(message, store.result),
+                        f"storing the result of {message.summary}",
+                        self.patience_ms,
+                    )
+            except SerializationError as error:
+                # A result that cannot be stored will not be storable on a retry either.
+                reason = f"result could not be stored: {error}"
+                now = self.broker.clock.now()
+                return self.carry_out([DeadLetter(message, reason, now)], token)
+        ok = persist(
+            lambda: self.broker.settle(
+                message, token, result, None if callback is None else callback.message
+            ),
+            f"recording the outcome of {message.summary}",
+            self.patience_ms,
+        )
         return Report(True) if ok else self._lost(message)
 
     def _submit_callback(self, message: Message) -> None:

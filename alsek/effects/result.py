@@ -1,6 +1,8 @@
 """Result storage: write-once results under the message uuid, with descendants.
 
 A result is stored as ``{"result": value, "timestamp": ms, "uuid": uuid}``
+(plus ``"order"``, the write time in ns, which orders results written in the
+same millisecond and is not returned)
 at ``results:{uuid}``; a message with a progenitor also leaves a marker at
 ``descendants:{progenitor}:{uuid}`` so that ``get(..., descendants=True)``
 can follow the chain (callbacks, triggered runs) without knowing it ahead.
@@ -10,6 +12,7 @@ result another run already recorded.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from alsek.effects.backends.base import Backend
@@ -22,6 +25,11 @@ from alsek.pure.keys import (
     uuid_from_descendant_marker,
 )
 from alsek.pure.message import Message
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as users see it: result, timestamp and uuid."""
+    return {key: value for key, value in record.items() if key != "order"}
 
 
 class ResultStore:
@@ -48,7 +56,7 @@ class ResultStore:
     ) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:
         """Where and what ``set`` writes: (name, value, extra names and values)."""
         now = self.clock.now()
-        value = {"result": result, "timestamp": now, "uuid": message.uuid}
+        value = {"result": result, "timestamp": now, "uuid": message.uuid, "order": time.time_ns()}
         extra: list[tuple[str, Any]] = []
         if message.progenitor:
             extra.append((descendant_marker_name(message.progenitor, message.uuid), now))
@@ -91,7 +99,8 @@ class ResultStore:
             record = self.backend.get_or_none(result_name(uuid))
             if isinstance(record, dict) and "result" in record:
                 records.append(record)
-        return sorted(records, key=lambda r: (r.get("timestamp", 0), r.get("uuid", "")))
+        records.sort(key=lambda r: (r.get("timestamp", 0), r.get("order", 0), r.get("uuid", "")))
+        return [_public(record) for record in records]
 
     def get(
         self,
@@ -134,7 +143,7 @@ class ResultStore:
         record = self.backend.wait_for_value(name, timeout, delete=not keep)
         if record is None:
             self._missing(message, timeout)
-        return record if with_metadata else record["result"]
+        return _public(record) if with_metadata else record["result"]
 
     def _wait_any(self, message: Message, timeout: int) -> None:
         deadline = self.clock.now() + timeout

@@ -211,7 +211,8 @@ class Task:
         queue: str | None,
         timeout: int | None,
     ) -> Message:
-        fields: dict[str, Any] = {}
+        # Stamped by the broker's clock: the same clock its ready times are read against.
+        fields: dict[str, Any] = {"created_at": self.broker.clock.now()}
         if uuid is not None:
             fields["uuid"] = uuid
         message = Message(

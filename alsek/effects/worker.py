@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 from alsek import defaults
 from alsek.effects.broker import Broker
-from alsek.effects.clock import new_token
+from alsek.effects.clock import monotonic_ms, new_token
 from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.interpreter import persist
@@ -48,6 +49,8 @@ from alsek.exceptions import BackendUnavailableError, ValidationError
 from alsek.pure import capacity as cap
 from alsek.pure.backoff import Backoff
 from alsek.pure.decisions import Ack
+from alsek.pure.lifecycle import JobEvent, JobState, holds_slot
+from alsek.pure.lifecycle import step as lifecycle_step
 from alsek.pure.ordering import queue_order
 from alsek.pure.outcome import Outcome
 from alsek.pure.queue_model import Claim
@@ -57,6 +60,11 @@ log = logging.getLogger("alsek.worker")
 
 #: After raising TimeoutError in a thread, how long to wait before giving up on it.
 THREAD_KILL_GRACE_MS = 2_000
+
+
+def backoff_pause(previous: float, ceiling: float = 5.0) -> float:
+    """The next pause of a loop that keeps failing: doubled, capped, with jitter."""
+    return min(previous * 2, ceiling) * random.uniform(0.75, 1.25)
 
 
 def _broker_of(tasks: Sequence[Task]) -> Broker:
@@ -239,49 +247,50 @@ class WorkerPool:
         exhausted, last_epoch = False, -1
         next_wake: int | None = None
         while not self.stopping.is_set():
-            with self.slots:
-                plan = cap.plan_claim(self.capacity, self.load, self.batch)
-                epoch = self.slot_epoch
-                acks, self.pending_acks = self.pending_acks, []
-                if plan.limit == 0 and not acks:
-                    exhausted = False
-                    self.slots.wait(1.0)
-                    continue
-                # The last claim found the queues empty and nothing changed since:
-                # wait for work (and claim it the moment it arrives).
-                blocking = exhausted and not acks and epoch == last_epoch and plan.limit > 0
-                self.dispatcher_idle = blocking
+            acks: list[Message] = []
             try:
-                if blocking:
-                    found = self.consumer.wait_and_claim_raw(
-                        plan.mechanisms, plan.limit, next_wake, self.wake_key
-                    )
-                else:
-                    found = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
-            except Exception as error:  # outages, and bugs of ours: never die, back off
                 with self.slots:
-                    self.pending_acks[:0] = acks
+                    plan = cap.plan_claim(self.capacity, self.load, self.batch)
+                    epoch = self.slot_epoch
+                    acks, self.pending_acks = self.pending_acks, []
+                    if plan.limit == 0 and not acks:
+                        exhausted = False
+                        self.slots.wait(1.0)
+                        continue
+                    # The last claim found the queues empty and nothing changed
+                    # since: wait for work (and claim it the moment it arrives).
+                    blocking = exhausted and not acks and epoch == last_epoch and plan.limit > 0
+                    self.dispatcher_idle = blocking
+                try:
+                    if blocking:
+                        found = self.consumer.wait_and_claim_raw(
+                            plan.mechanisms, plan.limit, next_wake, self.wake_key
+                        )
+                    else:
+                        found = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
+                    acks_sent = acks
+                    acks = []
+                finally:
+                    if blocking:
+                        with self.slots:
+                            self.dispatcher_idle = False
+                pause = 0.05
+                self._report_acks(acks_sent, found.acked)
+                for claim in found.claims:
+                    self._dispatch(claim)
+                exhausted = len(found.claims) < plan.limit
+                last_epoch, next_wake = epoch, found.next_wake
+            except Exception as error:  # outages, server refusals, bugs of ours: never die
+                if acks:
+                    with self.slots:
+                        self.pending_acks[:0] = acks
                 if isinstance(error, BackendUnavailableError):
                     log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
                 else:
                     log.exception("claiming failed; retrying in %.2fs", pause)
                 self.stopping.wait(pause)
-                pause = min(pause * 2, 5.0)
+                pause = backoff_pause(pause)
                 exhausted = False
-                continue
-            finally:
-                if blocking:
-                    with self.slots:
-                        self.dispatcher_idle = False
-            pause = 0.05
-            self._report_acks(acks, found.acked)
-            for claim in found.claims:
-                try:
-                    self._dispatch(claim)
-                except Exception:  # its lease expires and it is redelivered
-                    log.exception("could not dispatch %s", claim.name)
-            exhausted = len(found.claims) < plan.limit
-            last_epoch, next_wake = epoch, found.next_wake
 
     @staticmethod
     def _report_acks(acks: Sequence[Message], accepted: Sequence[bool]) -> None:
@@ -296,39 +305,82 @@ class WorkerPool:
     def _flush_acks(self) -> None:
         with self.slots:
             acks, self.pending_acks = self.pending_acks, []
-        if acks:
-            try:
-                found = persist(
-                    lambda: self.consumer.claim((), 0, acks),
-                    "acking finished tasks",
-                    patience_ms=10_000,
-                )
-                self._report_acks(acks, found.acked)
-            except BackendUnavailableError:
-                log.warning("could not ack %d finished tasks; they will be redelivered", len(acks))
+        if not acks:
+            return
+        try:
+            found = persist(
+                lambda: self.consumer.claim((), 0, acks),
+                "acking finished tasks",
+                patience_ms=10_000,
+            )
+            self._report_acks(acks, found.acked)
+        except Exception as error:
+            log.warning(
+                "could not ack %d finished tasks (%s); they will be redelivered", len(acks), error
+            )
 
     def _dispatch(self, claim: Claim) -> None:
         """Hand a raw claim to a worker of its mechanism (starting one if needed)."""
-        now = self.broker.clock.now()
-        job = Job(claim=claim, claimed_at=now, lease_deadline=claim.deadline)
+        job = Job(claim=claim, lease_expires=monotonic_ms() + self.lease_ms)
         kind = claim.mechanism if claim.mechanism in ("thread", "process") else "process"
         with self.slots:
             self.load = cap.admit(self.load, kind)  # type: ignore[arg-type]
             self.jobs[job.token] = job
-            idle = self.idle[kind]
-            worker = idle.pop() if idle else None
-            if worker is None:
-                worker = self._new_thread_worker() if kind == "thread" else self._new_process_slot()
-                self.workers[kind].append(worker)
-                worker.start()
-            job.worker = worker
-            worker.mailbox.put(job)
+        try:
+            with self.slots:
+                idle = self.idle[kind]
+                worker = idle.pop() if idle else None
+                if worker is None:
+                    worker = (
+                        self._new_thread_worker() if kind == "thread" else self._new_process_slot()
+                    )
+                    self.workers[kind].append(worker)
+                    worker.start()
+                job.worker = worker
+                worker.mailbox.put(job)
+        except Exception:  # no worker for it: let it go (redelivered after its lease)
+            log.exception("could not hand %s to a worker", claim.name)
+            self.step(job, JobEvent.ABANDON)
+
+    # -- the job lifecycle -----------------------------------------------------------
+
+    def step(self, job: Job, event: JobEvent, worker_lost: bool = False) -> bool:
+        """Apply ``event`` to ``job`` (``alsek.pure.lifecycle``); give its slot back when
+        the step says so. Returns whether the job's state changed."""
+        with self.slots:
+            result = lifecycle_step(job.state, event)
+            job.state = result.state
+            wake = result.frees_slot and self._free_locked(job, worker_lost)
+        if wake:
+            # The dispatcher sleeps on the backend, having found nothing it could
+            # run then; now it can run this mechanism again.
+            self._wake_dispatcher()
+        return result.changed
+
+    def _free_locked(self, job: Job, worker_lost: bool) -> bool:
+        """Give ``job``'s slot back (the pool's lock is held). True: wake the dispatcher."""
+        self.jobs.pop(job.token, None)
+        mechanism = job.mechanism if job.mechanism in ("thread", "process") else "process"
+        was_full = cap.free(self.capacity, self.load, mechanism) == 0  # type: ignore[arg-type]
+        self.load = cap.finish(self.load, mechanism)  # type: ignore[arg-type]
+        self.slot_epoch += 1
+        if job.state is JobState.DONE:
+            self.completed += 1
+        worker = job.worker
+        if worker is not None and worker in self.workers[mechanism]:
+            if worker_lost:
+                self.workers[mechanism].remove(worker)
+                if worker in self.idle[mechanism]:
+                    self.idle[mechanism].remove(worker)
+            elif worker not in self.idle[mechanism]:
+                self.idle[mechanism].append(worker)
+        self.slots.notify_all()
+        return was_full and self.dispatcher_idle and not self.stopping.is_set()
 
     def _prepare(self, job: Job) -> bool:
         """In the runner: decode the message, find its task, refuse what must not run."""
-        with self.slots:
-            if job.abandoned or job.finished:
-                return False
+        if job.state is not JobState.CLAIMED:
+            return False
         message = self.consumer.decode(job.claim)  # dead-letters poison itself
         task = None if message is None else self.tasks.get(message.task_name)
         if message is not None:
@@ -336,11 +388,7 @@ class WorkerPool:
             if self.executor.precheck(task, message) is None and task is not None:
                 job.task = task
                 return True
-        with self.slots:
-            if job.finished or job.abandoned:
-                return False
-            job.finished = True
-        self._free(job)
+        self.step(job, JobEvent.REFUSE)
         return False
 
     def _hooks(self) -> Hooks:
@@ -371,11 +419,7 @@ class WorkerPool:
             job.label,
             exc_info=error,
         )
-        with self.slots:
-            if job.finished or job.abandoned:
-                return
-            job.abandoned = True
-        self._free(job)
+        self.step(job, JobEvent.ABANDON)
 
     def _retire(self, worker: Any) -> bool:
         """An idle worker asks to exit; refused if a job was just handed to it."""
@@ -391,149 +435,176 @@ class WorkerPool:
 
     # -- completion ----------------------------------------------------------------------
 
-    def _started(self, job: Job) -> None:
-        now = self.broker.clock.now()
+    def _started(self, job: Job) -> bool:
+        """The runner is about to run ``job``'s task; False: it must not (handed back)."""
+        now = monotonic_ms()
         job.started_at = now
         assert job.message is not None
         job.deadline = now + job.message.timeout
+        if not self.step(job, JobEvent.START):
+            return False
         if job.mechanism == "thread" and job.deadline < self._monitor_due:
             self._monitor_wake.set()  # due before the monitor would look again
+        return True
 
     def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> Job | None:
-        """Record ``outcome`` of ``job`` (once).
+        """Record ``outcome`` of ``job`` (once), then give its slot back.
 
         A success whose only effect is an ack does not pay a round trip of its
         own: a process runner claims its next message in the same round trip
         and keeps its slot (returning that job); a thread runner's ack rides
         along with the dispatcher's next (batched) claim. Otherwise the slot
         is freed and None returned."""
-        with self.slots:
-            if job.finished or job.abandoned:
-                return None
-            job.finished = True
-        ack = None
+        if not self.step(job, JobEvent.FINISH):
+            return None  # the watchdog finished it, or it was let go: not ours to record
+        follow: Job | None = None
+        try:
+            ack = self._record(job, outcome, duration_ms)
+            if job.mechanism == "process":
+                follow = self._next_job(job, ack)
+            elif ack is not None:
+                with self.slots:
+                    if not self.dispatcher_idle and not self.stopping.is_set():
+                        self.pending_acks.append(ack)  # the dispatcher is busy claiming
+                        ack = None
+                if ack is not None:
+                    self._ack_now(job, ack)
+        finally:
+            if follow is None:
+                self.step(job, JobEvent.RECORDED)
+        return follow
+
+    def _record(self, job: Job, outcome: Outcome, duration_ms: int | None) -> Message | None:
+        """Carry out the decision; an ack-only success is returned to ride along instead."""
         try:
             assert job.task is not None and job.message is not None
             if duration_ms is None and job.started_at is not None:
-                duration_ms = self.broker.clock.now() - job.started_at
+                duration_ms = monotonic_ms() - job.started_at
             effects = self.executor.decide(job.task, job.message, outcome, duration_ms)
             if len(effects) == 1 and isinstance(effects[0], Ack) and job.message.lock:
-                ack = job.message  # rides along with a claim
-            else:
-                self.executor.carry_out(job.task, job.message, effects, job.lease_deadline)
+                return job.message  # rides along with a claim
+            self.executor.carry_out(job.task, job.message, effects, job.lease_expires)
         except Exception:
             log.exception(
                 "could not record the outcome of %s; its lease will expire and it "
                 "will be redelivered",
                 job.label,
             )
-        if job.mechanism == "process":
-            return self._next_job(job, ack)
-        if ack is not None:
-            with self.slots:
-                if not self.dispatcher_idle and not self.stopping.is_set():
-                    self.pending_acks.append(ack)  # the dispatcher is busy claiming
-                    ack = None
-            if ack is not None:
-                self._ack_now(job, ack)
-        self._free(job)
         return None
 
     def _ack_now(self, job: Job, ack: Message) -> None:
         try:
             assert job.task is not None
-            self.executor.carry_out(job.task, ack, (Ack(ack),), job.lease_deadline)
+            self.executor.carry_out(job.task, ack, (Ack(ack),), job.lease_expires)
         except Exception:
             log.exception("could not ack %s; it will be redelivered", job.label)
 
     def _next_job(self, job: Job, ack: Message | None) -> Job | None:
-        """Claim the runner's next message of its mechanism, acking ``ack`` on the way."""
+        """Claim the runner's next message of its mechanism, acking ``ack`` on the way.
+
+        Returns the follow-up job, which inherits ``job``'s slot, or None."""
         acks = [ack] if ack is not None else []
-        if not self.stopping.is_set():
-            try:
-                batch = self.consumer.claim_raw((job.mechanism,), 1, acks)  # type: ignore[arg-type]
-            except BackendUnavailableError:
-                with self.slots:
-                    self.pending_acks.extend(acks)
-            else:
-                self._report_acks(acks, batch.acked)
-                if batch.claims:
-                    claim = batch.claims[0]
-                    now = self.broker.clock.now()
-                    follow = Job(claim, now, claim.deadline, worker=job.worker)
-                    with self.slots:
-                        self.jobs.pop(job.token, None)
-                        self.jobs[follow.token] = follow
-                        self.completed += 1
-                    return follow
-        elif acks:
+        if self.stopping.is_set():
             with self.slots:
                 self.pending_acks.extend(acks)
-        self._free(job)
-        return None
-
-    def _free(self, job: Job, worker_lost: bool = False) -> None:
+            return None
+        try:
+            requested = monotonic_ms()
+            batch = self.consumer.claim_raw((job.mechanism,), 1, acks)  # type: ignore[arg-type]
+        except Exception as error:
+            with self.slots:
+                self.pending_acks.extend(acks)
+            if not isinstance(error, BackendUnavailableError):
+                log.exception("claiming after %s failed", job.label)
+            return None
+        self._report_acks(acks, batch.acked)
+        if not batch.claims:
+            return None
+        follow = Job(batch.claims[0], requested + self.lease_ms, worker=job.worker)
         with self.slots:
+            self.jobs[follow.token] = follow
+            # The slot passes from ``job`` to ``follow``: no free, no admit.
+            result = lifecycle_step(job.state, JobEvent.FOLLOW)
+            job.state = result.state
             self.jobs.pop(job.token, None)
-            was_full = cap.free(self.capacity, self.load, job.mechanism) == 0  # type: ignore[arg-type]
-            self.load = cap.finish(self.load, job.mechanism)  # type: ignore[arg-type]
-            self.slot_epoch += 1
-            wake = was_full and self.dispatcher_idle and not self.stopping.is_set()
             self.completed += 1
-            worker = job.worker
-            if worker is not None and worker in self.workers[job.mechanism]:
-                if worker_lost:
-                    self.workers[job.mechanism].remove(worker)
-                elif worker not in self.idle[job.mechanism]:
-                    self.idle[job.mechanism].append(worker)
-            self.slots.notify_all()
-        if wake:
-            # The dispatcher sleeps on the backend, having found nothing it could
-            # run then; now it can run this mechanism again.
-            self._wake_dispatcher()
+        return follow
 
     # -- monitoring ------------------------------------------------------------------------
 
     def _monitor(self) -> None:
         every = renew_interval(self.lease_ms)
-        next_renew = self.broker.clock.now() + every
+        next_renew = monotonic_ms() + every
+        pause = 0.05
         while not (self.stopped.is_set() or (self.stopping.is_set() and not self.jobs)):
-            now = self.broker.clock.now()
-            if now >= next_renew:
-                self._renew()
-                next_renew = now + every
-            wake = self._enforce_thread_timeouts(now)
-            wait_ms = max(min(next_renew, wake or next_renew, now + 100) - now, 1)
-            self._monitor_due = now + wait_ms
+            try:
+                now = monotonic_ms()
+                if now >= next_renew:
+                    self._renew(now)
+                    next_renew = now + every
+                wake = self._enforce_thread_timeouts(now)
+                wait_ms = max(min(next_renew, wake or next_renew, now + 100) - now, 1)
+                self._monitor_due = now + wait_ms
+                pause = 0.05
+            except Exception:  # server refusals, bugs of ours: log, back off, carry on
+                log.exception("the lease monitor failed; retrying in %.2fs", pause)
+                wait_ms = int(pause * 1000)
+                pause = backoff_pause(pause, ceiling=min(every / 1000, 5.0))
             self._monitor_wake.wait(wait_ms / 1000)
             self._monitor_wake.clear()
 
-    def _renew(self) -> None:
+    def _renew(self, now: int) -> None:
         with self.slots:
-            jobs = [job for job in self.jobs.values() if not job.finished and not job.abandoned]
+            jobs = [job for job in self.jobs.values() if holds_slot(job.state)]
         if not jobs:
             return
+        self._warn_slow_renewals(jobs, now)
         leases = [(job.claim.queue, job.claim.name, job.token) for job in jobs]
-        now = self.broker.clock.now()
         try:
-            results = self.broker.backend.renew_many(leases, now, self.lease_ms)
+            results = self.broker.renew_leases(leases, self.lease_ms)
         except BackendUnavailableError as error:
             log.warning("could not renew %d leases: %s", len(jobs), error)
             return
         for job, held in zip(jobs, results, strict=True):
             if held:
-                job.lease_deadline = now + self.lease_ms
-            elif not job.lease_lost and not job.finished:
+                job.lease_expires = now + self.lease_ms
+                job.renewed_at = now
+            elif not job.lease_lost and holds_slot(job.state):
                 # (A job that finished meanwhile was simply acked: nothing lost.)
                 job.lease_lost = True
                 log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
 
+    def _warn_slow_renewals(self, jobs: Sequence[Job], now: int) -> None:
+        """A thread task holding the GIL starves renewals: past half the lease, say so."""
+        for job in jobs:
+            last = job.renewed_at if job.renewed_at is not None else job.started_at
+            if (
+                job.mechanism != "thread"
+                or last is None
+                or job.slow_renewal_logged
+                or now - last <= self.lease_ms // 2
+            ):
+                continue
+            job.slow_renewal_logged = True
+            log.warning(
+                "the lease of %s was renewed %d ms late (lease %d ms): a thread task that holds "
+                "the GIL starves the pool, and past its lease the message is redelivered while "
+                "it still runs; use mechanism='process' for CPU-bound tasks",
+                job.label,
+                now - last,
+                self.lease_ms,
+            )
+
     def _enforce_thread_timeouts(self, now: int) -> int | None:
         earliest = None
         with self.slots:
-            running = [j for j in self.jobs.values() if j.mechanism == "thread" and j.deadline]
+            running = [
+                j
+                for j in self.jobs.values()
+                if j.mechanism == "thread" and j.deadline and j.state is JobState.RUNNING
+            ]
         for job in running:
-            if job.finished or job.abandoned or job.deadline is None:
+            if job.deadline is None:
                 continue
             if job.interrupted_at is None:
                 if now >= job.deadline:
@@ -541,32 +612,30 @@ class WorkerPool:
                     job.interrupted_at = now
                     if job.worker is not None:
                         job.worker.interrupt(job)
-                    earliest = (
-                        now + THREAD_KILL_GRACE_MS
-                        if earliest is None
-                        else min(earliest, now + THREAD_KILL_GRACE_MS)
-                    )
+                    due = now + THREAD_KILL_GRACE_MS
                 else:
-                    earliest = job.deadline if earliest is None else min(earliest, job.deadline)
+                    due = job.deadline
             elif now >= job.interrupted_at + THREAD_KILL_GRACE_MS:
                 # The thread ignores the exception (stuck in C code): record the
                 # timeout ourselves and abandon the thread.
                 log.error("%s did not stop; abandoning its thread", job.label)
                 self._abandon_thread(job)
+                continue
+            else:
+                due = job.interrupted_at + THREAD_KILL_GRACE_MS
+            earliest = due if earliest is None else min(earliest, due)
         return earliest
 
     def _abandon_thread(self, job: Job) -> None:
-        with self.slots:
-            if job.finished or job.abandoned:
-                return
-            job.abandoned = True
+        if not self.step(job, JobEvent.FINISH):
+            return  # it finished after all
         try:
             assert job.task is not None and job.message is not None
-            self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_deadline)
+            self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_expires)
         except Exception:
             log.exception("could not record the timeout of %s", job.label)
         finally:
-            self._free(job, worker_lost=True)
+            self.step(job, JobEvent.RECORDED, worker_lost=True)
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -577,7 +646,7 @@ class WorkerPool:
             # Re-read the grace each time: a second signal cuts it to zero.
             while self.jobs and time.monotonic() < started + self.grace_ms / 1000:
                 self.slots.wait(min(started + self.grace_ms / 1000 - time.monotonic(), 0.5))
-            remaining = [job for job in self.jobs.values() if not job.finished]
+            remaining = list(self.jobs.values())
         self._flush_acks()
         for job in remaining:
             self._hand_back(job)
@@ -590,12 +659,11 @@ class WorkerPool:
         self._flush_acks()
 
     def _hand_back(self, job: Job) -> None:
-        with self.slots:
-            if job.finished or job.abandoned:
-                return
-            job.abandoned = True
+        running_child = isinstance(job.worker, ProcessSlot) and job.worker.job is job
+        if not self.step(job, JobEvent.HAND_BACK, worker_lost=job.mechanism == "thread"):
+            return
         try:
-            if isinstance(job.worker, ProcessSlot) and job.worker.job is job:
+            if running_child:
                 job.worker.kill_child()
             message = job.message or self.consumer.decode(job.claim)
             if message is not None:
@@ -605,7 +673,7 @@ class WorkerPool:
                     patience_ms=10_000,
                 )
                 log.info("handed back %s", message.summary)
-        except BackendUnavailableError:
-            log.warning("could not hand back %s; it returns when its lease expires", job.label)
-        finally:
-            self._free(job, worker_lost=job.mechanism == "thread")
+        except Exception as error:
+            log.warning(
+                "could not hand back %s (%s); it returns when its lease expires", job.label, error
+            )

@@ -65,7 +65,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
 
         @initialize()
         def start(self) -> None:
-            assert self.backend.queue_counts("qa", self.now) == {
+            assert self.backend.queue_counts("qa", self.now, virtual=True) == {
                 "ready": 0,
                 "delayed": 0,
                 "leased": 0,
@@ -83,7 +83,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             e = qm.IndexEntry(queue, name, mechanism, priority, self.now + delay, self.now)
             payload = payload_of(e, 0)
             self.model, expected = qm.enqueue(self.model, e, payload)
-            assert self.backend.enqueue(e, payload, self.now) == expected
+            assert self.backend.enqueue(e, payload, self.now, virtual=True) == expected
             self.submitted.add(name)
 
         @rule(
@@ -96,7 +96,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]
             self.counter += 1
             self.model, expected = qm.claim(self.model, order, mechs, self.now, LEASE, tokens)
-            got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens)
+            got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens, virtual=True)
             assert [(c.name, c.token, c.deliveries, c.deadline) for c in got.claims] == [
                 (c.name, c.token, c.deliveries, c.deadline) for c in expected
             ]
@@ -117,7 +117,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
                 return
             queue = name.split(":")[1]
             self.model, expected = qm.renew(self.model, name, token, self.now, LEASE)
-            assert self.backend.renew(queue, name, token, self.now, LEASE) == expected
+            assert self.backend.renew(queue, name, token, self.now, LEASE, virtual=True) == expected
 
         @rule(token=tokens)
         def ack(self, token: str) -> None:
@@ -145,7 +145,9 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             payload = payload_of(e, self.counter)
             self.counter += 1
             self.model, expected = qm.release(self.model, name, token, e, payload, change)
-            got = self.backend.release(old.queue, name, token, e, payload, change, self.now)
+            got = self.backend.release(
+                old.queue, name, token, e, payload, change, self.now, virtual=True
+            )
             assert got == expected
 
         @rule(token=tokens)
@@ -192,7 +194,7 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
         @invariant()
         def agrees(self) -> None:
             for queue in QUEUES:
-                assert self.backend.queue_counts(queue, self.now) == qm.counts(
+                assert self.backend.queue_counts(queue, self.now, virtual=True) == qm.counts(
                     self.model, queue, self.now
                 )
             for name in self.model.slots:

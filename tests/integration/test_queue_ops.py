@@ -45,7 +45,7 @@ def payload(e: IndexEntry) -> dict[str, object]:
 
 
 def put(backend: Backend, e: IndexEntry, now: int = NOW) -> bool:
-    return backend.enqueue(e, payload(e), now)
+    return backend.enqueue(e, payload(e), now, virtual=True)
 
 
 def uuids(batch: object) -> list[str]:
@@ -58,7 +58,7 @@ def test_claim_order_priority_then_ready_time_then_creation(any_backend: Backend
     put(any_backend, entry("early", ready_at=NOW - 50, created=9))
     put(any_backend, entry("tie-b", ready_at=NOW - 10, created=1))
     put(any_backend, entry("tie-a", ready_at=NOW - 10, created=1))
-    batch = any_backend.claim(["q"], MECHS, NOW, 1000, [f"t{i}" for i in range(5)])
+    batch = any_backend.claim(["q"], MECHS, NOW, 1000, [f"t{i}" for i in range(5)], virtual=True)
     assert uuids(batch) == ["early", "tie-a", "tie-b", "late", "low"]
 
 
@@ -71,102 +71,112 @@ def test_negative_and_extreme_priorities_order_exactly(any_backend: Backend) -> 
         ("max-1", 2**31 - 2),
     ]:
         put(any_backend, entry(name, priority=priority))
-    batch = any_backend.claim(["q"], MECHS, NOW, 1000, [str(i) for i in range(5)])
+    batch = any_backend.claim(["q"], MECHS, NOW, 1000, [str(i) for i in range(5)], virtual=True)
     assert uuids(batch) == ["min", "minus1", "zero", "max-1", "max"]
 
 
 def test_delayed_messages_wait_and_report_when_to_look_again(any_backend: Backend) -> None:
     put(any_backend, entry("later", ready_at=NOW + 500))
-    batch = any_backend.claim(["q"], MECHS, NOW, 1000, ["a"])
+    batch = any_backend.claim(["q"], MECHS, NOW, 1000, ["a"], virtual=True)
     assert batch.claims == () and batch.next_wake == NOW + 500
-    assert any_backend.queue_counts("q", NOW) == {"ready": 0, "delayed": 1, "leased": 0}
-    batch = any_backend.claim(["q"], MECHS, NOW + 500, 1000, ["a"])
+    assert any_backend.queue_counts("q", NOW, virtual=True) == {
+        "ready": 0,
+        "delayed": 1,
+        "leased": 0,
+    }
+    batch = any_backend.claim(["q"], MECHS, NOW + 500, 1000, ["a"], virtual=True)
     assert uuids(batch) == ["later"]
 
 
 def test_queue_order_is_respected(any_backend: Backend) -> None:
     put(any_backend, entry("in-b", queue="b", priority=-100))
     put(any_backend, entry("in-a", queue="a", priority=100))
-    assert uuids(any_backend.claim(["a", "b"], MECHS, NOW, 1000, ["1"])) == ["in-a"]
+    assert uuids(any_backend.claim(["a", "b"], MECHS, NOW, 1000, ["1"], virtual=True)) == ["in-a"]
     put(any_backend, entry("in-a2", queue="a"))
-    assert uuids(any_backend.claim(["b", "a"], MECHS, NOW, 1000, ["2"])) == ["in-b"]
+    assert uuids(any_backend.claim(["b", "a"], MECHS, NOW, 1000, ["2"], virtual=True)) == ["in-b"]
     # No subset: every known queue, alphabetically.
-    assert uuids(any_backend.claim(None, MECHS, NOW, 1000, ["3"])) == ["in-a2"]
+    assert uuids(any_backend.claim(None, MECHS, NOW, 1000, ["3"], virtual=True)) == ["in-a2"]
     assert any_backend.known_queues() == ["a", "b"]
 
 
 def test_mechanism_filter(any_backend: Backend) -> None:
     put(any_backend, entry("proc", mechanism="process", priority=-1))
     put(any_backend, entry("thr", mechanism="thread"))
-    assert uuids(any_backend.claim(["q"], ("thread",), NOW, 1000, ["1"])) == ["thr"]
-    batch = any_backend.claim(["q"], ("thread",), NOW, 1000, ["2"])
+    assert uuids(any_backend.claim(["q"], ("thread",), NOW, 1000, ["1"], virtual=True)) == ["thr"]
+    batch = any_backend.claim(["q"], ("thread",), NOW, 1000, ["2"], virtual=True)
     assert batch.claims == ()
-    assert uuids(any_backend.claim(["q"], ("process",), NOW, 1000, ["3"])) == ["proc"]
+    assert uuids(any_backend.claim(["q"], ("process",), NOW, 1000, ["3"], virtual=True)) == ["proc"]
 
 
 def test_lease_fencing(any_backend: Backend) -> None:
     e = entry("m")
     put(any_backend, e)
-    first = any_backend.claim(["q"], MECHS, NOW, 100, ["tok-1"]).claims[0]
+    first = any_backend.claim(["q"], MECHS, NOW, 100, ["tok-1"], virtual=True).claims[0]
     assert first.token == "tok-1" and first.deliveries == 1 and first.deadline == NOW + 100
     # Held: nobody else gets it.
-    assert any_backend.claim(["q"], MECHS, NOW + 50, 100, ["tok-2"]).claims == ()
-    assert any_backend.renew("q", e.name, "tok-1", NOW + 50, 100)
-    assert not any_backend.renew("q", e.name, "nope", NOW + 50, 100)
+    assert any_backend.claim(["q"], MECHS, NOW + 50, 100, ["tok-2"], virtual=True).claims == ()
+    assert any_backend.renew("q", e.name, "tok-1", NOW + 50, 100, virtual=True)
+    assert not any_backend.renew("q", e.name, "nope", NOW + 50, 100, virtual=True)
     # Renewed to NOW + 150: still held at NOW + 120.
-    assert any_backend.claim(["q"], MECHS, NOW + 120, 100, ["tok-2"]).claims == ()
+    assert any_backend.claim(["q"], MECHS, NOW + 120, 100, ["tok-2"], virtual=True).claims == ()
     # Expired: another consumer takes over; the old token is refused everywhere.
-    second = any_backend.claim(["q"], MECHS, NOW + 200, 100, ["tok-2"]).claims[0]
+    second = any_backend.claim(["q"], MECHS, NOW + 200, 100, ["tok-2"], virtual=True).claims[0]
     assert second.deliveries == 2
-    assert not any_backend.renew("q", e.name, "tok-1", NOW + 200, 100)
+    assert not any_backend.renew("q", e.name, "tok-1", NOW + 200, 100, virtual=True)
     assert not any_backend.ack("q", e.name, "tok-1")
-    assert not any_backend.release("q", e.name, "tok-1", e, payload(e), "keep", NOW + 200)
+    assert not any_backend.release(
+        "q", e.name, "tok-1", e, payload(e), "keep", NOW + 200, virtual=True
+    )
     assert not any_backend.dead_letter("q", e.name, "tok-1", "dlq:x", {"r": 1}, None)
     assert any_backend.ack("q", e.name, "tok-2")
     assert not any_backend.exists(e.name)
-    assert any_backend.queue_counts("q", NOW + 200) == {"ready": 0, "delayed": 0, "leased": 0}
+    assert any_backend.queue_counts("q", NOW + 200, virtual=True) == {
+        "ready": 0,
+        "delayed": 0,
+        "leased": 0,
+    }
 
 
 def test_release_keeps_resets_or_takes_back_the_delivery_count(any_backend: Backend) -> None:
     e = entry("m")
     put(any_backend, e)
-    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["a"]).claims[0]
-    assert any_backend.release("q", e.name, "a", e, payload(e), "keep", NOW)
-    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["b"]).claims[0]
+    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["a"], virtual=True).claims[0]
+    assert any_backend.release("q", e.name, "a", e, payload(e), "keep", NOW, virtual=True)
+    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["b"], virtual=True).claims[0]
     assert claim.deliveries == 2
-    assert any_backend.release("q", e.name, "b", e, payload(e), "uncount", NOW)
-    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["c"]).claims[0]
+    assert any_backend.release("q", e.name, "b", e, payload(e), "uncount", NOW, virtual=True)
+    claim = any_backend.claim(["q"], MECHS, NOW, 100, ["c"], virtual=True).claims[0]
     assert claim.deliveries == 2
     later = entry("m", ready_at=NOW + 300)
     new_payload = {**payload(later), "retries": 1}
-    assert any_backend.release("q", e.name, "c", later, new_payload, "reset", NOW)
-    assert any_backend.claim(["q"], MECHS, NOW + 299, 100, ["d"]).claims == ()
-    claim = any_backend.claim(["q"], MECHS, NOW + 300, 100, ["d"]).claims[0]
+    assert any_backend.release("q", e.name, "c", later, new_payload, "reset", NOW, virtual=True)
+    assert any_backend.claim(["q"], MECHS, NOW + 299, 100, ["d"], virtual=True).claims == ()
+    claim = any_backend.claim(["q"], MECHS, NOW + 300, 100, ["d"], virtual=True).claims[0]
     assert claim.deliveries == 1 and claim.payload["retries"] == 1
 
 
 def test_dead_letter_moves_the_message(any_backend: Backend) -> None:
     e = entry("m")
     put(any_backend, e)
-    any_backend.claim(["q"], MECHS, NOW, 100, ["a"])
+    any_backend.claim(["q"], MECHS, NOW, 100, ["a"], virtual=True)
     assert any_backend.dead_letter("q", e.name, "a", "dlq:" + e.name, {"why": "x"}, None)
     assert not any_backend.exists(e.name)
     assert any_backend.get("dlq:" + e.name) == {"why": "x"}
-    assert any_backend.claim(["q"], MECHS, NOW + 10_000, 100, ["b"]).claims == ()
+    assert any_backend.claim(["q"], MECHS, NOW + 10_000, 100, ["b"], virtual=True).claims == ()
 
 
 def test_enqueue_nx_refuses_duplicates(any_backend: Backend) -> None:
     e = entry("m")
     assert put(any_backend, e)
     assert not put(any_backend, e)
-    assert any_backend.queue_counts("q", NOW)["ready"] == 1
+    assert any_backend.queue_counts("q", NOW, virtual=True)["ready"] == 1
 
 
 def test_unconditional_ack_of_a_waiting_message(any_backend: Backend) -> None:
     e = entry("m", ready_at=NOW + 1000)
     put(any_backend, e)
     assert any_backend.ack("q", e.name, None)
-    assert any_backend.claim(["q"], MECHS, NOW + 2000, 100, ["a"]).claims == ()
+    assert any_backend.claim(["q"], MECHS, NOW + 2000, 100, ["a"], virtual=True).claims == ()
     assert not any_backend.ack("q", e.name, None)
 
 
@@ -174,7 +184,7 @@ def _claim_loop(kind: str, where: str, token_prefix: str, results: list[str]) ->
     backend = RedisBackend(where) if kind == "redis" else DiskCacheBackend(where)
     i = 0
     while True:
-        batch = backend.claim(["q"], MECHS, NOW, 60_000, [f"{token_prefix}-{i}"])
+        batch = backend.claim(["q"], MECHS, NOW, 60_000, [f"{token_prefix}-{i}"], virtual=True)
         if not batch.claims:
             return
         results.append(batch.claims[0].name)
@@ -219,7 +229,7 @@ def test_eight_concurrent_thread_claimers_never_share_a_message(any_backend: Bac
     def loop(n: int) -> None:
         i = 0
         while True:
-            batch = any_backend.claim(["q"], MECHS, NOW, 60_000, [f"t{n}-{i}"])
+            batch = any_backend.claim(["q"], MECHS, NOW, 60_000, [f"t{n}-{i}"], virtual=True)
             if not batch.claims:
                 return
             results[n].append(batch.claims[0].name)
@@ -245,9 +255,9 @@ def test_redis_claim_cost_does_not_depend_on_queue_length(redis_url: str) -> Non
         pipe = [entry(f"m{i}", created=i, ready_at=NOW - 1) for i in range(n)]
         for e in pipe:
             put(backend, e)
-        backend.claim(["q"], MECHS, NOW, 1000, ["warm"])
+        backend.claim(["q"], MECHS, NOW, 1000, ["warm"], virtual=True)
         client.config_resetstat()
-        backend.claim(["q"], MECHS, NOW, 1000, ["x"])
+        backend.claim(["q"], MECHS, NOW, 1000, ["x"], virtual=True)
         stats = client.info("commandstats")
         calls = sum(v["calls"] for k, v in stats.items() if k != "cmdstat_config")
         assert stats["cmdstat_evalsha"]["calls"] == 1

@@ -74,6 +74,24 @@ class ClaimBatch:
     acked: tuple[bool, ...] = ()
 
 
+@attrs.frozen
+class ResultWrite:
+    """A result to write once (``nx``) with its extra names (descendant markers)."""
+
+    name: str
+    value: Any
+    ttl: int | None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@attrs.frozen
+class Submission:
+    """A message to enqueue unless its name exists (a callback)."""
+
+    entry: IndexEntry
+    value: Any
+
+
 def is_glob(pattern: str) -> bool:
     """Whether ``pattern`` contains glob wildcards."""
     return any(c in _GLOB for c in pattern)
@@ -336,10 +354,18 @@ class Backend(ABC):
             # consumer can dead-letter it.
             return IndexEntry(queue, name, "*", 0, 0, 0)
 
-    def enqueue(self, entry: IndexEntry, value: Any, now: int, nx: bool = True) -> bool:
+    def enqueue(
+        self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
+    ) -> bool:
         """Store a message and make it claimable at ``entry.ready_at``.
 
         With ``nx``, answer False (writing nothing) if the name exists.
+
+        Times: ``now`` is the caller's clock. A backend with a clock of its own
+        (Redis) reads ``entry.ready_at - now`` as a delay from its own now and
+        takes every lease deadline from its own clock, so a client's clock
+        skew cannot shorten a lease; with ``virtual`` (a test's manual clock)
+        every backend takes the caller's times as given.
         """
         if nx:
             return self.set_if_absent(entry.name, value)
@@ -355,6 +381,7 @@ class Backend(ABC):
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
         decode: bool = True,
+        virtual: bool = False,
     ) -> ClaimBatch:
         """Ack ``acks`` (queue, name, token), then claim up to ``len(tokens)``
         ready messages (see ``queue_model.claim``). With ``decode=False``,
@@ -436,6 +463,7 @@ class Backend(ABC):
         block_ms: int,
         wake_key: str | None = None,
         decode: bool = True,
+        virtual: bool = False,
     ) -> ClaimBatch:
         """Wait (up to ``block_ms``, or until work or ``wake(wake_key)``), then claim.
 
@@ -443,9 +471,13 @@ class Backend(ABC):
         blocking pop and runs the moment the pop returns.
         """
         self.wait_for_work(queues, block_ms, wake_key)
-        return self.claim(queues, mechanisms, clock(), lease_ms, tokens, decode=decode)
+        return self.claim(
+            queues, mechanisms, clock(), lease_ms, tokens, decode=decode, virtual=virtual
+        )
 
-    def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
+    def renew(
+        self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
+    ) -> bool:
         """Extend the lease held with ``token``; False when it no longer holds."""
         _, lease_name, lease = self._current_lease(name)
         if lease is None or lease.get("state") != "held" or lease.get("token") != token:
@@ -454,7 +486,11 @@ class Backend(ABC):
         return True
 
     def renew_many(
-        self, leases: Sequence[tuple[str, str, str]], now: int, lease_ms: int
+        self,
+        leases: Sequence[tuple[str, str, str]],
+        now: int,
+        lease_ms: int,
+        virtual: bool = False,
     ) -> list[bool]:
         """Renew several ``(queue, name, token)`` leases at once."""
         return [self.renew(queue, name, token, now, lease_ms) for queue, name, token in leases]
@@ -480,6 +516,7 @@ class Backend(ABC):
         value: Any,
         deliveries: DeliveryChange = "keep",
         now: int = 0,
+        virtual: bool = False,
     ) -> bool:
         """Store ``value`` and make the message claimable at ``entry.ready_at``."""
         if not self._holds(name, token):
@@ -512,7 +549,35 @@ class Backend(ABC):
         self._drop_leases(name)
         return True
 
-    def queue_counts(self, queue: str, now: int) -> dict[str, int]:
+    def settle(
+        self,
+        queue: str,
+        name: str,
+        token: str | None,
+        result: ResultWrite | None,
+        callback: Submission | None,
+        now: int,
+        virtual: bool = False,
+    ) -> bool:
+        """Record a success: write ``result`` (once), submit ``callback`` (unless its
+        name exists) and ack the message, fenced by ``token``.
+
+        Returns False, writing nothing, when the lease no longer holds. Redis and
+        DiskCache do it in one atomic step, so a worker that dies mid-outcome
+        did all of it or none. This generic version checks the lease, then
+        writes in that order: a worker that dies between the steps leaves the
+        message to be redelivered, and a callback that already finished (and
+        left the queue) can then be submitted again.
+        """
+        if not self._holds(name, token):
+            return False
+        if result is not None:
+            self.set_and_notify(result.name, result.value, True, result.ttl, result.extra)
+        if callback is not None:
+            self.enqueue(callback.entry, callback.value, now, nx=True)
+        return self.ack(queue, name, token)
+
+    def queue_counts(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
         """How many messages of ``queue`` are ready, delayed and leased."""
         tally = {"ready": 0, "delayed": 0, "leased": 0}
         for entry, _, _, _, lease in self._waiting(queue, now):

@@ -20,7 +20,15 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
-from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, Encoded, is_glob
+from alsek.effects.backends.base import (
+    Backend,
+    ClaimBatch,
+    CorruptPayload,
+    Encoded,
+    ResultWrite,
+    Submission,
+    is_glob,
+)
 from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
@@ -278,18 +286,25 @@ class DiskCacheBackend(Backend):
             deliveries,
         )
 
-    def enqueue(self, entry: IndexEntry, value: Any, now: int, nx: bool = True) -> bool:
+    def enqueue(
+        self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
+    ) -> bool:
         encoded = self.encode(entry.name, value)
-        key = self.full_name(entry.name)
         with self._transact():
-            if nx:
-                if not self.conn.add(key, encoded):
-                    return False
-            else:
-                self.conn.set(key, encoded)
-            row = self._row(entry.name)
-            self._place(entry, now, row[2] if row else 0)
-        self._wake()
+            written = self._enqueue_locked(entry, encoded, now, nx)
+        if written:
+            self._wake()
+        return written
+
+    def _enqueue_locked(self, entry: IndexEntry, encoded: Any, now: int, nx: bool) -> bool:
+        key = self.full_name(entry.name)
+        if nx:
+            if not self.conn.add(key, encoded):
+                return False
+        else:
+            self.conn.set(key, encoded)
+        row = self._row(entry.name)
+        self._place(entry, now, row[2] if row else 0)
         return True
 
     def _row(self, name: str) -> tuple[str, str | None, int] | None:
@@ -377,6 +392,7 @@ class DiskCacheBackend(Backend):
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
         decode: bool = True,
+        virtual: bool = False,
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
@@ -416,7 +432,9 @@ class DiskCacheBackend(Backend):
                 wake = None if row is None or row[0] is None else int(row[0])
         return ClaimBatch(tuple(claims), wake, tuple(acked))
 
-    def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
+    def renew(
+        self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
+    ) -> bool:
         with self._transact():
             cursor = self._sql(
                 "UPDATE alsek_index SET deadline = ? WHERE namespace = ? AND name = ? "
@@ -430,7 +448,11 @@ class DiskCacheBackend(Backend):
             return cursor.rowcount == 1
 
     def renew_many(
-        self, leases: Sequence[tuple[str, str, str]], now: int, lease_ms: int
+        self,
+        leases: Sequence[tuple[str, str, str]],
+        now: int,
+        lease_ms: int,
+        virtual: bool = False,
     ) -> list[bool]:
         results = []
         with self._transact():
@@ -473,6 +495,7 @@ class DiskCacheBackend(Backend):
         value: Any,
         deliveries: DeliveryChange = "keep",
         now: int = 0,
+        virtual: bool = False,
     ) -> bool:
         encoded = self.encode(name, value)
         with self._transact():
@@ -511,26 +534,33 @@ class DiskCacheBackend(Backend):
         queue: str,
         name: str,
         token: str | None,
-        result_name: str,
-        value: Any,
-        ttl: int | None,
-        extra: Sequence[tuple[str, Any]] = (),
+        result: ResultWrite | None,
+        callback: Submission | None,
+        now: int,
+        virtual: bool = False,
     ) -> bool:
-        """Write a result (write-once) and ack its message in one transaction."""
-        encoded = self.encode(result_name, value)
-        extras = [(self.full_name(n), self.encode(n, v)) for n, v in extra]
-        expire = None if ttl is None else ttl / 1000
+        """Write a result (once), submit a callback and ack, in one transaction."""
+        encoded = None if result is None else self.encode(result.name, result.value)
+        extras = [] if result is None else [(n, self.encode(n, v)) for n, v in result.extra]
+        submitted = None if callback is None else self.encode(callback.entry.name, callback.value)
         with self._transact():
             if not self._holds(name, token):
                 return False
-            if self.conn.add(self.full_name(result_name), encoded, expire=expire):
-                for key, extra_encoded in extras:
-                    self.conn.set(key, extra_encoded, expire=expire)
+            if result is not None:
+                expire = None if result.ttl is None else result.ttl / 1000
+                if self.conn.add(self.full_name(result.name), encoded, expire=expire):
+                    for extra_name, extra_encoded in extras:
+                        self.conn.set(self.full_name(extra_name), extra_encoded, expire=expire)
+            if callback is not None:
+                self._enqueue_locked(callback.entry, submitted, now, nx=True)
             self._forget(name)
-        self.notify_value(result_name)
+        if result is not None:
+            self.notify_value(result.name)
+        if callback is not None:
+            self._wake()
         return True
 
-    def queue_counts(self, queue: str, now: int) -> dict[str, int]:
+    def queue_counts(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
         with self._transact():
             rows = self._sql(
                 "SELECT CASE WHEN state = ? THEN 'leased' WHEN ready_at <= ? THEN 'ready' "

@@ -16,7 +16,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alsek import defaults
 from alsek.effects.backends import redis_scripts as lua
-from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, Encoded, is_glob
+from alsek.effects.backends.base import (
+    Backend,
+    ClaimBatch,
+    CorruptPayload,
+    Encoded,
+    ResultWrite,
+    Submission,
+    is_glob,
+)
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
@@ -57,9 +65,15 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _entry_text(entry: IndexEntry) -> str:
-    member = ready_member(entry.ready_at, entry.created_at, entry.name)
-    return f"{entry.mechanism}|{entry.priority}|{member}"
+def _entry_args(entry: IndexEntry) -> list[Any]:
+    """mechanism, priority, ready time and the rest of the ordering member, for the scripts
+    (which build the member with the ready time on the server's clock)."""
+    tail = ready_member(entry.ready_at, entry.created_at, entry.name).split("|", 1)[1]
+    return [entry.mechanism, entry.priority, entry.ready_at, tail]
+
+
+def _flag(virtual: bool) -> str:
+    return "1" if virtual else "0"
 
 
 class RedisBackend(Backend):
@@ -315,30 +329,32 @@ class RedisBackend(Backend):
         queue: str,
         name: str,
         token: str | None,
-        result_name: str,
-        value: Any,
-        ttl: int | None,
-        extra: Sequence[tuple[str, Any]] = (),
+        result: ResultWrite | None,
+        callback: Submission | None,
+        now: int,
+        virtual: bool = False,
     ) -> bool:
-        """Write a result (write-once) and ack its message atomically, fenced by ``token``."""
-        encoded = self.encode(result_name, value)
-        flat: list[Any] = []
-        for extra_name, extra_value in extra:
-            flat += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
-        return bool(
-            self._run(
-                "SETTLE",
-                queue,
-                name,
-                token or "",
-                self.full_name(result_name),
-                encoded,
-                "" if ttl is None else ttl,
-                self.full_name(f"signal:{result_name}"),
-                len(extra),
-                *flat,
-            )
-        )
+        """Write a result (once), submit a callback and ack: one atomic, fenced script."""
+        args: list[Any] = [queue, name, token or "", now, _flag(virtual)]
+        extra: list[Any] = []
+        if result is None:
+            args += ["", "", "", ""]
+        else:
+            args += [
+                self.full_name(result.name),
+                self.encode(result.name, result.value),
+                "" if result.ttl is None else result.ttl,
+                self.full_name(f"signal:{result.name}"),
+            ]
+            for extra_name, extra_value in result.extra:
+                extra += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
+        if callback is None:
+            args += ["", "", "", "", "", "", ""]
+        else:
+            entry = callback.entry
+            args += [entry.queue, entry.name, self.encode(entry.name, callback.value)]
+            args += _entry_args(entry)
+        return bool(self._run("SETTLE", *args, len(extra) // 2, *extra))
 
     # -- queue operations --------------------------------------------------------
 
@@ -347,7 +363,9 @@ class RedisBackend(Backend):
         return sorted(_text(q) for q in self.conn.smembers(self.full_name("index:queues")))
 
     @_unavailable
-    def enqueue(self, entry: IndexEntry, value: Any, now: int, nx: bool = True) -> bool:
+    def enqueue(
+        self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
+    ) -> bool:
         encoded = self.encode(entry.name, value)
         return bool(
             self._run(
@@ -355,9 +373,9 @@ class RedisBackend(Backend):
                 entry.queue,
                 entry.name,
                 encoded,
-                _entry_text(entry),
-                entry.ready_at,
+                *_entry_args(entry),
                 now,
+                _flag(virtual),
                 1 if nx else 0,
             )
         )
@@ -391,10 +409,10 @@ class RedisBackend(Backend):
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
         decode: bool = True,
+        virtual: bool = False,
     ) -> ClaimBatch:
-        return self._claimed(
-            self._run(*self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks)), decode
-        )
+        args = self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual)
+        return self._claimed(self._run(*args), decode)
 
     @staticmethod
     def _claim_args(
@@ -404,11 +422,13 @@ class RedisBackend(Backend):
         lease_ms: int,
         tokens: Sequence[str],
         acks: Sequence[tuple[str, str, str]] = (),
+        virtual: bool = False,
     ) -> list[Any]:
         order = list(queues) if queues is not None else []
         return [
             "CLAIM",
             now,
+            _flag(virtual),
             lease_ms,
             len(mechanisms),
             *mechanisms,
@@ -431,18 +451,20 @@ class RedisBackend(Backend):
         block_ms: int,
         wake_key: str | None = None,
         decode: bool = True,
+        virtual: bool = False,
     ) -> ClaimBatch:
         names = list(queues) if queues else self.known_queues()
         keys = [self.full_name(f"index:{queue}:signal") for queue in names]
         if wake_key is not None:
             keys.append(self.full_name(f"wake:{wake_key}"))
-        if block_ms <= 0 or not keys:
+        if block_ms <= 0 or not keys or virtual:
             return super().wait_and_claim(
-                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key, decode
+                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key, decode, virtual
             )
         # The claim waits in the connection's pipeline behind the blocking pop, so
         # it runs on the server the moment work arrives: one round trip, not two.
-        # Its "now" is the time of sending; a late claim only shortens its lease.
+        # It reads the server's clock when it runs, so the wait never eats into
+        # the lease; only the times it sends back are read against ours.
         args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens)
         pipe = self.fast.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
@@ -458,17 +480,23 @@ class RedisBackend(Backend):
         return ClaimBatch(claims, None if wake < 0 else wake, acked)
 
     @_unavailable
-    def renew(self, queue: str, name: str, token: str, now: int, lease_ms: int) -> bool:
-        return bool(self._run("RENEW", now, lease_ms, queue, name, token)[0])
+    def renew(
+        self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
+    ) -> bool:
+        return bool(self._run("RENEW", now, _flag(virtual), lease_ms, queue, name, token)[0])
 
     @_unavailable
     def renew_many(
-        self, leases: Sequence[tuple[str, str, str]], now: int, lease_ms: int
+        self,
+        leases: Sequence[tuple[str, str, str]],
+        now: int,
+        lease_ms: int,
+        virtual: bool = False,
     ) -> list[bool]:
         if not leases:
             return []
         flat = [part for lease in leases for part in lease]
-        return [bool(x) for x in self._run("RENEW", now, lease_ms, *flat)]
+        return [bool(x) for x in self._run("RENEW", now, _flag(virtual), lease_ms, *flat)]
 
     @_unavailable
     def ack(self, queue: str, name: str, token: str | None) -> bool:
@@ -484,6 +512,7 @@ class RedisBackend(Backend):
         value: Any,
         deliveries: DeliveryChange = "keep",
         now: int = 0,
+        virtual: bool = False,
     ) -> bool:
         encoded = self.encode(name, value)
         return bool(
@@ -493,9 +522,9 @@ class RedisBackend(Backend):
                 name,
                 token or "",
                 encoded,
-                _entry_text(entry),
-                entry.ready_at,
+                *_entry_args(entry),
                 now,
+                _flag(virtual),
                 deliveries,
             )
         )
@@ -524,8 +553,8 @@ class RedisBackend(Backend):
         )
 
     @_unavailable
-    def queue_counts(self, queue: str, now: int) -> dict[str, int]:
-        ready, delayed, leased = self._run("COUNTS", queue, now)
+    def queue_counts(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
+        ready, delayed, leased = self._run("COUNTS", queue, now, _flag(virtual))
         return {"ready": int(ready), "delayed": int(delayed), "leased": int(leased)}
 
     @_unavailable

@@ -15,10 +15,34 @@ Equal priorities order by member, i.e. lexicographically by zero-padded
 ready time, creation time, uuid, then name: exact, unlike a packed double.
 A claim is one round trip; its cost is O(log n) plus the entries that
 became due or expired since the previous claim (each moved once).
+
+Clocks: every script that reads the time takes the caller's ``now`` and a
+``virtual`` flag. Normally the server's ``TIME`` decides: ready times and
+lease deadlines are server times, a caller's ready time is read as a delay
+from the caller's ``now``, and times sent back are converted to the
+caller's clock. So a client whose clock is off, or a claim that waited
+behind a blocking pop, can never be granted a lease that is already
+expired. With ``virtual = '1'`` (a test's manual clock) the caller's times
+are used as given.
 """
 
 PRELUDE = r"""
 local ns = ARGV[1]
+if redis.replicate_commands then redis.replicate_commands() end
+-- now: the server's time in ms (or the caller's, when virtual); shift: how far
+-- the caller's clock is behind it (add to a caller's time to get a server time).
+local function clock(client_now, virtual)
+  local caller = tonumber(client_now)
+  if virtual == '1' then return caller, 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return now, now - caller
+end
+-- The index entry "mechanism|priority|member" of a message ready at ready_at
+-- (server time); tail is "created|uuid|name".
+local function entry_of(mech, prio, ready_at, tail)
+  return mech .. '|' .. prio .. '|' .. string.format('%015d', ready_at) .. '|' .. tail
+end
 local function idx(q, s) return ns .. ':index:' .. q .. ':' .. s end
 local function parse(e)
   return string.match(e, '^([^|]*)|([^|]*)|(.*)$')
@@ -65,31 +89,34 @@ local function forget(q, name)
 end
 """
 
-# ARGV: ns, queue, name, payload, entry, ready_at, now, nx
+# ARGV: ns, queue, name, payload, mechanism, priority, ready_at, tail, now, virtual, nx
 ENQUEUE = (
     PRELUDE
     + r"""
-local q, name, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local ready_at, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+local q, name, payload = ARGV[2], ARGV[3], ARGV[4]
+local now, shift = clock(ARGV[9], ARGV[10])
+local ready_at = math.max(tonumber(ARGV[7]) + shift, 0)
 local key = ns .. ':' .. name
-if ARGV[8] == '1' and redis.call('EXISTS', key) == 1 then return 0 end
+if ARGV[11] == '1' and redis.call('EXISTS', key) == 1 then return 0 end
 unindex(q, name)
 redis.call('SET', key, payload)
-place(q, name, e, ready_at, now)
+place(q, name, entry_of(ARGV[5], ARGV[6], ready_at, ARGV[8]), ready_at, now)
 redis.call('SADD', ns .. ':index:queues', q)
 return 1
 """
 )
 
-# ARGV: ns, now, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens, token...,
-#       n_acks, (queue, name, token)...   (acks of finished messages ride along)
+# ARGV: ns, now, virtual, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens,
+#       token..., n_acks, (queue, name, token)...   (acks of finished messages ride along)
 # Returns {next_wake or -1, n_acks, ack result..., name, queue, payload, token,
-#          deliveries, deadline, mechanism, ...}
+#          deliveries, deadline, mechanism, ...}; next_wake and deadlines in the
+#          caller's clock.
 CLAIM = (
     PRELUDE
     + r"""
-local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
-local i = 4
+local now, shift = clock(ARGV[2], ARGV[3])
+local lease = tonumber(ARGV[4])
+local i = 5
 local mechs, queues, tokens = {}, {}, {}
 for j = 1, tonumber(ARGV[i]) do mechs[j] = ARGV[i + j] end
 i = i + tonumber(ARGV[i]) + 1
@@ -154,7 +181,7 @@ local function take(q, token)
       redis.call('ZADD', idx(q, 'leased'), deadline, name)
       redis.call('HSET', idx(q, 'leases'), name, token)
       local d = redis.call('HINCRBY', idx(q, 'deliveries'), name, 1)
-      return {name, q, payload, token, d, deadline, best_mech}
+      return {name, q, payload, token, d, deadline - shift, best_mech}
     end
     -- The message vanished behind the index's back: drop its entry.
     redis.call('HDEL', idx(q, 'entries'), name)
@@ -187,19 +214,20 @@ if claimed < #tokens then
       end
     end
   end
-  if wake then out[1] = wake end
+  if wake then out[1] = wake - shift end
 end
 return out
 """
 )
 
-# ARGV: ns, now, lease_ms, then (queue, name, token) triples. Returns {0|1, ...}.
+# ARGV: ns, now, virtual, lease_ms, then (queue, name, token) triples. Returns {0|1, ...}.
 RENEW = (
     PRELUDE
     + r"""
-local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = clock(ARGV[2], ARGV[3])
+local lease = tonumber(ARGV[4])
 local out = {}
-local i = 4
+local i = 5
 while i + 2 <= #ARGV do
   local q, name, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if redis.call('HGET', idx(q, 'leases'), name) == token then
@@ -225,16 +253,19 @@ return 1
 """
 )
 
-# ARGV: ns, queue, name, token, payload, entry, ready_at, now, mode (keep|reset|uncount)
+# ARGV: ns, queue, name, token, payload, mechanism, priority, ready_at, tail, now, virtual,
+#       mode (keep|reset|uncount)
 RELEASE = (
     PRELUDE
     + r"""
-local q, name, token, payload, e = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local ready_at, now, mode = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+local q, name, token, payload = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, shift = clock(ARGV[10], ARGV[11])
+local ready_at = math.max(tonumber(ARGV[8]) + shift, 0)
+local mode = ARGV[12]
 if not holds(q, name, token) then return 0 end
 unindex(q, name)
 redis.call('SET', ns .. ':' .. name, payload)
-place(q, name, e, ready_at, now)
+place(q, name, entry_of(ARGV[6], ARGV[7], ready_at, ARGV[9]), ready_at, now)
 redis.call('SADD', ns .. ':index:queues', q)
 if mode == 'reset' then
   redis.call('HDEL', idx(q, 'deliveries'), name)
@@ -266,37 +297,50 @@ return 1
 """
 )
 
-# ARGV: ns, queue, name, token, result key, result value, ttl ('' = none), signal key,
-#       n_extra, (key, value)...
-# Records a result (write-once) and acks the message in one atomic step, fenced by
-# the lease token. Returns 1, or 0 (writing nothing) when the lease no longer holds.
+# ARGV: ns, queue, name, token, now, virtual,
+#       result key ('' = none), result value, result ttl ('' = none), result signal key,
+#       callback queue ('' = none), callback name, callback payload, callback mechanism,
+#       callback priority, callback ready_at, callback tail,
+#       n_extra, (key, value)...   (written with the result, same ttl)
+# Records a success in one atomic step, fenced by the lease token: the result
+# (write-once), the callback (unless its name exists) and the ack. Returns 1, or
+# 0 (writing nothing) when the lease no longer holds.
 SETTLE = (
     PRELUDE
     + r"""
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
-local key, value, ttl, signal = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 if not holds(q, name, token) then return 0 end
+local key, value, ttl, signal = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local function put(k, v, only_new)
   if ttl ~= '' and only_new then return redis.call('SET', k, v, 'PX', ttl, 'NX') end
   if ttl ~= '' then return redis.call('SET', k, v, 'PX', ttl) end
   if only_new then return redis.call('SET', k, v, 'NX') end
   return redis.call('SET', k, v)
 end
-if put(key, value, true) then
-  for i = 1, tonumber(ARGV[9]) do put(ARGV[8 + 2 * i], ARGV[9 + 2 * i], false) end
+if key ~= '' and put(key, value, true) then
+  for i = 1, tonumber(ARGV[18]) do put(ARGV[17 + 2 * i], ARGV[18 + 2 * i], false) end
   redis.call('RPUSH', signal, '1')
   redis.call('PEXPIRE', signal, 60000)
+end
+local cq, cname = ARGV[11], ARGV[12]
+if cq ~= '' and redis.call('EXISTS', ns .. ':' .. cname) == 0 then
+  local now, shift = clock(ARGV[5], ARGV[6])
+  local ready_at = math.max(tonumber(ARGV[16]) + shift, 0)
+  redis.call('SET', ns .. ':' .. cname, ARGV[13])
+  place(cq, cname, entry_of(ARGV[14], ARGV[15], ready_at, ARGV[17]), ready_at, now)
+  redis.call('SADD', ns .. ':index:queues', cq)
 end
 forget(q, name)
 return 1
 """
 )
 
-# ARGV: ns, queue, now. Returns {ready, delayed, leased}.
+# ARGV: ns, queue, now, virtual. Returns {ready, delayed, leased}.
 COUNTS = (
     PRELUDE
     + r"""
-local q, now = ARGV[2], tonumber(ARGV[3])
+local q = ARGV[2]
+local now = clock(ARGV[3], ARGV[4])
 local due = redis.call('ZCOUNT', idx(q, 'delayed'), '-inf', now)
 local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
   + redis.call('ZCARD', idx(q, 'ready:process')) + due

@@ -18,7 +18,7 @@ class Hooks:
     """How a runner talks to its pool."""
 
     prepare: Callable[[Job], bool]  # decode and check; False: the job is gone
-    started: Callable[[Job], None]  # the task starts now (its timeout runs)
+    started: Callable[[Job], bool]  # the task starts now (its timeout runs); False: don't
     complete: Callable[[Job, Outcome], Job | None]  # record; maybe the next job
     retire: Callable[[Any], bool]  # idle too long: may this runner exit?
     broken: Callable[[Job, BaseException], None]  # an internal error with a job
@@ -53,12 +53,25 @@ class Runner(threading.Thread):
                     try:
                         job = self.step(current)
                     except Exception as error:  # a bug of ours must not kill the runner
-                        with self.lock:
-                            self.job = None
-                        self.hooks.broken(current, error)
                         job = None
+                        self._recover(current, error)
         finally:
             self.cleanup()
+
+    def _recover(self, job: Job, error: BaseException) -> None:
+        """After an internal error with ``job``: reset the runner, let the pool let it go."""
+        try:
+            with self.lock:
+                self.job = None
+            self.reset()
+        finally:
+            try:
+                self.hooks.broken(job, error)
+            except Exception:  # the pool's own bookkeeping failed: nothing more to do here
+                pass
+
+    def reset(self) -> None:
+        """Bring the runner back to a clean state after an internal error."""
 
     def step(self, job: Job) -> Job | None:
         """Run ``job``; return the next job to run, if any."""

@@ -18,11 +18,11 @@ import importlib
 import logging
 import os
 import signal
-import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait as wait_for
 from typing import Any
 
+from alsek.effects.clock import monotonic_ms
 from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
@@ -166,6 +166,10 @@ class ProcessSlot(Runner):
     def cleanup(self) -> None:
         self._stop_child()
 
+    def reset(self) -> None:
+        """After an internal error: a child that may hold a half-run job is replaced."""
+        self.kill_child()
+
     def step(self, job: Job) -> Job | None:
         """Run one job; returns the next one (claimed on completion) or None."""
         if not self.hooks.prepare(job):
@@ -176,15 +180,20 @@ class ProcessSlot(Runner):
         outcome = self._execute(job)
         with self.lock:
             self.job = None
+        if outcome is None:
+            return None  # handed back before it started
         return self.hooks.complete(job, outcome)  # maybe our next job
+
+    def _ensure_child(self) -> None:
+        if self.process is None or not self.process.is_alive():
+            self.kill_child()
+            self._spawn()
 
     def _send(self, job: Job) -> None:
         assert job.message is not None
         request = (job.message.task_name, job.message.data, job.token, job.message.deliveries)
         for attempt in (1, 2):
-            if self.process is None or not self.process.is_alive():
-                self.kill_child()
-                self._spawn()
+            self._ensure_child()
             try:
                 self.conn.send(request)
                 return
@@ -193,17 +202,23 @@ class ProcessSlot(Runner):
                     raise
                 self.kill_child()
 
-    def _execute(self, job: Job) -> Outcome:
+    def _execute(self, job: Job) -> Outcome | None:
+        try:
+            # Start-up time of a new child never counts against the task's timeout.
+            self._ensure_child()
+        except (OSError, ValueError) as error:
+            return Crashed(f"could not start a task process: {error}")
+        if not self.hooks.started(job):
+            return None
         try:
             self._send(job)
         except (OSError, ValueError) as error:
             return Crashed(f"could not hand the job to a task process: {error}")
         # Locals: the pool may kill the child from another thread while we wait.
         conn, process = self.conn, self.process
-        self.hooks.started(job)
         while True:
-            deadline = job.deadline if job.deadline is not None else time.time() * 1000 + 3_600_000
-            remaining = max(deadline / 1000 - time.time(), 0)
+            deadline = job.deadline if job.deadline is not None else monotonic_ms() + 3_600_000
+            remaining = max((deadline - monotonic_ms()) / 1000, 0)
             try:
                 ready = wait_for([conn, process.sentinel], timeout=remaining)
             except (OSError, ValueError):
@@ -220,7 +235,7 @@ class ProcessSlot(Runner):
                 if self.process is process:
                     self.kill_child()
                 return Crashed(f"task process {process.pid} died ({_describe_exit(code)})")
-            if time.time() * 1000 >= deadline:
+            if monotonic_ms() >= deadline:
                 log.warning("%s timed out; terminating task process %s", job.label, process.pid)
                 if self.process is process:
                     self.kill_child()

@@ -74,7 +74,8 @@ class ThreadWorker(Runner):
                 with self.lock:
                     self.job = job
                     job.worker = self
-                self.hooks.started(job)
+                if not self.hooks.started(job):
+                    return None  # handed back before it started
                 assert job.task is not None and job.message is not None
                 outcome = job.task.run(job.message)
             finally:
