@@ -142,7 +142,7 @@ class WorkerPool:
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._monitor_wake = threading.Event()
-        self._monitor_due = 0
+        self._monitor_due = monotonic_ms()
         self._thread: threading.Thread | None = None
         self._context: Any = None
         self.completed = 0
@@ -274,7 +274,8 @@ class WorkerPool:
                     if blocking:
                         with self.slots:
                             self.dispatcher_idle = False
-                pause = 0.05
+                if blocking or found.claims:
+                    pause = 0.05  # (an empty claim may succeed where the wait fails)
                 self._report_acks(acks_sent, found.acked)
                 for claim in found.claims:
                     self._dispatch(claim)
@@ -539,17 +540,23 @@ class WorkerPool:
         while not (self.stopped.is_set() or (self.stopping.is_set() and not self.jobs)):
             try:
                 now = monotonic_ms()
+                self._warn_if_starved(now - self._monitor_due)
                 if now >= next_renew:
                     self._renew(now)
                     next_renew = now + every
                 wake = self._enforce_thread_timeouts(now)
                 wait_ms = max(min(next_renew, wake or next_renew, now + 100) - now, 1)
-                self._monitor_due = now + wait_ms
                 pause = 0.05
-            except Exception:  # server refusals, bugs of ours: log, back off, carry on
-                log.exception("the lease monitor failed; retrying in %.2fs", pause)
+            except Exception as error:  # outages, server refusals, bugs of ours: never die
+                # Renewals are retried soon (not a whole interval later): a lease
+                # must outlive an outage shorter than itself.
+                if isinstance(error, BackendUnavailableError):
+                    log.warning("could not renew leases (%s); retrying in %.2fs", error, pause)
+                else:
+                    log.exception("the lease monitor failed; retrying in %.2fs", pause)
                 wait_ms = int(pause * 1000)
                 pause = backoff_pause(pause, ceiling=min(every / 1000, 5.0))
+            self._monitor_due = monotonic_ms() + wait_ms
             self._monitor_wake.wait(wait_ms / 1000)
             self._monitor_wake.clear()
 
@@ -558,41 +565,38 @@ class WorkerPool:
             jobs = [job for job in self.jobs.values() if holds_slot(job.state)]
         if not jobs:
             return
-        self._warn_slow_renewals(jobs, now)
         leases = [(job.claim.queue, job.claim.name, job.token) for job in jobs]
-        try:
-            results = self.broker.renew_leases(leases, self.lease_ms)
-        except BackendUnavailableError as error:
-            log.warning("could not renew %d leases: %s", len(jobs), error)
-            return
+        results = self.broker.renew_leases(leases, self.lease_ms)
         for job, held in zip(jobs, results, strict=True):
             if held:
                 job.lease_expires = now + self.lease_ms
-                job.renewed_at = now
             elif not job.lease_lost and holds_slot(job.state):
                 # (A job that finished meanwhile was simply acked: nothing lost.)
                 job.lease_lost = True
                 log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
 
-    def _warn_slow_renewals(self, jobs: Sequence[Job], now: int) -> None:
-        """A thread task holding the GIL starves renewals: past half the lease, say so."""
-        for job in jobs:
-            last = job.renewed_at if job.renewed_at is not None else job.started_at
-            if (
-                job.mechanism != "thread"
-                or last is None
-                or job.slow_renewal_logged
-                or now - last <= self.lease_ms // 2
-            ):
-                continue
+    def _warn_if_starved(self, late_ms: int) -> None:
+        """A thread task that holds the GIL starves the monitor (and its renewals): when
+        the monitor wakes more than half a lease late, name the thread tasks running."""
+        if late_ms <= self.lease_ms // 2:
+            return
+        with self.slots:
+            suspects = [
+                job
+                for job in self.jobs.values()
+                if job.mechanism == "thread"
+                and job.state is JobState.RUNNING
+                and not job.slow_renewal_logged
+            ]
+        for job in suspects:
             job.slow_renewal_logged = True
             log.warning(
-                "the lease of %s was renewed %d ms late (lease %d ms): a thread task that holds "
-                "the GIL starves the pool, and past its lease the message is redelivered while "
-                "it still runs; use mechanism='process' for CPU-bound tasks",
-                job.label,
-                now - last,
+                "leases were renewed %d ms late (lease %d ms) while %s ran in a thread: a thread "
+                "task that holds the GIL starves the pool, and past its lease the message is "
+                "redelivered while it still runs; use mechanism='process' for CPU-bound tasks",
+                late_ms,
                 self.lease_ms,
+                job.label,
             )
 
     def _enforce_thread_timeouts(self, now: int) -> int | None:

@@ -20,6 +20,8 @@ Events::
     START       the runner starts the task              CLAIMED -> RUNNING
     REFUSE      dead-lettered before running            CLAIMED -> DONE
     FINISH      the task returned, raised or timed out  RUNNING -> RECORDING
+                (or never started: its process could not  CLAIMED -> RECORDING
+                start, recorded as a crash)
                 (the watchdog may finish a stuck thread's job first: the
                 thread's own late FINISH is then ignored)
     RECORDED    the outcome is written                  RECORDING -> DONE
@@ -91,6 +93,7 @@ S, E = JobState, JobEvent
 #: before the table is consulted: they ignore everything.
 TABLE: dict[tuple[JobState, JobEvent], tuple[JobState, bool]] = {
     (S.CLAIMED, E.START): (S.RUNNING, False),
+    (S.CLAIMED, E.FINISH): (S.RECORDING, False),
     (S.CLAIMED, E.REFUSE): (S.DONE, True),
     (S.CLAIMED, E.ABANDON): (S.ABANDONED, True),
     (S.CLAIMED, E.HAND_BACK): (S.HANDED_BACK, True),

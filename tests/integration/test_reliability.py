@@ -244,8 +244,7 @@ def test_a_renewal_starved_by_a_thread_holding_the_gil_is_reported(
 
     results = []
     caplog.set_level(logging.WARNING, logger="alsek.worker")
-    with WorkerPool([rel_gil_hog, rel_gil_sleeper], max_threads=1, max_processes=0,
-                    lease_ms=4_000):
+    with WorkerPool([rel_gil_hog, rel_gil_sleeper], max_threads=1, max_processes=0, lease_ms=4_000):
         rel_gil_sleeper.generate()
         wait_until(lambda: not stored_messages(backend), what="the sleeper")
         results.append([r.getMessage() for r in caplog.records if "renewed" in r.getMessage()])

@@ -33,7 +33,6 @@ class Job:
     started_at: int | None = None
     deadline: int | None = None
     interrupted_at: int | None = None
-    renewed_at: int | None = None
     lease_lost: bool = False
     slow_renewal_logged: bool = False
     worker: Any = None
