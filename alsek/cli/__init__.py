@@ -151,7 +151,7 @@ def worker(
     nested module (my_project.my_tasks), or a directory scanned recursively
     (my_project). Stops on SIGINT/SIGTERM after letting running tasks finish.
     """
-    from alsek.effects.worker import WorkerPool
+    from alsek.effects.pool.pool import WorkerPool
     from alsek.pure.backoff import LinearBackoff
     from alsek.pure.ordering import parse_queues
 
@@ -184,10 +184,10 @@ def worker(
 @click.pass_context
 def deadletters(ctx: click.Context, package: str) -> None:
     """List, inspect and re-submit the dead letters of PACKAGE's broker."""
-    from alsek.effects.worker import _broker_of
+    from alsek.effects.pool.pool import broker_of
 
     try:
-        ctx.obj = _broker_of(_tasks(package))
+        ctx.obj = broker_of(_tasks(package))
     except AlsekError as error:
         raise click.ClickException(str(error)) from None
 

@@ -1,5 +1,5 @@
 """Worker pools (``alsek.core.worker``)."""
 
-from alsek.effects.worker import WorkerPool
+from alsek.effects.pool.pool import WorkerPool
 
 __all__ = ["WorkerPool"]

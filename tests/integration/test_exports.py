@@ -26,7 +26,7 @@ FACADES = {
         "backoff_from_settings": "alsek.pure.backoff",
     },
     "alsek.core.consumer": {"Consumer": "alsek.effects.consumer"},
-    "alsek.core.worker": {"WorkerPool": "alsek.effects.worker"},
+    "alsek.core.worker": {"WorkerPool": "alsek.effects.pool.pool"},
     "alsek.core.message": {"Message": "alsek.effects.message"},
     "alsek.core.broker": {"Broker": "alsek.effects.broker"},
     "alsek.core.lock": {"Lock": "alsek.effects.lock"},

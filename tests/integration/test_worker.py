@@ -234,8 +234,8 @@ def test_idle_workers_retire_and_come_back(store: ResultStore) -> None:
     with pool:
         first = [wt.t_echo.generate(args=(i,)) for i in range(8)]
         assert [store.get(m, timeout=10_000) for m in first] == list(range(8))
-        assert 1 <= len(pool.workers["thread"]) <= 4
-        wait_until(lambda: not pool.workers["thread"], 10, "idle threads to retire")
+        assert 1 <= len(pool.slots.workers["thread"]) <= 4
+        wait_until(lambda: not pool.slots.workers["thread"], 10, "idle threads to retire")
         again = wt.t_echo.generate(args=("back",))
         assert store.get(again, timeout=10_000) == "back"
 

@@ -81,7 +81,7 @@ def test_only_allowed_imports(path: Path) -> None:
 
 
 def test_the_checker_catches_the_forbidden() -> None:
-    for module in ("time", "threading", "alsek.effects.worker", "alsek.core", "redis", "click"):
+    for module in ("time", "threading", "alsek.effects.pool", "alsek.core", "redis", "click"):
         assert not allowed(module), module
     for module in ("heapq", "random", "alsek.pure.decisions", "attrs", "tomllib"):
         assert allowed(module), module

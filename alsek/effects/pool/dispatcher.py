@@ -1,0 +1,102 @@
+"""The dispatcher: claims what free slots can start and hands it to runners.
+
+It asks ``alsek.pure.pool.plan`` what to do, then does it: claim (carrying
+pending acks), wait for work and claim in one round trip, or pause until a
+slot frees. It never dies: outages and bugs of ours are logged and retried
+with a growing, jittered pause, and acks of a failed claim go with the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+from alsek.effects.clock import utcnow_ms
+from alsek.effects.consumer import Consumer
+from alsek.effects.pool import acks as ack_batches
+from alsek.effects.pool.events import Claimed, Observers
+from alsek.effects.pool.slots import Slots
+from alsek.exceptions import BackendUnavailableError
+from alsek.pure import pool as policy
+
+log = logging.getLogger("alsek.worker")
+
+
+def backoff_pause(previous: float, ceiling: float = 5.0) -> float:
+    """The next pause of a loop that keeps failing: doubled, capped, with jitter."""
+    return min(previous * 2, ceiling) * random.uniform(0.75, 1.25)
+
+
+class Dispatcher:
+    """The claim loop of one pool (``run`` blocks until ``stopping`` is set)."""
+
+    def __init__(
+        self,
+        slots: Slots,
+        consumer: Consumer,
+        observers: Observers,
+        lease_ms: int,
+        batch: int,
+        wake_key: str,
+        stopping: threading.Event,
+    ) -> None:
+        self.slots = slots
+        self.consumer = consumer
+        self.observers = observers
+        self.lease_ms = lease_ms
+        self.batch = batch
+        self.wake_key = wake_key
+        self.stopping = stopping
+        self.next_wake: int | None = None
+
+    def interrupt(self) -> None:
+        """Wake the dispatcher wherever it waits (the lock, or the backend)."""
+        with self.slots.cond:
+            self.slots.cond.notify_all()
+        try:
+            self.consumer.broker.backend.wake(self.wake_key)
+        except Exception as error:  # it wakes by itself within a second
+            log.debug("could not wake the dispatcher: %s", error)
+
+    def run(self) -> None:
+        """Claim and dispatch until the pool stops."""
+        pause = 0.05
+        while not self.stopping.is_set():
+            action, acks = self.slots.plan(self.batch)
+            if isinstance(action, policy.Stop):
+                return
+            if isinstance(action, policy.Pause):
+                self.slots.wait_for_slot(1.0)
+                continue
+            try:
+                found = self._claim(action, acks)
+            except Exception as error:  # outages, server refusals, bugs of ours: never die
+                self.slots.failed(acks)
+                if isinstance(error, BackendUnavailableError):
+                    log.warning("backend unavailable (%s); retrying in %.2fs", error, pause)
+                else:
+                    log.exception("claiming failed; retrying in %.2fs", pause)
+                self.stopping.wait(pause)
+                pause = backoff_pause(pause)
+                continue
+            if action.wait or found:
+                pause = 0.05  # (an empty claim may succeed where the wait fails)
+
+    def _claim(self, action: policy.Claim, acks: list) -> int:  # type: ignore[type-arg]
+        plan = action.plan
+        if action.wait:
+            batch = self.consumer.wait_and_claim_raw(
+                plan.mechanisms, plan.limit, self.next_wake, self.wake_key
+            )
+        else:
+            batch = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
+        ack_batches.report(acks, batch.acked)
+        self.slots.answered(plan.limit, len(batch.claims))
+        self.next_wake = batch.next_wake
+        for claim in batch.claims:
+            self.observers.emit(
+                Claimed(claim.name, claim.queue, claim.mechanism, claim.deliveries, utcnow_ms())
+            )
+            self.slots.dispatch(claim, self.lease_ms)
+        return len(batch.claims)

@@ -1,0 +1,148 @@
+"""The monitor thread: renews the leases of running jobs and enforces thread timeouts.
+
+It never dies: any error is logged and retried with jitter. A failed
+renewal is retried soon, not a whole interval later
+(``alsek.pure.pool.retry_renewal_after``), so a lease outlives an outage
+shorter than itself. When the monitor itself wakes more than half a lease
+late, a thread task holding the GIL starved it: the running thread tasks
+are named in a warning. Process tasks time out in their own runner (it
+kills the child); thread tasks here: raise, then abandon (``thread_timeout``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+from alsek.effects.broker import Broker
+from alsek.effects.clock import monotonic_ms
+from alsek.effects.execution import Executor
+from alsek.effects.pool.slots import Slots
+from alsek.effects.runners.job import Job
+from alsek.effects.runners.thread import timed_out
+from alsek.exceptions import BackendUnavailableError
+from alsek.pure import pool as policy
+from alsek.pure.lifecycle import JobEvent
+from alsek.pure.timing import renew_interval
+
+log = logging.getLogger("alsek.worker")
+
+#: After raising TimeoutError in a thread, how long to wait before giving up on it.
+THREAD_KILL_GRACE_MS = 2_000
+#: The longest the monitor sleeps without looking.
+MAX_NAP_MS = 100
+
+
+class Monitor:
+    """Renewals and thread timeouts for one pool (run ``run`` in a thread)."""
+
+    def __init__(self, slots: Slots, broker: Broker, executor: Executor, lease_ms: int) -> None:
+        self.slots = slots
+        self.broker = broker
+        self.executor = executor
+        self.lease_ms = lease_ms
+        self.wake = threading.Event()
+        self.due = monotonic_ms()
+        self.finished = threading.Event()
+
+    def alarm(self, deadline: int) -> None:
+        """A thread task starts with ``deadline``: wake up if that is before the next look."""
+        if deadline < self.due:
+            self.wake.set()
+
+    def run(self, done: threading.Event) -> None:
+        """Loop until ``done`` is set and no job holds a slot."""
+        every = renew_interval(self.lease_ms)
+        next_renew = monotonic_ms() + every
+        failures = 0
+        while not (done.is_set() and not self.slots.live()):
+            now = monotonic_ms()
+            try:
+                self._warn_if_starved(now - self.due)
+                if now >= next_renew:
+                    self._renew(now)
+                    next_renew, failures = now + every, 0
+                nap = min(next_renew, self._enforce_thread_timeouts(now), now + MAX_NAP_MS) - now
+            except Exception as error:  # outages, server refusals, bugs of ours: never die
+                failures += 1
+                nap = int(policy.retry_renewal_after(failures, self.lease_ms) * _jitter())
+                if isinstance(error, BackendUnavailableError):
+                    log.warning("could not renew leases (%s); retrying in %d ms", error, nap)
+                else:
+                    log.exception("the lease monitor failed; retrying in %d ms", nap)
+                next_renew = min(next_renew, now + nap)
+            nap = max(nap, 1)
+            self.due = monotonic_ms() + nap
+            self.wake.wait(nap / 1000)
+            self.wake.clear()
+        self.finished.set()
+
+    def _renew(self, now: int) -> None:
+        jobs = self.slots.live()
+        if not jobs:
+            return
+        leases = [(job.claim.queue, job.claim.name, job.token) for job in jobs]
+        held = self.broker.renew_leases(leases, self.lease_ms)
+        still = set(self.slots.live())
+        for job, ok in zip(jobs, held, strict=True):
+            if ok:
+                job.lease_expires = now + self.lease_ms
+            elif not job.lease_lost and job in still:
+                # (A job that finished meanwhile was simply acked: nothing lost.)
+                job.lease_lost = True
+                log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
+
+    def _warn_if_starved(self, late_ms: int) -> None:
+        if not policy.starved(late_ms, self.lease_ms):
+            return
+        for job in self.slots.running("thread"):
+            if job.slow_renewal_logged:
+                continue
+            job.slow_renewal_logged = True
+            log.warning(
+                "leases were renewed %d ms late (lease %d ms) while %s ran in a thread: a thread "
+                "task that holds the GIL starves the pool, and past its lease the message is "
+                "redelivered while it still runs; use mechanism='process' for CPU-bound tasks",
+                late_ms,
+                self.lease_ms,
+                job.label,
+            )
+
+    def _enforce_thread_timeouts(self, now: int) -> int:
+        """Raise in or abandon overdue thread tasks; returns when to look again."""
+        earliest = now + MAX_NAP_MS
+        for job in self.slots.running("thread"):
+            if job.deadline is None:
+                continue
+            action, due = policy.thread_timeout(
+                now, job.deadline, job.interrupted_at, THREAD_KILL_GRACE_MS
+            )
+            if action is policy.TimeoutAction.RAISE:
+                log.warning("%s timed out; raising TimeoutError in its thread", job.label)
+                job.interrupted_at = now
+                if job.worker is not None:
+                    job.worker.interrupt(job)
+            elif action is policy.TimeoutAction.ABANDON:
+                # The thread ignores the exception (stuck in C code): record the
+                # timeout ourselves and abandon the thread.
+                log.error("%s did not stop; abandoning its thread", job.label)
+                self._abandon_thread(job)
+                continue
+            earliest = min(earliest, due)
+        return earliest
+
+    def _abandon_thread(self, job: Job) -> None:
+        if not self.slots.step(job, JobEvent.FINISH):
+            return  # it finished after all
+        try:
+            assert job.task is not None and job.message is not None
+            self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_expires)
+        except Exception:
+            log.exception("could not record the timeout of %s", job.label)
+        finally:
+            self.slots.step(job, JobEvent.RECORDED, worker_lost=True)
+
+
+def _jitter() -> float:
+    return random.uniform(0.75, 1.25)

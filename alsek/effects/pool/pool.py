@@ -1,0 +1,228 @@
+"""The worker pool: claims what it can run, runs it, records the outcome.
+
+Threads, each owning one part (``alsek.effects.pool``):
+
+* the **dispatcher** (the thread calling ``run()``) claims messages only
+  when a slot of their mechanism is free and hands them to runners;
+* **runners** (long-lived threads, and threads each driving one long-lived
+  child process) run jobs and record their outcomes (``completion``);
+* the **monitor** renews the leases of running jobs and enforces thread
+  timeouts.
+
+What each of them decides is ``alsek.pure.pool``'s and
+``alsek.pure.lifecycle``'s; this module only starts, stops and wires them.
+Stopping (``stop()``, SIGINT, SIGTERM): stop claiming, let running jobs
+finish for ``grace_ms``, then hand the rest back to the queue at once; a
+second signal cuts the grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from alsek import defaults
+from alsek.effects.broker import Broker
+from alsek.effects.clock import monotonic_ms, new_token
+from alsek.effects.consumer import Consumer
+from alsek.effects.execution import Executor
+from alsek.effects.pool import acks as ack_batches
+from alsek.effects.pool.completion import Completion
+from alsek.effects.pool.dispatcher import Dispatcher
+from alsek.effects.pool.events import Observer, Observers
+from alsek.effects.pool.monitor import Monitor
+from alsek.effects.pool.runners import RunnerFactory
+from alsek.effects.pool.shutdown import hand_back, install_signals
+from alsek.effects.pool.slots import Slots
+from alsek.effects.task import Task
+from alsek.exceptions import BackendUnavailableError, ValidationError
+from alsek.pure import capacity as cap
+from alsek.pure import pool as policy
+from alsek.pure.backoff import Backoff
+from alsek.pure.ordering import queue_order
+
+log = logging.getLogger("alsek.worker")
+
+
+def broker_of(tasks: Sequence[Task]) -> Broker:
+    """The broker every task uses (brokers on the same store and namespace count as one)."""
+    brokers: dict[Any, Broker] = {}
+    for task in tasks:
+        brokers.setdefault(task.broker.backend.identity(), task.broker)
+    if len(brokers) > 1:
+        names = ", ".join(f"{t.name} -> {t.broker!r}" for t in tasks)
+        raise ValidationError(f"a worker pool's tasks must share one broker; got {names}")
+    return next(iter(brokers.values()))
+
+
+class WorkerPool:
+    """Runs tasks from a broker's queues with threads and processes.
+
+    Args:
+        tasks: the tasks this pool can run (all on one broker).
+        queues: queues to consume, in priority order (default: the tasks'
+            queues, alphabetically).
+        max_threads: thread-mechanism tasks running at once.
+        max_processes: process-mechanism tasks running at once (default:
+            the CPU count).
+        backoff: consumer backoff after empty passes.
+        lease_ms: lease length; renewed every third of it while a task runs.
+        grace_ms: how long a stopping pool lets running tasks finish.
+        idle_ms: how long an idle worker thread or process lives.
+        batch: most messages claimed in one round trip.
+        observers: told about claims, starts, outcomes and releases
+            (``alsek.effects.pool.events.Observer``).
+    """
+
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        queues: Sequence[str] | None = None,
+        max_threads: int = 8,
+        max_processes: int | None = None,
+        backoff: Backoff | None = None,
+        lease_ms: int = defaults.DEFAULT_LEASE_MS,
+        grace_ms: int = defaults.DEFAULT_GRACE_MS,
+        idle_ms: int = defaults.DEFAULT_IDLE_MS,
+        batch: int = 16,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.tasks = {task.name: task for task in tasks}
+        if not self.tasks:
+            raise ValidationError("a worker pool needs at least one task")
+        self.broker = broker_of(list(self.tasks.values()))
+        if max_processes is None:
+            max_processes = os.cpu_count() or 1
+        capacity = cap.Capacity(max_threads=max_threads, max_processes=max_processes)
+        cap.plan_claim(capacity, cap.Load(), batch)  # validates batch
+        self.queues = queue_order(queues, {task.queue for task in self.tasks.values()})
+        self.consumer = Consumer(
+            self.broker, subset=self.queues, backoff=backoff, lease_ms=lease_ms
+        )
+        self.lease_ms = lease_ms
+        self.grace_ms = grace_ms
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()
+        self.observers = Observers()
+        for observer in observers:
+            self.observers.add(observer)
+        self.runners = RunnerFactory(self.tasks.values())
+        self.slots = Slots(capacity, self.runners.new, lambda: self.dispatcher.interrupt())
+        executor = Executor(self.broker, lease_ms)
+        self.completion = Completion(
+            self.slots, self.tasks, self.consumer, executor, self.observers, lease_ms, idle_ms
+        )
+        self.runners.hooks = self.completion.hooks()
+        self.dispatcher = Dispatcher(
+            self.slots,
+            self.consumer,
+            self.observers,
+            lease_ms,
+            batch,
+            f"pool-{new_token()}",
+            self.stopping,
+        )
+        self.monitor = Monitor(self.slots, self.broker, executor, lease_ms)
+        self.completion.on_thread_deadline = self.monitor.alarm
+        self._thread: threading.Thread | None = None
+
+    @property
+    def capacity(self) -> cap.Capacity:
+        """The pool's slot limits."""
+        return self.slots.capacity
+
+    @property
+    def completed(self) -> int:
+        """Tasks whose outcome this pool recorded."""
+        return self.slots.completed
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerPool(tasks={sorted(self.tasks)}, queues={list(self.queues)}, "
+            f"max_threads={self.capacity.max_threads}, max_processes={self.capacity.max_processes})"
+        )
+
+    def add_observer(self, observer: Observer) -> None:
+        """Tell ``observer`` about this pool's claims, starts, outcomes and releases."""
+        self.observers.add(observer)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until stopped (``stop()``, SIGINT or SIGTERM). Blocks."""
+        restore = install_signals(self)
+        try:
+            self._check_backend()
+            monitor = threading.Thread(
+                target=self.monitor.run, args=(self.stopping,), daemon=True, name="alsek-monitor"
+            )
+            monitor.start()
+            log.info("started %r on %r", self, self.broker.backend)
+            self.dispatcher.run()
+            self._drain()
+            monitor.join(5)
+        finally:
+            restore()
+            self.stopped.set()
+            log.info("pool stopped after %d tasks", self.completed)
+
+    def start(self) -> WorkerPool:
+        """Run in a background thread; returns at once."""
+        self._thread = threading.Thread(target=self.run, daemon=True, name="alsek-pool")
+        self._thread.start()
+        return self
+
+    def stop(
+        self, grace_ms: int | None = None, wait: bool = True, timeout: float | None = 30
+    ) -> None:
+        """Stop claiming, let running tasks finish within ``grace_ms``, hand back the rest."""
+        if grace_ms is not None:
+            self.grace_ms = grace_ms
+        self.stopping.set()
+        self.slots.stop()
+        self.consumer.stop()
+        self.dispatcher.interrupt()
+        self.monitor.wake.set()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _check_backend(self) -> None:
+        warnings = getattr(self.broker.backend, "server_warnings", None)
+        if warnings is None:
+            return
+        try:
+            for warning in warnings():
+                log.warning("backend: %s", warning)
+        except BackendUnavailableError as error:
+            log.warning("backend unavailable at start-up (%s); will keep retrying", error)
+
+    # -- stopping ------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        ack_batches.flush(self.consumer, self.slots.take_acks())
+        started = monotonic_ms()
+        while True:
+            with self.slots.cond:
+                # Re-read the grace each time: a second signal cuts it to zero.
+                now = monotonic_ms()
+                action, until = policy.drain(now, started, self.grace_ms, len(self.slots.live()))
+                if action is policy.DrainAction.WAIT:
+                    self.slots.cond.wait(min(until - now, 500) / 1000)
+                    continue
+            break
+        ack_batches.flush(self.consumer, self.slots.take_acks())
+        for job in self.slots.live():
+            hand_back(self.slots, self.consumer, job)
+        for runner in self.slots.runners():
+            runner.mailbox.put(None)
+            self.runners.join(runner)
+        ack_batches.flush(self.consumer, self.slots.take_acks())

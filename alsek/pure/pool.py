@@ -1,0 +1,259 @@
+"""The worker pool's policy: what a pool does next, as pure transitions.
+
+Contract: every choice a worker pool makes that can be stated without I/O
+is made here, and both the real pool (``alsek.effects.pool``) and the
+simulator (``alsek.sim``) call these functions: neither keeps a copy. The
+life of one job is ``alsek.pure.lifecycle``'s; slot arithmetic is
+``alsek.pure.capacity``'s; what follows a task's outcome is
+``alsek.pure.decisions``'.
+
+Theory of operation. A pool has one *dispatcher*, in one of four phases:
+
+* ``READY``: about to ask ``plan`` what to do;
+* ``CLAIMING``: a claim is in flight;
+* ``WAITING``: the last claim found the queues short and nothing changed
+  since, so it waits for work and claims the moment it arrives (on Redis
+  one round trip: a blocking pop with the claim queued behind it);
+* ``PAUSED``: at capacity with nothing to carry, it waits for a slot.
+
+A claim asks for as many messages as free slots can start (never more:
+what a pool cannot start, other pools can), and carries the acks of
+finished thread tasks. A freed slot bumps ``epoch``; a dispatcher that
+planned before the bump claims again instead of waiting, and one waiting
+on the backend with that mechanism full is woken.
+
+Acks of successes whose only effect is an ack travel cheaply (``route_ack``):
+a process runner's rides on its own next claim (it keeps its slot), a
+thread runner's on the dispatcher's next claim, unless the dispatcher is
+waiting or the pool is stopping (then it goes at once). Every other
+outcome is recorded in one step of its own.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from alsek.pure import capacity as cap
+from alsek.pure.capacity import Capacity, ClaimPlan, Load
+from alsek.pure.message import Mechanism
+from alsek.pure.timing import renew_interval
+
+
+class Phase(enum.Enum):
+    """What the dispatcher is doing (see the module docstring)."""
+
+    READY = "ready"
+    CLAIMING = "claiming"
+    WAITING = "waiting"
+    PAUSED = "paused"
+
+
+@attrs.frozen
+class PoolState:
+    """One pool's dispatcher and slots, as the policy sees them."""
+
+    capacity: Capacity
+    load: Load = attrs.field(factory=Load)
+    phase: Phase = Phase.READY
+    #: Bumped whenever a slot frees.
+    epoch: int = 0
+    #: ``epoch`` when the last claim was planned.
+    planned_epoch: int = -1
+    #: The last claim found fewer messages than it asked for.
+    exhausted: bool = False
+    #: Acks of finished thread tasks waiting to ride on the next claim.
+    pending_acks: int = 0
+    stopping: bool = False
+
+
+@attrs.frozen
+class Claim:
+    """Claim up to ``plan.limit`` messages (carrying ``acks`` pending acks); with ``wait``,
+    first wait until work may have arrived."""
+
+    plan: ClaimPlan
+    acks: int
+    wait: bool
+
+
+@attrs.frozen
+class Pause:
+    """At capacity with nothing to carry: wait until a slot frees."""
+
+
+@attrs.frozen
+class Stop:
+    """The pool is stopping: claim nothing more."""
+
+
+Action = Claim | Pause | Stop
+
+
+def plan(state: PoolState, batch: int) -> tuple[PoolState, Action]:
+    """What the dispatcher does next."""
+    if state.stopping:
+        return state, Stop()
+    claim_plan = cap.plan_claim(state.capacity, state.load, batch)
+    if claim_plan.limit == 0 and state.pending_acks == 0:
+        return attrs.evolve(state, phase=Phase.PAUSED, exhausted=False), Pause()
+    wait = (
+        state.exhausted
+        and state.pending_acks == 0
+        and state.epoch == state.planned_epoch
+        and claim_plan.limit > 0
+    )
+    after = attrs.evolve(
+        state,
+        phase=Phase.WAITING if wait else Phase.CLAIMING,
+        planned_epoch=state.epoch,
+        pending_acks=0,
+    )
+    return after, Claim(claim_plan, state.pending_acks, wait)
+
+
+def answered(state: PoolState, asked: int, got: int) -> PoolState:
+    """A claim answered with ``got`` of the ``asked`` messages (each then ``admit``-ted)."""
+    return attrs.evolve(state, phase=Phase.READY, exhausted=got < asked)
+
+
+def failed(state: PoolState, acks: int) -> PoolState:
+    """A claim failed: its ``acks`` wait for the next one, which does not wait first."""
+    return attrs.evolve(
+        state, phase=Phase.READY, exhausted=False, pending_acks=state.pending_acks + acks
+    )
+
+
+def admit(state: PoolState, mechanism: Mechanism) -> PoolState:
+    """A claimed message of ``mechanism`` takes a slot."""
+    return attrs.evolve(state, load=cap.admit(state.load, mechanism))
+
+
+class Wake(enum.Enum):
+    """What a freed slot asks of the dispatcher."""
+
+    NOTHING = "nothing"
+    #: It is paused: let it plan again.
+    RESUME = "resume"
+    #: It waits on the backend with this mechanism full: interrupt the wait.
+    INTERRUPT = "interrupt"
+
+
+def free(state: PoolState, mechanism: Mechanism) -> tuple[PoolState, Wake]:
+    """A slot of ``mechanism`` frees (its job ended, or was handed back or let go)."""
+    was_full = cap.free(state.capacity, state.load, mechanism) == 0
+    after = attrs.evolve(state, load=cap.finish(state.load, mechanism), epoch=state.epoch + 1)
+    if state.stopping:
+        return after, Wake.RESUME if state.phase is Phase.PAUSED else Wake.NOTHING
+    if state.phase is Phase.PAUSED:
+        return after, Wake.RESUME
+    if state.phase is Phase.WAITING and was_full:
+        # A dispatcher waiting with room for this mechanism already hears new
+        # work; one that had no room must look again now.
+        return after, Wake.INTERRUPT
+    return after, Wake.NOTHING
+
+
+class AckRoute(enum.Enum):
+    """How the ack of a success whose only effect is an ack travels."""
+
+    #: With the runner's own next claim (a process runner keeps its slot).
+    RUNNER_CLAIM = "runner_claim"
+    #: With the dispatcher's next claim.
+    NEXT_CLAIM = "next_claim"
+    #: On its own, now.
+    NOW = "now"
+
+
+def route_ack(state: PoolState, mechanism: Mechanism) -> tuple[PoolState, AckRoute]:
+    """Where the ack of a finished ``mechanism`` task goes."""
+    if state.stopping:
+        return state, AckRoute.NOW
+    if mechanism == "process":
+        return state, AckRoute.RUNNER_CLAIM
+    if state.phase is Phase.WAITING:
+        return state, AckRoute.NOW  # the dispatcher may wait a long time: do not hold it
+    return attrs.evolve(state, pending_acks=state.pending_acks + 1), AckRoute.NEXT_CLAIM
+
+
+def keep_ack(state: PoolState) -> PoolState:
+    """An ack that could not travel as routed waits for the dispatcher's next claim."""
+    return attrs.evolve(state, pending_acks=state.pending_acks + 1)
+
+
+def flushed(state: PoolState) -> PoolState:
+    """The pending acks were sent on their own (at shutdown)."""
+    return attrs.evolve(state, pending_acks=0)
+
+
+def stop(state: PoolState) -> PoolState:
+    """Stop claiming."""
+    return attrs.evolve(state, stopping=True)
+
+
+# -- timeouts, renewals, the drain ------------------------------------------------
+
+
+class TimeoutAction(enum.Enum):
+    """What the watchdog does to a running thread task."""
+
+    NOTHING = "nothing"
+    #: Raise ``TimeoutError`` inside the task's thread.
+    RAISE = "raise"
+    #: The thread ignored it (stuck in C code): record the timeout, abandon the thread.
+    ABANDON = "abandon"
+
+
+def thread_timeout(
+    now: int, deadline: int, interrupted_at: int | None, grace_ms: int
+) -> tuple[TimeoutAction, int]:
+    """The watchdog's step for one thread task, and when to look at it again."""
+    if interrupted_at is None:
+        if now < deadline:
+            return TimeoutAction.NOTHING, deadline
+        return TimeoutAction.RAISE, now + grace_ms
+    if now < interrupted_at + grace_ms:
+        return TimeoutAction.NOTHING, interrupted_at + grace_ms
+    return TimeoutAction.ABANDON, now
+
+
+def retry_renewal_after(failures: int, lease_ms: int) -> int:
+    """After ``failures`` failed renewals in a row, how long until the next try (ms).
+
+    Soon, growing, and never longer than the renewal interval: a lease must
+    outlive an outage shorter than itself.
+    """
+    backoff: int = 50 * 2 ** min(max(failures - 1, 0), 16)
+    return min(backoff, renew_interval(lease_ms))
+
+
+def starved(late_ms: int, lease_ms: int) -> bool:
+    """Whether the monitor woke so late (a thread holding the GIL) that leases were at risk."""
+    return late_ms > lease_ms // 2
+
+
+def lease_is_fresh(expires: int, now: int, lease_ms: int) -> bool:
+    """Whether a lease that runs out at ``expires`` is safe without asking the backend:
+    more than half of it left (nobody can claim the message before it runs out)."""
+    return expires - now > lease_ms // 2
+
+
+class DrainAction(enum.Enum):
+    """What a stopping pool does next."""
+
+    #: Nothing runs any more: finish.
+    DONE = "done"
+    #: Let running tasks finish until the grace period ends.
+    WAIT = "wait"
+    #: The grace period is over: hand what still runs back to the queue.
+    HAND_BACK = "hand_back"
+
+
+def drain(now: int, started: int, grace_ms: int, running: int) -> tuple[DrainAction, int]:
+    """A stopping pool's next step, and until when to wait (``now`` if not waiting)."""
+    if running == 0:
+        return DrainAction.DONE, now
+    if now < started + grace_ms:
+        return DrainAction.WAIT, started + grace_ms
+    return DrainAction.HAND_BACK, now
