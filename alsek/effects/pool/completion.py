@@ -16,7 +16,13 @@ from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.message import Message
 from alsek.effects.pool import acks as ack_batches
-from alsek.effects.pool.events import Finished, Observers, Released, Started
+from alsek.effects.pool.events import (
+    Finished,
+    Observers,
+    Started,
+    claimed_event,
+    released_event,
+)
 from alsek.effects.pool.slots import Slots, mechanism_of
 from alsek.effects.runners.base import Hooks
 from alsek.effects.runners.job import Job
@@ -165,6 +171,7 @@ class Completion:
         ack_batches.report([ack], batch.acked)
         if not batch.claims:
             return None
+        self.observers.emit(claimed_event(batch.claims[0]))
         return self.slots.follow(job, batch.claims[0], self.lease_ms, requested)
 
     def broken(self, job: Job, error: BaseException) -> None:
@@ -182,9 +189,10 @@ class Completion:
         self, job: Job, outcome: Outcome, effects: tuple[Effect, ...], duration_ms: int | None
     ) -> None:
         if job.message is not None:
-            event = Finished(job.message, job.mechanism, outcome, effects, duration_ms, utcnow_ms())
+            event = Finished(
+                job.message, job.mechanism, outcome, effects, duration_ms, job.token, utcnow_ms()
+            )
             self.observers.emit(event)
 
     def _released(self, job: Job, how: str) -> None:
-        claim = job.claim
-        self.observers.emit(Released(claim.name, claim.queue, claim.mechanism, how, utcnow_ms()))
+        self.observers.emit(released_event(job.claim, how))

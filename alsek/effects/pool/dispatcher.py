@@ -12,10 +12,9 @@ import logging
 import random
 import threading
 
-from alsek.effects.clock import utcnow_ms
 from alsek.effects.consumer import Consumer
 from alsek.effects.pool import acks as ack_batches
-from alsek.effects.pool.events import Claimed, Observers
+from alsek.effects.pool.events import Observers, claimed_event
 from alsek.effects.pool.slots import Slots
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
@@ -95,8 +94,6 @@ class Dispatcher:
         self.slots.answered(plan.limit, len(batch.claims))
         self.next_wake = batch.next_wake
         for claim in batch.claims:
-            self.observers.emit(
-                Claimed(claim.name, claim.queue, claim.mechanism, claim.deliveries, utcnow_ms())
-            )
+            self.observers.emit(claimed_event(claim))
             self.slots.dispatch(claim, self.lease_ms)
         return len(batch.claims)

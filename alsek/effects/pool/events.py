@@ -16,10 +16,12 @@ from collections.abc import Sequence
 
 import attrs
 
+from alsek.effects.clock import utcnow_ms
 from alsek.effects.message import Message
 from alsek.exceptions import ValidationError
 from alsek.pure.decisions import Effect
 from alsek.pure.outcome import Outcome
+from alsek.pure.queue_model import Claim
 
 log = logging.getLogger("alsek.worker")
 
@@ -32,6 +34,7 @@ class Claimed:
     queue: str
     mechanism: str
     deliveries: int
+    token: str
     at: int
 
 
@@ -53,6 +56,7 @@ class Finished:
     outcome: Outcome
     effects: tuple[Effect, ...]
     duration_ms: int | None
+    token: str
     at: int
 
 
@@ -70,10 +74,23 @@ class Released:
     queue: str
     mechanism: str
     how: str
+    token: str
     at: int
 
 
 Event = Claimed | Started | Finished | Released
+
+
+def claimed_event(claim: Claim) -> Claimed:
+    """The event of ``claim``."""
+    return Claimed(
+        claim.name, claim.queue, claim.mechanism, claim.deliveries, claim.token, utcnow_ms()
+    )
+
+
+def released_event(claim: Claim, how: str) -> Released:
+    """The event of letting ``claim`` go (``how``: refused, handed_back, abandoned)."""
+    return Released(claim.name, claim.queue, claim.mechanism, how, claim.token, utcnow_ms())
 
 
 class Observer:
@@ -96,7 +113,9 @@ class Observers:
     """The pool's observers; ``emit`` tells each of them."""
 
     def __init__(self, observers: Sequence[Observer] = ()) -> None:
-        self.observers = list(observers)
+        self.observers: list[Observer] = []
+        for observer in observers:
+            self.add(observer)
 
     def add(self, observer: Observer) -> None:
         """Start telling ``observer``."""

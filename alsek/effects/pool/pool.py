@@ -221,7 +221,7 @@ class WorkerPool:
             break
         ack_batches.flush(self.consumer, self.slots.take_acks())
         for job in self.slots.live():
-            hand_back(self.slots, self.consumer, job)
+            hand_back(self.slots, self.consumer, self.observers, job)
         for runner in self.slots.runners():
             runner.mailbox.put(None)
             self.runners.join(runner)

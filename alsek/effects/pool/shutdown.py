@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from alsek.effects.consumer import Consumer
 from alsek.effects.interpreter import persist
+from alsek.effects.pool.events import Observers, released_event
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.process import ProcessSlot
@@ -57,11 +58,12 @@ def install_signals(pool: Stoppable) -> Callable[[], None]:
     return restore
 
 
-def hand_back(slots: Slots, consumer: Consumer, job: Job) -> None:
+def hand_back(slots: Slots, consumer: Consumer, observers: Observers, job: Job) -> None:
     """Return ``job``'s message to its queue at once (its delivery does not count)."""
     running_child = isinstance(job.worker, ProcessSlot) and job.worker.job is job
     if not slots.step(job, JobEvent.HAND_BACK, worker_lost=job.mechanism == "thread"):
         return
+    observers.emit(released_event(job.claim, "handed_back"))
     try:
         if running_child:
             job.worker.kill_child()
