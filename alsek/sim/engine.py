@@ -30,7 +30,15 @@ from alsek.pure.transitions import unclaimed
 from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import DEAD, IDLE, Held, KindRuntime, PoolState, link_chains
+from alsek.sim.runtime import (
+    DEAD,
+    IDLE,
+    Held,
+    KindRuntime,
+    PoolState,
+    link_chains,
+    message_id,
+)
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
@@ -135,7 +143,7 @@ class Engine(Dispatcher, Completion):
     def _arrival(self, stream: int, _: Any) -> None:
         runtime, times = self.streams[stream]
         self.serial += 1
-        self._submit(runtime.root(f"{runtime.name}-{self.serial}", self.now), "")
+        self._submit(runtime.root(message_id(self.serial, runtime.name), self.now), "")
         following = next(times, None)
         if following is None:
             self.open_streams -= 1

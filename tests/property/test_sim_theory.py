@@ -289,9 +289,9 @@ def check_little(checks: Checks, result: Run, mean_wait: float, tol: float) -> N
 def check_fcfs_path(checks: Checks, result: Run) -> None:
     """Every start equals the FCFS c-server recursion on the run's own arrivals and services.
 
-    Messages submitted in the same ms go in ``priority_key`` order (their uuid).
+    First come, first served: messages submitted in the same ms in submission order.
     """
-    order = sorted(range(len(result.uuids)), key=lambda i: (result.arrivals[i], result.uuids[i]))
+    order = range(len(result.uuids))  # submission order
     free = [0] * result.case.servers
     wrong = 0
     for i in order:
