@@ -59,6 +59,7 @@ class Completion:
     tracer: Tracer
     in_flight: int
     tokens: int
+    first_start: dict[str, int]
 
     def push(self, at: int, kind: int, a: Any, b: Any) -> None:
         raise NotImplementedError  # provided by Engine
@@ -80,6 +81,9 @@ class Completion:
         now = self.now
         message, runtime = held.message, held.runtime
         mechanism = message.mechanism
+        started = held.started_at
+        if started is not None and message.uuid not in self.first_start:
+            self.first_start[message.uuid] = started  # its wait ended when this run started
         # The attempt is over; its slot may stay busy while the outcome is recorded.
         del pool.held[message.uuid]
         pool.occupied[mechanism] += now - held.claimed_at

@@ -11,6 +11,8 @@ A submission wakes idle pools after ``wake_latency_ms``; a delayed message
 or an expiring lease wakes them at its time. A killed pool's messages come
 back when their lease lapses: the last renewal (every
 ``timing.renew_interval``) plus ``lease_ms``.
+A message's wait ends when its first run starts: noted when that run ends,
+or when a kill cuts it short, and reported with its final outcome.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from alsek.pure.transitions import unclaimed
 from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import DEAD, IDLE, Held, KindRuntime, PoolState, link_chains
+from alsek.sim.runtime import (
+    DEAD,
+    IDLE,
+    Held,
+    KindRuntime,
+    PoolState,
+    link_chains,
+    message_id,
+)
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
@@ -61,6 +71,8 @@ class Engine(Dispatcher, Completion):
             runtime.counts = self.recorder.by_task[name]
         self.tracer = Tracer(trace)
         self.submitted_at: dict[str, int] = {}
+        #: When each unfinished message first started running (its wait ends there).
+        self.first_start: dict[str, int] = {}
         self.outstanding = 0
         self.in_flight = 0
         self.streams: list[tuple[KindRuntime, Any]] = []
@@ -78,7 +90,8 @@ class Engine(Dispatcher, Completion):
     def run(self) -> None:
         """Process events until no work is left (or the horizon passes)."""
         self._start()
-        heap, advance, waiting = self.heap, self.recorder.advance, self.store.waiting
+        heap, advance, store = self.heap, self.recorder.advance, self.store
+        waiting = store.waiting
         pop = heapq.heappop
         handlers = (
             self._arrival,
@@ -99,11 +112,11 @@ class Engine(Dispatcher, Completion):
                 break
             _, _, kind, a, b = pop(heap)
             if at != self.now:
-                advance(at, self.outstanding, self.in_flight, waiting)
+                advance(at, self.outstanding, self.in_flight, waiting, store.size)
                 self.now = at
             handlers[kind](a, b)
         end = self.now if self.stopped_at is None else self.stopped_at
-        advance(end, self.outstanding, self.in_flight, waiting)
+        advance(end, self.outstanding, self.in_flight, waiting, store.size)
         self.now = end
         for pool in self.pools:
             if pool.state != DEAD:
@@ -130,7 +143,7 @@ class Engine(Dispatcher, Completion):
     def _arrival(self, stream: int, _: Any) -> None:
         runtime, times = self.streams[stream]
         self.serial += 1
-        self._submit(runtime.root(f"{runtime.name}-{self.serial}", self.now), "")
+        self._submit(runtime.root(message_id(self.serial, runtime.name), self.now), "")
         following = next(times, None)
         if following is None:
             self.open_streams -= 1
@@ -159,7 +172,8 @@ class Engine(Dispatcher, Completion):
             if kind is Ack or kind is DeadLetter:
                 ok = kind is Ack
                 submitted = self.submitted_at.pop(message.uuid)
-                recorder.final(message.task_name, message.priority, submitted, now, ok)
+                started = self.first_start.pop(message.uuid, None)
+                recorder.final(message.task_name, message.priority, submitted, now, ok, started)
                 self.outstanding -= 1
                 if tracer.events is not None:
                     tracer.final(now, pool, message.uuid, ok, getattr(effect, "reason", ""))
@@ -193,6 +207,9 @@ class Engine(Dispatcher, Completion):
         for effects in acks:  # finished before the kill: counted as flushed
             self._apply(effects, index)
         for held in pool.held.values():
+            started = held.started_at
+            if started is not None and started <= now and held.message.uuid not in self.first_start:
+                self.first_start[held.message.uuid] = started  # it ran, though cut short
             renewed = held.claimed_at + (now - held.claimed_at) // interval * interval
             self.push(lease_deadline(renewed, self.lease_ms), EXPIRE, index, held)
             pool.occupied[held.message.mechanism] += now - held.claimed_at

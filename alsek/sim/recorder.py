@@ -1,4 +1,9 @@
-"""What a run observes: counters, final outcomes, and sampled queue depth.
+"""What a run observes: counters, final outcomes, time averages and sampled queue depth.
+
+Two time integrals are exact (summed between events, not sampled): messages
+in the system (submitted, not yet final) and messages in the queues (ready
+or delayed, not claimed); divided by the run's length they are the mean
+number in system and the mean backlog, the L of Little's law.
 
 The depth series starts at one sample per ``sample_ms``; when it grows past
 ``2 * max_points`` every other sample is dropped and the interval doubles,
@@ -32,8 +37,9 @@ GLOBAL_COUNTERS = (
     "retry_wait_ms",
 )
 
-#: One final outcome: task, priority, submitted at, finished at, succeeded.
-Final = tuple[str, int, int, int, bool]
+#: One final outcome: task, priority, submitted at, finished at, succeeded,
+#: first started at (None if it never ran: dead-lettered on claim).
+Final = tuple[str, int, int, int, bool, int | None]
 
 
 class Recorder:
@@ -53,20 +59,30 @@ class Recorder:
         self.next_sample = 0
         self.max_points = max_points
         self.area = 0
+        self.queued_area = 0
         self.last_t = 0
 
     def count(self, task: str, counter: str, by: int = 1) -> None:
         """Add ``by`` to a per-task counter."""
         self.by_task[task][counter] += by
 
-    def final(self, task: str, priority: int, submitted: int, now: int, ok: bool) -> None:
+    def final(
+        self, task: str, priority: int, submitted: int, now: int, ok: bool, started: int | None
+    ) -> None:
         """Record a message leaving the system (acked or dead-lettered)."""
-        self.finals.append((task, priority, submitted, now, ok))
+        self.finals.append((task, priority, submitted, now, ok, started))
         self.by_task[task]["succeeded" if ok else "dead_lettered"] += 1
 
-    def advance(self, t: int, in_system: int, in_flight: int, waiting: dict[str, int]) -> None:
-        """The clock moves to ``t``; the state held since the last event is measured."""
-        self.area += in_system * (t - self.last_t)
+    def advance(
+        self, t: int, in_system: int, in_flight: int, waiting: dict[str, int], queued: int
+    ) -> None:
+        """The clock moves to ``t``; the state held since the last event is measured.
+
+        ``waiting`` is by queue and ``queued`` its total (passed, not summed, on this hot path).
+        """
+        elapsed = t - self.last_t
+        self.area += in_system * elapsed
+        self.queued_area += queued * elapsed
         self.last_t = t
         if t < self.next_sample:
             return

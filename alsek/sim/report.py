@@ -3,8 +3,11 @@
 A ``Report`` is a frozen record of plain values computed once from a run;
 ``to_json`` is deterministic (sorted keys), so two runs with one seed give
 identical text. Latency is submit to final outcome (ack or dead letter), in
-ms; percentiles are nearest-rank. Utilisation is slot time held (claim to
-end) over slot time available while pools were alive.
+ms; wait is submit to the start of the first run (time in the queue, plus
+the claim round trip and hand-off that start it), over messages that ran;
+percentiles are nearest-rank. Utilisation is slot time held (claim to end)
+over slot time available while pools were alive. ``mean_in_system`` and
+``mean_queued`` are exact time averages over the run (Little's L and L_q).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from alsek.sim.recorder import Final
 from alsek.sim.trace import TraceEvent
 
 if TYPE_CHECKING:  # the engine imports nothing from here; avoid a cycle at runtime
@@ -51,6 +55,7 @@ class TaskStats:
     timeouts: int
     crashes: int
     latency: LatencyStats
+    wait: LatencyStats
 
 
 @attrs.frozen
@@ -79,9 +84,11 @@ class Report:
     makespan_ms: int
     throughput_per_s: float
     mean_in_system: float
+    mean_queued: float
     wasted_ms: int
     retry_wait_ms: int
     latency: LatencyStats
+    wait: LatencyStats
     by_task: dict[str, TaskStats]
     by_priority: dict[int, LatencyStats]
     utilisation: dict[str, float | None]
@@ -166,9 +173,11 @@ def build_report(engine: Engine, seed: int) -> Report:
         makespan_ms=makespan,
         throughput_per_s=round(finished * 1000 / makespan, 3) if makespan else 0.0,
         mean_in_system=round(recorder.area / end, 4) if end else 0.0,
+        mean_queued=round(recorder.queued_area / end, 4) if end else 0.0,
         wasted_ms=counts["wasted_ms"],
         retry_wait_ms=counts["retry_wait_ms"],
-        latency=latency_stats([done - sub for _, _, sub, done, _ in recorder.finals]),
+        latency=latency_stats([final[3] - final[2] for final in recorder.finals]),
+        wait=latency_stats(_waits(recorder.finals)),
         by_task=_by_task(engine),
         by_priority=_by_priority(engine),
         utilisation=_utilisation(engine),
@@ -179,10 +188,15 @@ def build_report(engine: Engine, seed: int) -> Report:
     )
 
 
+def _waits(finals: Sequence[Final]) -> list[int]:
+    """Submit to first start of each final message that ran (ms)."""
+    return [started - final[2] for final in finals if (started := final[5]) is not None]
+
+
 def _by_task(engine: Engine) -> dict[str, TaskStats]:
-    latencies: dict[str, list[int]] = {name: [] for name in engine.recorder.by_task}
-    for task, _, submitted, done, _ in engine.recorder.finals:
-        latencies[task].append(done - submitted)
+    finals: dict[str, list[Final]] = {name: [] for name in engine.recorder.by_task}
+    for final in engine.recorder.finals:
+        finals[final[0]].append(final)
     stats = {}
     for name, c in engine.recorder.by_task.items():
         pending = c["submitted"] - c["succeeded"] - c["dead_lettered"]
@@ -197,14 +211,15 @@ def _by_task(engine: Engine) -> dict[str, TaskStats]:
             failures=c["failures"],
             timeouts=c["timeouts"],
             crashes=c["crashes"],
-            latency=latency_stats(latencies[name]),
+            latency=latency_stats([done - sub for _, _, sub, done, _, _ in finals[name]]),
+            wait=latency_stats(_waits(finals[name])),
         )
     return stats
 
 
 def _by_priority(engine: Engine) -> dict[int, LatencyStats]:
     latencies: dict[int, list[int]] = {}
-    for _, priority, submitted, done, _ in engine.recorder.finals:
+    for _, priority, submitted, done, _, _ in engine.recorder.finals:
         latencies.setdefault(priority, []).append(done - submitted)
     return {priority: latency_stats(latencies[priority]) for priority in sorted(latencies)}
 
@@ -218,15 +233,13 @@ def _utilisation(engine: Engine) -> dict[str, float | None]:
     return result
 
 
-def _latency_series(
-    finals: Sequence[tuple[str, int, int, int, bool]], end: int
-) -> tuple[tuple[int, int, int, int], ...]:
+def _latency_series(finals: Sequence[Final], end: int) -> tuple[tuple[int, int, int, int], ...]:
     """(bin end ms, completions, p50, p95) over ``SERIES_BINS`` equal time bins."""
     if not finals or end <= 0:
         return ()
     width = max(math.ceil(end / SERIES_BINS), 1)
     bins: dict[int, list[int]] = {}
-    for _, _, submitted, done, _ in finals:
+    for _, _, submitted, done, _, _ in finals:
         bins.setdefault(min(done // width, SERIES_BINS - 1), []).append(done - submitted)
     series = []
     for index in sorted(bins):

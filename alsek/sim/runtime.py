@@ -21,6 +21,19 @@ from alsek.sim.workload import TaskKind
 
 IDLE, CLAIMING, PAUSED, DEAD = range(4)
 STATE_NAMES = ("idle", "claiming", "paused", "dead")
+#: Digits of the serial that starts a simulated message id (10**12 submissions).
+SERIAL_DIGITS = 12
+
+
+def message_id(serial: int, task: str) -> str:
+    """The id of the ``serial``-th submission of a run, e.g. ``000000000042-resize``.
+
+    Alsek's own ids are time-ordered (version 7 UUIDs), so messages submitted
+    in the same millisecond run in the order they were submitted:
+    ``ordering.priority_key`` settles such ties by id. Simulated ids keep that
+    order by starting with the zero-padded serial; the task name is for reading.
+    """
+    return f"{serial:0{SERIAL_DIGITS}d}-{task}"
 
 
 class KindRuntime:

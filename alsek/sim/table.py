@@ -42,7 +42,7 @@ LATENCY_HEADER = ("", "done", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms")
 
 
 def render(report: Report) -> str:
-    """The report as text: totals, latency by task and priority, utilisation, retry cost."""
+    """The report as text: totals, latency and wait by task, utilisation, retry cost."""
     lines = [f"Simulation of {report.workload!r} (seed {report.seed})", ""]
     lines += _grid(
         ("messages", "submitted", "succeeded", "dead-lettered", "pending"),
@@ -67,7 +67,8 @@ def render(report: Report) -> str:
         "",
         f"  makespan           {_seconds(report.makespan_ms)} (first submit to last outcome)",
         f"  throughput         {report.throughput_per_s:,.2f} messages/s",
-        f"  mean in system     {report.mean_in_system:,.2f} messages",
+        f"  mean in system     {report.mean_in_system:,.2f} messages "
+        f"({report.mean_queued:,.2f} of them queued)",
         f"  claims             {report.claims:,} round trips ({report.empty_claims:,} empty)",
     ]
     if report.pool_kills or report.lease_expiries or report.dead_on_claim:
@@ -88,6 +89,10 @@ def render(report: Report) -> str:
     rows = [_latency_row("all", report.latency)]
     rows += [_latency_row(f"task {name}", stats.latency) for name, stats in report.by_task.items()]
     rows += [_latency_row(f"priority {p}", stats) for p, stats in report.by_priority.items()]
+    lines += _grid(LATENCY_HEADER, rows)
+    lines += ["", "Wait, submit to first start"]
+    rows = [_latency_row("all", report.wait)]
+    rows += [_latency_row(f"task {name}", stats.wait) for name, stats in report.by_task.items()]
     lines += _grid(LATENCY_HEADER, rows)
     lines += ["", "By task"]
     lines += _grid(

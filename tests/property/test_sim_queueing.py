@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,16 +17,9 @@ from alsek.sim import (
     Workload,
     simulate,
 )
+from tests.support.queueing import mmc_mean_wait
 
 IDEAL = Overheads(claim_rtt_ms=0, wake_latency_ms=0, dispatch_ms={"thread": 0, "process": 0})
-
-
-def erlang_c_wait(servers: int, rate: float, mean_service: float) -> float:
-    """Mean time in queue of an M/M/c system (same time unit as ``mean_service``)."""
-    load = rate * mean_service
-    top = load**servers / math.factorial(servers) * servers / (servers - load)
-    waiting = top / (sum(load**k / math.factorial(k) for k in range(servers)) + top)
-    return waiting / (servers / mean_service - rate)
 
 
 def mmc(rate_per_s: float, mean_ms: float, servers: int, count: int) -> Workload:
@@ -48,7 +39,7 @@ def test_mmc_utilisation_and_latency_match_the_formulas(
     report = simulate(mmc(rate, mean_ms, servers, 15_000), seed=7, trace=False)
     expected_utilisation = rate * mean_ms / 1000 / servers
     assert report.utilisation["process"] == pytest.approx(expected_utilisation, abs=0.03)
-    expected_latency = mean_ms + 1000 * erlang_c_wait(servers, rate, mean_ms / 1000)
+    expected_latency = mean_ms + 1000 * mmc_mean_wait(servers, rate, mean_ms / 1000)
     assert report.latency.mean_ms == pytest.approx(expected_latency, rel=0.10)
 
 

@@ -106,6 +106,8 @@ def test_the_table_shows_the_answers() -> None:
         "utilisation",
         "retry cost",
         "p95 ms",
+        "Wait, submit to first start",
+        "of them queued",
         "task a",
         "priority 2",
         "By task",

@@ -20,6 +20,7 @@ from alsek.sim import (
     simulate,
 )
 from alsek.sim.distributions import Burst
+from alsek.sim.runtime import message_id
 from tests.property.test_sim_support import check_trace
 
 #: No overheads, no polling: every wait in these scenarios comes from the rules.
@@ -150,8 +151,10 @@ def test_callback_chains_submit_each_follower_after_success() -> None:
     report = simulate(workload)
     assert (report.submitted, report.callbacks, report.succeeded) == (6, 4, 6)
     submits = {e[3]: e for e in events(report, "submit")}
-    assert submits["a-1.cb1"][4][5] == "a-1" and submits["a-1.cb2"][4][5] == "a-1.cb1"
-    assert submits["a-1.cb1"][0] == 10 and submits["a-1.cb2"][0] == 30
+    first = message_id(1, "a")
+    assert submits[f"{first}.cb1"][4][5] == first
+    assert submits[f"{first}.cb2"][4][5] == f"{first}.cb1"
+    assert submits[f"{first}.cb1"][0] == 10 and submits[f"{first}.cb2"][0] == 30
 
 
 def test_lower_priority_numbers_run_first_and_queues_in_the_order_given() -> None:
@@ -172,7 +175,7 @@ def test_lower_priority_numbers_run_first_and_queues_in_the_order_given() -> Non
         consumer_backoff=None,
     )
     report = simulate(workload)
-    order = [e[3].split("-")[0] for e in events(report, "claim")]
+    order = [e[3].split("-", 1)[1] for e in events(report, "claim")]
     assert order == ["high"] * 3 + ["low"] * 3 + ["other"] * 3
     assert report.by_priority[5].p50_ms > report.by_priority[0].p50_ms
 
@@ -203,7 +206,7 @@ RTT_2 = Overheads(claim_rtt_ms=2, wake_latency_ms=0, dispatch_ms={"thread": 0, "
 
 
 def timeline(report: Report, name: str) -> list[tuple[int, str]]:
-    return [(e[0], e[3].split("-")[1]) for e in events(report, name)]
+    return [(e[0], str(int(e[3].split("-")[0]))) for e in events(report, name)]
 
 
 def test_a_process_runner_claims_its_next_message_with_its_ack() -> None:
