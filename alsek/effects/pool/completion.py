@@ -69,6 +69,8 @@ class Completion:
         self.idle_ms = idle_ms
         #: Called when a thread task starts with a deadline (the monitor's alarm).
         self.on_thread_deadline: Callable[[int], None] = lambda deadline: None
+        #: Called when a thread task ends, before its outcome is recorded.
+        self.on_thread_end: Callable[[Job], None] = lambda job: None
 
     def hooks(self) -> Hooks:
         """What a runner is given."""
@@ -114,6 +116,8 @@ class Completion:
         runner's next job when the ack rode on that job's claim (returned)."""
         if not self.slots.step(job, JobEvent.FINISH):
             return None  # the watchdog finished it, or it was let go: not ours to record
+        if job.mechanism == "thread":
+            self.on_thread_end(job)
         follower: Job | None = None
         try:
             if duration_ms is None and job.started_at is not None:

@@ -93,10 +93,16 @@ class Monitor:
                 job.lease_lost = True
                 log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
 
-    def _warn_if_starved(self, late_ms: int) -> None:
+    def check_starved(self, job: Job) -> None:
+        """A thread task ends: if the monitor has been kept from running for more than
+        half a lease (the task held the GIL), say so now, naming it."""
+        self._warn_if_starved(monotonic_ms() - self.due, [job])
+
+    def _warn_if_starved(self, late_ms: int, jobs: list[Job] | None = None) -> None:
         if not policy.starved(late_ms, self.lease_ms):
             return
-        for job in self.slots.running("thread"):
+        # (A task that held the GIL until it ended may be recording its outcome by now.)
+        for job in self.slots.running("thread", recording=True) if jobs is None else jobs:
             if job.slow_renewal_logged:
                 continue
             job.slow_renewal_logged = True

@@ -127,6 +127,7 @@ class WorkerPool:
         )
         self.monitor = Monitor(self.slots, self.broker, executor, lease_ms)
         self.completion.on_thread_deadline = self.monitor.alarm
+        self.completion.on_thread_end = self.monitor.check_starved
         self._thread: threading.Thread | None = None
 
     @property

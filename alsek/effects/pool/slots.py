@@ -188,13 +188,15 @@ class Slots:
         with self.cond:
             return [job for job in self.jobs.values() if job.state in LIVE]
 
-    def running(self, mechanism: Mechanism) -> list[Job]:
-        """Jobs of ``mechanism`` whose task is running."""
+    def running(self, mechanism: Mechanism, recording: bool = False) -> list[Job]:
+        """Jobs of ``mechanism`` whose task is running (or, with ``recording``, has just
+        ended and its outcome is being recorded)."""
+        states = (JobState.RUNNING, JobState.RECORDING) if recording else (JobState.RUNNING,)
         with self.cond:
             return [
                 job
                 for job in self.jobs.values()
-                if job.state is JobState.RUNNING and mechanism_of(job) == mechanism
+                if job.state in states and mechanism_of(job) == mechanism
             ]
 
     # -- runners -------------------------------------------------------------------
