@@ -83,6 +83,27 @@ def _names_message(annotation: Any) -> bool:
     return len(args) == 1 and _names_message(args[0])
 
 
+def _is_async(function: Callable[..., Any]) -> bool:
+    """Whether calling ``function`` returns a coroutine or an async generator
+    (directly, through ``functools.partial``, or via an async ``__call__``)."""
+    call = type(function).__call__ if not inspect.isroutine(function) else None
+    return any(
+        inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
+        for c in (function, call)
+        if c is not None
+    )
+
+
+def _check_sync(function: Callable[..., Any], name: str) -> None:
+    """Refuse ``async def`` functions: a worker would only create the coroutine,
+    never run it, and ack a task whose body never ran."""
+    if _is_async(function):
+        raise ValidationError(
+            f"task {name!r} is an async function: async tasks are not supported yet. "
+            f"Wrap it in a sync function that calls asyncio.run({name}(...))"
+        )
+
+
 def _check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:
     if optional and value is None:
         return
@@ -129,6 +150,7 @@ class Task:
             raise ValidationError(
                 f"task {name or function.__name__!r} needs a Broker, got {broker!r}"
             )
+        _check_sync(function, name or str(getattr(function, "__name__", None) or function))
         if mechanism not in MECHANISMS:
             raise ValidationError(
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
