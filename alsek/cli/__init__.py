@@ -29,6 +29,25 @@ class _DefaultToWorker(click.Group):
             args = ["worker", *args]
         return super().parse_args(ctx, args)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The epilog, then the worker's usage and options, taken from the
+        ``worker`` command itself so that they never drift from it."""
+        super().format_epilog(ctx, formatter)
+        worker_command = self.commands.get("worker")
+        if worker_command is None:
+            return
+        worker_ctx = click.Context(worker_command, info_name=ctx.command_path, parent=None)
+        formatter.write_paragraph()
+        formatter.write_usage(ctx.command_path, "PACKAGE [OPTIONS]", prefix="Worker usage: ")
+        with formatter.section("Worker options"):
+            records = [
+                record
+                for param in worker_command.get_params(worker_ctx)
+                if param.name != "help"
+                and (record := param.get_help_record(worker_ctx)) is not None
+            ]
+            formatter.write_dl(records)
+
 
 @click.group(
     cls=_DefaultToWorker,
