@@ -45,7 +45,9 @@ FIELDS: tuple[str, ...] = (
     "deliveries",
 )
 
-_FORBIDDEN_IN_NAMES = (":", "*", "?", "[", "]", "|")
+#: Key separators and glob syntax (Redis also escapes with a backslash), so
+#: that a pattern built from a name matches that name only.
+_FORBIDDEN_IN_NAMES = (":", "*", "?", "[", "]", "|", "\\")
 
 
 def check_name(kind: str, value: Any) -> str:

@@ -38,7 +38,7 @@ from alsek.exceptions import (
     SerializationError,
     ValidationError,
 )
-from alsek.pure.keys import get_subnamespace, parse_message_name
+from alsek.pure.keys import check_namespace, get_subnamespace, parse_message_name
 from alsek.pure.message import MECHANISMS
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -102,11 +102,7 @@ class Backend(ABC):
         namespace: str = defaults.DEFAULT_NAMESPACE,
         serializer: Serializer | None = None,
     ) -> None:
-        if not isinstance(namespace, str) or not namespace or is_glob(namespace):
-            raise ValidationError(
-                f"namespace must be a non-empty string without wildcards, got {namespace!r}"
-            )
-        self.namespace = namespace
+        self.namespace = check_namespace(namespace)
         self.serializer = serializer if serializer is not None else JsonSerializer()
 
     def __repr__(self) -> str:
