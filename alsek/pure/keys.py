@@ -54,6 +54,19 @@ def get_subnamespace(queue: str | None = None, task_name: str | None = None) -> 
     return subnamespace
 
 
+def subnamespace_pattern(queue: str | None = None, task_name: str | None = None) -> str:
+    """The glob matching every message of ``queue`` (and ``task_name``).
+
+    Names are free of glob syntax (``check_name``), so it matches exactly these.
+    """
+    return f"{get_subnamespace(queue, task_name)}:*"
+
+
+def dead_letters_pattern(queue: str | None = None) -> str:
+    """The glob matching every dead letter (of ``queue``)."""
+    return f"{DLQ_PREFIX}:{subnamespace_pattern(queue)}"
+
+
 def get_message_name(message: Message) -> str:
     """The full name of ``message``: its subnamespace plus its uuid."""
     return f"{get_subnamespace(message.queue, message.task_name)}:messages:{message.uuid}"
