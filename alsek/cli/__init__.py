@@ -68,6 +68,21 @@ def _tasks(package: str) -> list[Any]:
         raise click.ClickException(str(error)) from None
 
 
+def _check_backend(tasks: list[Any]) -> None:
+    """Fail at once on refused credentials; an outage only warns (the pool waits it out)."""
+    from alsek.effects.worker import _broker_of
+    from alsek.exceptions import BackendAuthError, BackendUnavailableError
+
+    try:
+        _broker_of(tasks).backend.check()
+    except BackendAuthError as error:
+        raise click.ClickException(str(error)) from None
+    except BackendUnavailableError as error:
+        logging.getLogger("alsek.cli").warning("%s; the worker will keep retrying", error)
+    except AlsekError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.command("worker")
 @click.argument("package")
 @click.option(
@@ -176,6 +191,7 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     tasks = _tasks(package)
+    _check_backend(tasks)
     try:
         backoff = LinearBackoff(
             factor=consumer_backoff_factor,

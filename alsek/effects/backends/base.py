@@ -118,6 +118,14 @@ class Backend(ABC):
         """What makes two backend objects the same store (used to compare brokers)."""
         return (type(self).__name__, id(self), self.namespace)
 
+    def check(self) -> None:  # noqa: B027 - optional hook, a no-op here
+        """Make sure the store can be used, before a worker pool starts.
+
+        Raises ``BackendAuthError`` when it refuses the credentials (no retry
+        will help) and ``BackendUnavailableError`` when it cannot serve now.
+        A no-op here; Redis PINGs, DiskCache opens its database.
+        """
+
     # -- naming and encoding --------------------------------------------------
 
     def full_name(self, name: str) -> str:

@@ -8,14 +8,16 @@ that a message and its index row change in the same transaction.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import diskcache
 
@@ -31,6 +33,7 @@ from alsek.exceptions import (
     NotFoundError,
     ValidationError,
 )
+from alsek.pure.faults import classify_sqlite_message
 from alsek.pure.ordering import name_tail
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -57,6 +60,8 @@ _SCHEMA = (
         (namespace, queue, state, deadline)""",
 )
 READY, LEASED, DELAYED = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+B = TypeVar("B", bound=type)
 
 _doorbells: dict[str, Doorbell] = {}
 _doorbells_lock = threading.Lock()
@@ -80,6 +85,41 @@ def default_directory() -> str:
     return str(Path(base) / "alsek")
 
 
+def _translated(method: F) -> F:
+    """Turn "database is locked", disk I/O errors, a full disk and lock
+    timeouts into ``BackendUnavailableError`` (chained); other SQLite errors
+    are bugs and propagate."""
+
+    @functools.wraps(method)
+    def wrapper(self: DiskCacheBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except diskcache.Timeout as error:
+            raise BackendUnavailableError(
+                f"DiskCache at {self.describe()} is unavailable: database is locked "
+                f"(no write lock within the cache's timeout of {self._timeout()} s)"
+            ) from error
+        except sqlite3.OperationalError as error:
+            if classify_sqlite_message(str(error)) != "unavailable":
+                raise
+            raise BackendUnavailableError(
+                f"DiskCache at {self.describe()} is unavailable: {error}"
+            ) from error
+
+    wrapper.translated = True  # type: ignore[attr-defined]
+    return cast(F, wrapper)
+
+
+def _translate_public_methods(cls: B) -> B:
+    """Route every public method of ``cls`` (inherited ones too) through ``_translated``."""
+    for name in dir(cls):
+        value = inspect.getattr_static(cls, name)
+        if not name.startswith("_") and inspect.isfunction(value):
+            setattr(cls, name, _translated(value))
+    return cls
+
+
+@_translate_public_methods
 class DiskCacheBackend(Backend):
     """SQLite storage on one machine, through DiskCache.
 
@@ -98,8 +138,10 @@ class DiskCacheBackend(Backend):
         serializer: Serializer | None = None,
     ) -> None:
         super().__init__(namespace=namespace, serializer=serializer)
+        self._where: str | None = None
         if conn is None or isinstance(conn, (str, os.PathLike)):
             directory = str(conn) if conn is not None else default_directory()
+            self._where = directory
             conn = LazyClient(lambda: self._open(directory))
         elif not isinstance(conn, (diskcache.Cache, LazyClient)):
             raise ValidationError(
@@ -109,6 +151,10 @@ class DiskCacheBackend(Backend):
         self._conn: diskcache.Cache | LazyClient = conn
         self._schema_ready: weakref.WeakSet[Any] = weakref.WeakSet()
         self._schema_lock = threading.Lock()
+
+    def _timeout(self) -> float | None:
+        timeout = getattr(self._conn, "_timeout", None)
+        return None if timeout is None else float(timeout)
 
     @staticmethod
     def _open(directory: str) -> diskcache.Cache:
@@ -133,6 +179,18 @@ class DiskCacheBackend(Backend):
         """Where the SQLite file lives."""
         return str(self.conn.directory)
 
+    def describe(self) -> str:
+        """Where this backend stores data, for error messages."""
+        if self._where is None and isinstance(self._conn, diskcache.Cache):
+            self._where = str(self._conn.directory)
+        return self._where or "(a lazy client, not yet opened)"
+
+    def check(self) -> None:
+        """Open the cache and its index: raises ``BackendUnavailableError`` when the
+        directory cannot be opened or written, or the database stays locked."""
+        with self._transact():
+            pass
+
     def identity(self) -> tuple[Any, ...]:
         return ("diskcache", os.path.realpath(self.directory), self.namespace)
 
@@ -144,11 +202,11 @@ class DiskCacheBackend(Backend):
         cache = self.conn
         with self._schema_lock:
             if not getattr(self, "_schema_done", False):
-                with cache.transact(retry=True):
+                with cache.transact():
                     for statement in _SCHEMA:
                         cache._sql(statement)
                 self._schema_done = True
-        return cache.transact(retry=True)
+        return cache.transact()
 
     # -- primitives --------------------------------------------------------------
 
@@ -159,19 +217,19 @@ class DiskCacheBackend(Backend):
         encoded = self.encode(name, value)
         expire = None if ttl is None else ttl / 1000
         if nx:
-            if not self.conn.add(self.full_name(name), encoded, expire=expire, retry=True):
+            if not self.conn.add(self.full_name(name), encoded, expire=expire):
                 raise KeyExistsError(name)
         else:
-            self.conn.set(self.full_name(name), encoded, expire=expire, retry=True)
+            self.conn.set(self.full_name(name), encoded, expire=expire)
 
     def get(self, name: str) -> Any:
-        raw = self.conn.get(self.full_name(name), default=None, retry=True)
+        raw = self.conn.get(self.full_name(name), default=None)
         if raw is None:
             raise NotFoundError(f"no value stored at {name!r}")
         return self.decode(name, raw)
 
     def delete(self, name: str, missing_ok: bool = False) -> None:
-        deleted = self.conn.delete(self.full_name(name), retry=True)
+        deleted = self.conn.delete(self.full_name(name))
         if not deleted and not missing_ok:
             raise NotFoundError(f"no value stored at {name!r}")
 
