@@ -18,9 +18,10 @@ DLQ_PREFIX = "dlq"
 SEPARATOR = ":"
 #: Not allowed in a namespace: the separator (``app:staging`` would live inside
 #: ``app``), glob syntax of Redis, SQLite and fnmatch (a namespace is matched as a
-#: literal prefix), and braces (Redis Cluster hash tags). Whitespace and control
-#: characters are refused too.
-NAMESPACE_FORBIDDEN = ":*?[]\\{}"
+#: literal prefix), braces (Redis Cluster hash tags) and ``/`` (DiskCache names
+#: its wake-up pipes after the namespace). Whitespace and control characters
+#: are refused too.
+NAMESPACE_FORBIDDEN = ":*?[]\\{}/"
 
 
 def _namespace_forbids(char: str) -> bool:

@@ -34,7 +34,8 @@ def backends(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    "namespace", ["app:staging", "app*", "a?", "a[b]", "a\\b", "{app}", "my app", "app\n", ""]
+    "namespace",
+    ["app:staging", "app*", "a?", "a[b]", "a\\b", "{app}", "my app", "app\n", "a/b", ""],
 )
 def test_namespaces_that_could_match_others_are_refused(
     kind: str, namespace: str, tmp_path: Path
