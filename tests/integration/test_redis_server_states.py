@@ -168,3 +168,11 @@ def test_the_states_no_test_server_can_produce_are_classified_by_class_and_code(
         assert translated is error
     else:
         assert isinstance(translated, expected) and says in str(translated)
+
+
+def test_a_scan_fails_where_it_is_called_not_later(server: RedisServer) -> None:
+    backend = RedisBackend(server.url)
+    backend.set("results:1", 1)
+    server.stop()
+    with pytest.raises(BackendUnavailableError):
+        backend.scan("results:*")

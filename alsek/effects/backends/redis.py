@@ -299,10 +299,12 @@ class RedisBackend(Backend):
 
     @_unavailable
     def scan(self, pattern: str | None = None) -> Iterator[str]:
+        # Read eagerly, so that a failure is raised (and translated) here, not
+        # later in the caller's loop.
         if pattern is None:
-            return self._scan_keys(self.full_name("*"))
+            return iter(list(self._scan_keys(self.full_name("*"))))
         if is_glob(pattern):
-            return self._scan_keys(self.full_name(pattern))
+            return iter(list(self._scan_keys(self.full_name(pattern))))
         names = list(self._scan_keys(self.full_name(pattern) + ":*"))
         if self.conn.exists(self.full_name(pattern)):
             names.append(pattern)
