@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from alsek.core import Broker, Message
-from alsek.effects.backends.redis import translate
+from alsek.effects.backends.redis_errors import translate
 from alsek.exceptions import BackendAuthError, BackendUnavailableError
 from alsek.storage.backends.redis import RedisBackend
 from alsek.storage.result import ResultStore

@@ -8,21 +8,20 @@ that a message and its index row change in the same transaction.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import diskcache
 
 from alsek import defaults
 from alsek.effects.backends.base import Backend, ClaimBatch, CorruptPayload, Encoded, is_glob
+from alsek.effects.backends.disk_errors import translate_public_methods
 from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
@@ -33,7 +32,6 @@ from alsek.exceptions import (
     NotFoundError,
     ValidationError,
 )
-from alsek.pure.faults import classify_sqlite_message
 from alsek.pure.ordering import name_tail
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -60,8 +58,6 @@ _SCHEMA = (
         (namespace, queue, state, deadline)""",
 )
 READY, LEASED, DELAYED = 0, 1, 2
-F = TypeVar("F", bound=Callable[..., Any])
-B = TypeVar("B", bound=type)
 
 _doorbells: dict[str, Doorbell] = {}
 _doorbells_lock = threading.Lock()
@@ -85,41 +81,7 @@ def default_directory() -> str:
     return str(Path(base) / "alsek")
 
 
-def _translated(method: F) -> F:
-    """Turn "database is locked", disk I/O errors, a full disk and lock
-    timeouts into ``BackendUnavailableError`` (chained); other SQLite errors
-    are bugs and propagate."""
-
-    @functools.wraps(method)
-    def wrapper(self: DiskCacheBackend, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except diskcache.Timeout as error:
-            raise BackendUnavailableError(
-                f"DiskCache at {self.describe()} is unavailable: database is locked "
-                f"(no write lock within the cache's timeout of {self._timeout()} s)"
-            ) from error
-        except sqlite3.OperationalError as error:
-            if classify_sqlite_message(str(error)) != "unavailable":
-                raise
-            raise BackendUnavailableError(
-                f"DiskCache at {self.describe()} is unavailable: {error}"
-            ) from error
-
-    wrapper.translated = True  # type: ignore[attr-defined]
-    return cast(F, wrapper)
-
-
-def _translate_public_methods(cls: B) -> B:
-    """Route every public method of ``cls`` (inherited ones too) through ``_translated``."""
-    for name in dir(cls):
-        value = inspect.getattr_static(cls, name)
-        if not name.startswith("_") and inspect.isfunction(value):
-            setattr(cls, name, _translated(value))
-    return cls
-
-
-@_translate_public_methods
+@translate_public_methods
 class DiskCacheBackend(Backend):
     """SQLite storage on one machine, through DiskCache.
 
