@@ -24,3 +24,15 @@ DEFAULT_IDLE_MS: Final = 60_000
 #: Lower and upper bounds on a priority: Redis keeps scores as doubles.
 MIN_PRIORITY: Final = -(2**31)
 MAX_PRIORITY: Final = 2**31 - 1
+
+#: Upper bound on every duration in ms (delays, timeouts, ttls): 100 years.
+#: Redis scripts compute in doubles and SQLite stores 64-bit integers, so a
+#: duration added to a timestamp must stay well below 2**53 to be exact on
+#: every backend; this bound keeps any ready time below 10**15 (the width
+#: of the ordered members of the Redis index).
+MAX_DURATION_MS: Final = 100 * 365 * 24 * 3600 * 1000
+MAX_DELAY_MS: Final = MAX_DURATION_MS
+MAX_TIMEOUT_MS: Final = MAX_DURATION_MS
+MAX_TTL_MS: Final = MAX_DURATION_MS
+#: Latest timestamp a message may carry: 9999-12-31T23:59:59.999Z, in UTC ms.
+MAX_TIMESTAMP_MS: Final = 253_402_300_799_999

@@ -73,7 +73,13 @@ class TaskTimeoutError(AlsekError, TimeoutError):
 
 
 class BackendUnavailableError(AlsekError, ConnectionError):
-    """The storage backend cannot be reached."""
+    """The storage backend cannot serve requests for now (unreachable, restarting,
+    out of memory, read-only after a failover, locked...): retry later."""
+
+
+class BackendAuthError(AlsekError, PermissionError):
+    """The storage backend refused the credentials or the permission: not an
+    outage, retrying will not help. The message names where (without the password)."""
 
 
 class LeaseLostError(AlsekError):

@@ -29,6 +29,25 @@ class _DefaultToWorker(click.Group):
             args = ["worker", *args]
         return super().parse_args(ctx, args)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The epilog, then the worker's usage and options, taken from the
+        ``worker`` command itself so that they never drift from it."""
+        super().format_epilog(ctx, formatter)
+        worker_command = self.commands.get("worker")
+        if worker_command is None:
+            return
+        worker_ctx = click.Context(worker_command, info_name=ctx.command_path, parent=None)
+        formatter.write_paragraph()
+        formatter.write_usage(ctx.command_path, "PACKAGE [OPTIONS]", prefix="Worker usage: ")
+        with formatter.section("Worker options"):
+            records = [
+                record
+                for param in worker_command.get_params(worker_ctx)
+                if param.name != "help"
+                and (record := param.get_help_record(worker_ctx)) is not None
+            ]
+            formatter.write_dl(records)
+
 
 @click.group(
     cls=_DefaultToWorker,
@@ -45,6 +64,21 @@ def _tasks(package: str) -> list[Any]:
 
     try:
         return collect_tasks(package)
+    except AlsekError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _check_backend(tasks: list[Any]) -> None:
+    """Fail at once on refused credentials; an outage only warns (the pool waits it out)."""
+    from alsek.effects.worker import _broker_of
+    from alsek.exceptions import BackendAuthError, BackendUnavailableError
+
+    try:
+        _broker_of(tasks).backend.check()
+    except BackendAuthError as error:
+        raise click.ClickException(str(error)) from None
+    except BackendUnavailableError as error:
+        logging.getLogger("alsek.cli").warning("%s; the worker will keep retrying", error)
     except AlsekError as error:
         raise click.ClickException(str(error)) from None
 
@@ -157,6 +191,7 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     tasks = _tasks(package)
+    _check_backend(tasks)
     try:
         backoff = LinearBackoff(
             factor=consumer_backoff_factor,

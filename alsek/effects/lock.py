@@ -12,10 +12,12 @@ import threading
 import time
 from typing import Any
 
+from alsek import defaults
 from alsek.effects.backends.base import Backend
 from alsek.effects.clock import new_token
 from alsek.exceptions import ValidationError
 from alsek.pure.keys import lock_slot_name
+from alsek.pure.validate import DURATION_UNIT, check_int, check_optional_int
 
 DEFAULT_LOCK_TTL = 60_000
 
@@ -40,10 +42,8 @@ class Lock:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValidationError(f"Lock name must be a non-empty string, got {name!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(f"Lock limit must be an int >= 1, got {limit!r}")
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1):
-            raise ValidationError(f"Lock ttl must be a positive int (ms) or None, got {ttl!r}")
+        check_int("Lock limit", limit, 1)
+        check_optional_int("Lock ttl", ttl, 1, defaults.MAX_TTL_MS, DURATION_UNIT)
         self.name = name
         self.backend = backend
         self.ttl = ttl

@@ -19,10 +19,10 @@ class Message(pure_message.Message):
     """A task invocation. See the guided tour's "Messages" section."""
 
     uuid: str = attrs.field(factory=new_uuid, validator=pure_message._uuid)
-    created_at: int = attrs.field(factory=utcnow_ms, validator=pure_message._int_at_least(0))
+    created_at: int = attrs.field(factory=utcnow_ms, validator=pure_message.timestamp_validator)
     updated_at: int = attrs.field(
         default=attrs.Factory(lambda self: self.created_at, takes_self=True),
-        validator=pure_message._int_at_least(0),
+        validator=pure_message.timestamp_validator,
     )
 
     @property

@@ -1,9 +1,11 @@
 """Triggered tasks: an APScheduler 3 background scheduler submits them.
 
 Each fire submits a copy of the root message whose uuid is derived from
-(task name, fire time) and is submitted with ``nx``: several processes
+(task name, tick time) and is submitted with ``nx``: several processes
 running the same trigger produce one message per tick, the others are
-refused by the backend.
+refused by the backend. Every process computes the same tick times
+(``alsek.effects.triggers``): interval ticks lie on a shared grid, and a
+jittered fire still names the tick it belongs to.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from alsek.effects.clock import utcnow_ms
 from alsek.effects.message import Message
 from alsek.effects.task import Task
+from alsek.effects.triggers import SharedSchedule
 from alsek.exceptions import MessageExistsError, SchedulingError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,11 @@ class TriggerTask(Task):
     ``generate()`` returns the root message and schedules a submission on
     every fire; each submitted message has the root as its progenitor, so
     ``ResultStore.get(root, descendants=True)`` collects their results.
+
+    Any number of processes may run the same trigger: each tick is submitted
+    once. An interval trigger without a ``start_date`` ticks on a grid
+    anchored at the Unix epoch (UTC) rather than at each process's start;
+    ``jitter`` must be shorter than the time between ticks.
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class TriggerTask(Task):
         _check_no_parameters(function, kwargs.get("name") or function.__name__)
         super().__init__(function, *args, **kwargs)
         self.trigger = trigger
+        self.schedule = SharedSchedule(trigger, utcnow_ms())
         self.scheduler = scheduler or BackgroundScheduler(timezone="UTC")
         self._job: Job | None = None
 
@@ -115,14 +125,14 @@ class TriggerTask(Task):
             self.scheduler.start()
         self._job = self.scheduler.add_job(
             self._fire,
-            trigger=self.trigger,
+            trigger=self.schedule.trigger,
             kwargs={"root": message},
             id=message.uuid,
             executor=EXECUTOR,
         )
 
     def _fire(self, root: Message, fire_time: datetime | None = None) -> None:
-        fire_ms = int(fire_time.timestamp() * 1000) if fire_time else self.broker.clock.now()
+        fire_ms = self.schedule.tick_ms(fire_time) if fire_time else self.broker.clock.now()
         message = attrs.evolve(
             root,
             uuid=tick_uuid(self.name, fire_ms),

@@ -27,6 +27,7 @@ from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
 from alsek.pure.outcome import ErrorInfo, Failed, Outcome, Succeeded
 from alsek.pure.policy import TaskPolicy, default_should_retry
+from alsek.pure.validate import check_duration, check_int, check_optional_int, check_priority
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,11 +84,39 @@ def _names_message(annotation: Any) -> bool:
     return len(args) == 1 and _names_message(args[0])
 
 
-def _check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{name} must be an int >= {minimum}, got {value!r}")
+def _is_async(function: Callable[..., Any]) -> bool:
+    """Whether calling ``function`` returns a coroutine or an async generator
+    (directly, through ``functools.partial``, or via an async ``__call__``)."""
+    call = type(function).__call__ if not inspect.isroutine(function) else None
+    return any(
+        inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
+        for c in (function, call)
+        if c is not None
+    )
+
+
+def _check_sync(function: Callable[..., Any], name: str) -> None:
+    """Refuse ``async def`` functions: a worker would only create the coroutine,
+    never run it, and ack a task whose body never ran."""
+    if _is_async(function):
+        raise ValidationError(
+            f"task {name!r} is an async function: async tasks are not supported yet. "
+            f"Wrap it in a sync function that calls asyncio.run({name}(...))"
+        )
+
+
+def _check_generate_bounds(
+    priority: int | None, delay: int | None, result_ttl: int | None, timeout: int | None
+) -> None:
+    """The same checks, and errors, as at task definition: before anything is built."""
+    if priority is not None:
+        check_priority("priority", priority)
+    if delay is not None:
+        check_duration("delay", delay, 0)
+    if result_ttl is not None:
+        check_duration("result_ttl", result_ttl, 1)
+    if timeout is not None:
+        check_duration("timeout", timeout, 1)
 
 
 class Task:
@@ -129,15 +158,16 @@ class Task:
             raise ValidationError(
                 f"task {name or function.__name__!r} needs a Broker, got {broker!r}"
             )
+        _check_sync(function, name or str(getattr(function, "__name__", None) or function))
         if mechanism not in MECHANISMS:
             raise ValidationError(
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
                 f"got {mechanism!r}"
             )
-        _check_int("timeout", timeout, 1)
-        _check_int("max_retries", max_retries, 0, optional=True)
-        _check_int("priority", priority, defaults.MIN_PRIORITY)
-        _check_int("max_redeliveries", max_redeliveries, 0)
+        check_duration("timeout", timeout, 1)
+        check_optional_int("max_retries", max_retries, 0)
+        check_priority("priority", priority)
+        check_int("max_redeliveries", max_redeliveries, 0)
         if backoff is not None and not isinstance(backoff, Backoff):
             raise ValidationError(f"backoff must be a Backoff instance or None, got {backoff!r}")
         if result_store is not None and not isinstance(result_store, ResultStore):
@@ -224,7 +254,7 @@ class Task:
             store_result=self.store_result,
             result_ttl=result_ttl,
             timeout=self.timeout if timeout is None else timeout,
-            delay=delay or 0,
+            delay=0 if delay is None else delay,
             previous_result=previous_result,
             backoff_settings=None if self.backoff is None else self.backoff.settings,
             mechanism=self.mechanism,  # type: ignore[arg-type]
@@ -261,6 +291,7 @@ class Task:
             callback = aliases.pop("callback_message")
         if aliases:
             raise TypeError(f"generate() got unexpected keyword arguments: {', '.join(aliases)}")
+        _check_generate_bounds(priority, delay, result_ttl, timeout)
         skip = self.deferred
         self.cancel_defer()
         message = self._build(

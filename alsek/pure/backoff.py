@@ -15,6 +15,7 @@ from typing import Any, ClassVar, cast
 import attrs
 
 from alsek.exceptions import ValidationError
+from alsek.pure.validate import check_int
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -56,8 +57,7 @@ class Backoff:
 
     def get(self, incidents: int) -> int:
         """Duration in milliseconds to wait after ``incidents`` incidents."""
-        if isinstance(incidents, bool) or not isinstance(incidents, int) or incidents < 0:
-            raise ValidationError(f"incidents must be a non-negative int, got {incidents!r}")
+        check_int("incidents", incidents, 0)
         if self.zero_override and incidents == 0:
             return 0
         duration = self.formula(incidents)

@@ -16,11 +16,11 @@ import attrs
 
 from alsek.exceptions import ValidationError
 from alsek.pure.message import Mechanism
+from alsek.pure.validate import check_int
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"{attribute.name} must be an int >= 0, got {value!r}")
+    check_int(attribute.name, value, 0)
 
 
 @attrs.frozen
@@ -83,8 +83,7 @@ def plan_claim(capacity: Capacity, load: Load, batch: int = 16) -> ClaimPlan:
 
     ``limit == 0`` means "at capacity: pause the stream until a slot frees".
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValidationError(f"batch must be an int >= 1, got {batch!r}")
+    check_int("batch", batch, 1)
     threads, processes = free(capacity, load, "thread"), free(capacity, load, "process")
     if threads and processes:
         return ClaimPlan(("thread", "process"), max(min(threads, processes, batch), 1))

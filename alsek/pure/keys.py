@@ -15,6 +15,32 @@ from alsek.exceptions import ValidationError
 from alsek.pure.message import Message, check_name
 
 DLQ_PREFIX = "dlq"
+SEPARATOR = ":"
+#: Not allowed in a namespace: the separator (``app:staging`` would live inside
+#: ``app``), glob syntax of Redis, SQLite and fnmatch (a namespace is matched as a
+#: literal prefix), braces (Redis Cluster hash tags) and ``/`` (DiskCache names
+#: its wake-up pipes after the namespace). Whitespace and control characters
+#: are refused too.
+NAMESPACE_FORBIDDEN = ":*?[]\\{}/"
+
+
+def _namespace_forbids(char: str) -> bool:
+    return char in NAMESPACE_FORBIDDEN or char.isspace() or not char.isprintable()
+
+
+def check_namespace(value: object) -> str:
+    """Validate a backend namespace: a non-empty string that every scan can match
+    exactly, so that nothing done in namespace ``app`` touches any other."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"namespace must be a non-empty string, got {value!r}")
+    bad = [c for c in dict.fromkeys(value) if _namespace_forbids(c)]
+    if bad:
+        raise ValidationError(
+            f"namespace {value!r} must not contain {', '.join(repr(c) for c in bad)} "
+            "(the key separator, glob syntax, braces and whitespace are refused, so that "
+            "the namespace matches exactly); use e.g. 'app_staging', not 'app:staging'"
+        )
+    return value
 
 
 def get_subnamespace(queue: str | None = None, task_name: str | None = None) -> str:
@@ -27,6 +53,19 @@ def get_subnamespace(queue: str | None = None, task_name: str | None = None) -> 
     if task_name is not None:
         subnamespace += f":tasks:{check_name('task_name', task_name)}"
     return subnamespace
+
+
+def subnamespace_pattern(queue: str | None = None, task_name: str | None = None) -> str:
+    """The glob matching every message of ``queue`` (and ``task_name``).
+
+    Names are free of glob syntax (``check_name``), so it matches exactly these.
+    """
+    return f"{get_subnamespace(queue, task_name)}:*"
+
+
+def dead_letters_pattern(queue: str | None = None) -> str:
+    """The glob matching every dead letter (of ``queue``)."""
+    return f"{DLQ_PREFIX}:{subnamespace_pattern(queue)}"
 
 
 def get_message_name(message: Message) -> str:

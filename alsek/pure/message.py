@@ -15,6 +15,7 @@ import attrs
 
 from alsek import defaults
 from alsek.exceptions import ValidationError
+from alsek.pure.validate import check_duration, check_int, check_priority
 
 Mechanism = Literal["process", "thread"]
 MECHANISMS: tuple[Mechanism, ...] = ("process", "thread")
@@ -44,7 +45,9 @@ FIELDS: tuple[str, ...] = (
     "deliveries",
 )
 
-_FORBIDDEN_IN_NAMES = (":", "*", "?", "[", "]", "|")
+#: Key separators and glob syntax (Redis also escapes with a backslash), so
+#: that a pattern built from a name matches that name only.
+_FORBIDDEN_IN_NAMES = (":", "*", "?", "[", "]", "|", "\\")
 
 
 def check_name(kind: str, value: Any) -> str:
@@ -64,31 +67,31 @@ def _name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_name(f"Message.{attribute.name}", value)
 
 
-def _int_at_least(minimum: int) -> Any:
+def _int_within(lo: int, hi: int | None = None, unit: str = "") -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValidationError(
-                f"Message.{attribute.name} must be an int >= {minimum}, got {value!r}"
-            )
+        check_int(f"Message.{attribute.name}", value, lo, hi, unit)
+
+    return check
+
+
+def _duration(lo: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check_duration(f"Message.{attribute.name}", value, lo)
 
     return check
 
 
 def _optional_ttl(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        _int_at_least(1)(instance, attribute, value)
+        check_duration(f"Message.{attribute.name}", value, 1)
 
 
 def _priority(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not defaults.MIN_PRIORITY <= value <= defaults.MAX_PRIORITY
-    ):
-        raise ValidationError(
-            f"Message.priority must be an int in [{defaults.MIN_PRIORITY}, "
-            f"{defaults.MAX_PRIORITY}], got {value!r}"
-        )
+    check_priority("Message.priority", value)
+
+
+#: Timestamps: UTC ms up to the end of year 9999 (keeps every ready time exact).
+timestamp_validator = _int_within(0, defaults.MAX_TIMESTAMP_MS, "UTC ms")
 
 
 def _mechanism(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -175,14 +178,14 @@ class Message:
     result_ttl: int | None = attrs.field(default=None, validator=_optional_ttl)
     uuid: str = attrs.field(validator=_uuid)
     progenitor: str | None = attrs.field(default=None, validator=_optional_str)
-    retries: int = attrs.field(default=0, validator=_int_at_least(0))
-    timeout: int = attrs.field(default=defaults.DEFAULT_TASK_TIMEOUT, validator=_int_at_least(1))
-    created_at: int = attrs.field(validator=_int_at_least(0))
+    retries: int = attrs.field(default=0, validator=_int_within(0))
+    timeout: int = attrs.field(default=defaults.DEFAULT_TASK_TIMEOUT, validator=_duration(1))
+    created_at: int = attrs.field(validator=timestamp_validator)
     updated_at: int = attrs.field(
         default=attrs.Factory(lambda self: self.created_at, takes_self=True),
-        validator=_int_at_least(0),
+        validator=timestamp_validator,
     )
-    delay: int = attrs.field(default=0, validator=_int_at_least(0))
+    delay: int = attrs.field(default=0, validator=_duration(0))
     previous_result: Any = None
     callback_message_data: dict[str, Any] | None = attrs.field(
         default=None, converter=_to_callback_data, validator=_optional_dict
@@ -191,7 +194,7 @@ class Message:
     mechanism: Mechanism = attrs.field(default=defaults.DEFAULT_MECHANISM, validator=_mechanism)
     lock: str | None = attrs.field(default=None, validator=_optional_str)
     priority: int = attrs.field(default=defaults.DEFAULT_PRIORITY, validator=_priority)
-    deliveries: int = attrs.field(default=0, validator=_int_at_least(0))
+    deliveries: int = attrs.field(default=0, validator=_int_within(0))
 
     @property
     def data(self) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 
 from alsek import defaults
-from alsek.exceptions import ValidationError
 from alsek.pure.message import Message
+from alsek.pure.validate import check_int
 
 
 def _optional_non_negative(
@@ -14,8 +14,7 @@ def _optional_non_negative(
 ) -> None:
     if value is None and attribute.name == "max_retries":
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"{attribute.name} must be an int >= 0, got {value!r}")
+    check_int(attribute.name, value, 0)
 
 
 @attrs.frozen

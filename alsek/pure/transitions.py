@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import attrs
 
+from alsek import defaults
 from alsek.exceptions import ValidationError
 from alsek.pure.backoff import backoff_duration
 from alsek.pure.message import Message
@@ -23,13 +24,17 @@ M = TypeVar("M", bound=Message)
 
 
 def retry(message: M, now: int) -> M:
-    """The message's next attempt: one more retry, after the backoff delay."""
+    """The message's next attempt: one more retry, after the backoff delay.
+
+    A backoff without a ceiling grows without bound; past ``MAX_DELAY_MS``
+    (100 years) it is clamped, so that every backend can store the delay.
+    """
     retries = message.retries + 1
     return attrs.evolve(
         message,
         retries=retries,
         updated_at=now,
-        delay=backoff_duration(message.backoff_settings, retries),
+        delay=min(backoff_duration(message.backoff_settings, retries), defaults.MAX_DELAY_MS),
         lock=None,
         deliveries=0,
     )

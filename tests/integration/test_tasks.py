@@ -195,8 +195,8 @@ def tt_with_parameter(x: int) -> int:
     ("options", "function", "match"),
     [
         ({"mechanism": "fiber"}, tt_plain, "mechanism must be 'process' or 'thread'.*fiber"),
-        ({"timeout": 0}, tt_plain, "timeout must be an int >= 1, got 0"),
-        ({"timeout": -5}, tt_plain, "timeout must be an int >= 1, got -5"),
+        ({"timeout": 0}, tt_plain, "timeout must be an int >= 1 and <= .*, got 0"),
+        ({"timeout": -5}, tt_plain, "timeout must be an int >= 1 and <= .*, got -5"),
         ({"backoff": 5}, tt_plain, "backoff must be a Backoff instance or None, got 5"),
         ({"backoff": ExponentialBackoff}, tt_plain, "backoff must be a Backoff instance"),
         ({"max_retries": -1}, tt_plain, "max_retries must be an int >= 0"),

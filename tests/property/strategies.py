@@ -31,7 +31,7 @@ from alsek.pure.policy import TaskPolicy
 from alsek.pure.queue_model import IndexEntry
 
 #: Characters that separate parts of storage keys (or are glob syntax).
-FORBIDDEN = ":*?[]|"
+FORBIDDEN = ":*?[]|\\"
 
 #: Timestamps: 0 .. year ~2255 in UTC ms; ``ready_member`` handles < 10**15.
 MAX_TIME = 9 * 10**12

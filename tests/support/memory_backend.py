@@ -74,8 +74,13 @@ class CustomBackend(Backend):
             del self.conn.data[full]
 
     def scan(self, pattern: str | None = None) -> Iterable[str]:
+        prefix = self.full_name("")
         with self.conn.lock:
-            names = [self.short_name(k) for k in list(self.conn.data) if self._live(k) is not None]
+            names = [
+                self.short_name(k)
+                for k in list(self.conn.data)
+                if k.startswith(prefix) and self._live(k) is not None
+            ]
         if pattern is None:
             return names
         if any(c in pattern for c in "*?["):

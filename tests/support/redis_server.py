@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -34,19 +35,30 @@ class RedisServer:
     write (the setting Alsek's guarantees assume).
     """
 
-    def __init__(self, persistent: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self, persistent: bool = False, port: int | None = None, args: Sequence[str] = ()
+    ) -> None:
         binary = redis_binary()
         if binary is None:
             raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary
         self.persistent = persistent
+        self.args = list(args)
         self.port = port or free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="alsek-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        secret = f":{self.password}@" if self.password else ""
+        return f"redis://{secret}127.0.0.1:{self.port}/0"
+
+    @property
+    def password(self) -> str | None:
+        """The ``--requirepass`` given in ``args``, if any."""
+        if "--requirepass" in self.args:
+            return self.args[self.args.index("--requirepass") + 1]
+        return None
 
     def command(self) -> list[str]:
         args = [
@@ -70,14 +82,14 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
-        return args
+        return args + self.args
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, password=self.password)
         try:
             while True:
                 try:

@@ -38,7 +38,7 @@ from alsek.exceptions import (
     SerializationError,
     ValidationError,
 )
-from alsek.pure.keys import get_subnamespace, parse_message_name
+from alsek.pure.keys import check_namespace, parse_message_name, subnamespace_pattern
 from alsek.pure.message import MECHANISMS
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -98,8 +98,9 @@ def is_glob(pattern: str) -> bool:
 
 
 def name_matches(name: str, pattern: str | None) -> bool:
-    """Scan semantics: a glob matches as a glob; a plain prefix matches itself
-    and every name below it (``queues:a`` matches ``queues:a:tasks:...``)."""
+    """The built-in backends' scan semantics: a glob matches as a glob; a plain
+    prefix matches itself and every name below it (``queues:a`` matches
+    ``queues:a:tasks:...``). See ``Backend.scan`` for the contract."""
     if pattern is None:
         return True
     if is_glob(pattern):
@@ -109,6 +110,11 @@ def name_matches(name: str, pattern: str | None) -> bool:
 
 class Backend(ABC):
     """Base class of every backend.
+
+    A custom backend implements the five primitives ``exists``, ``set``,
+    ``get``, ``delete`` and ``scan``; ``scan(pattern)`` matches ``pattern`` as
+    a plain glob over full names (see ``scan``). Everything else has a
+    generic version built on those five.
 
     Args:
         namespace: prefix of every name this backend writes.
@@ -120,11 +126,7 @@ class Backend(ABC):
         namespace: str = defaults.DEFAULT_NAMESPACE,
         serializer: Serializer | None = None,
     ) -> None:
-        if not isinstance(namespace, str) or not namespace or is_glob(namespace):
-            raise ValidationError(
-                f"namespace must be a non-empty string without wildcards, got {namespace!r}"
-            )
-        self.namespace = namespace
+        self.namespace = check_namespace(namespace)
         self.serializer = serializer if serializer is not None else JsonSerializer()
 
     def __repr__(self) -> str:
@@ -133,6 +135,14 @@ class Backend(ABC):
     def identity(self) -> tuple[Any, ...]:
         """What makes two backend objects the same store (used to compare brokers)."""
         return (type(self).__name__, id(self), self.namespace)
+
+    def check(self) -> None:  # noqa: B027 - optional hook, a no-op here
+        """Make sure the store can be used, before a worker pool starts.
+
+        Raises ``BackendAuthError`` when it refuses the credentials (no retry
+        will help) and ``BackendUnavailableError`` when it cannot serve now.
+        A no-op here; Redis PINGs, DiskCache opens its database.
+        """
 
     # -- naming and encoding --------------------------------------------------
 
@@ -181,17 +191,27 @@ class Backend(ABC):
 
     @abstractmethod
     def scan(self, pattern: str | None = None) -> Iterable[str]:
-        """Names matching ``pattern`` (see ``name_matches``)."""
+        """Names in this namespace (without the namespace prefix) matching ``pattern``.
+
+        The contract, as in the original Alsek: ``pattern`` is a glob (``*``,
+        ``?``, ``[...]``) over the whole name, with no implicit prefix, and
+        None means ``"*"``. Alsek's own callers always pass explicit globs
+        (``queues:emails:*``, ``leases:*``, ``dlq:*``), so a backend that
+        implements exactly this (say, ``fnmatch.fnmatchcase`` over full
+        names) powers every generic operation. The built-in backends also
+        accept a pattern without wildcards as a prefix (``queues:a`` matches
+        ``queues:a`` and every ``queues:a:...``); nothing relies on it.
+        """
 
     # -- derived helpers --------------------------------------------------------
 
     def count(self, pattern: str | None = None) -> int:
-        """How many names match ``pattern``."""
-        return sum(1 for _ in self.scan(pattern))
+        """How many names match ``pattern`` (None: every name in the namespace)."""
+        return sum(1 for _ in self.scan("*" if pattern is None else pattern))
 
     def clear_namespace(self) -> int:
         """Delete every name in the namespace; returns how many."""
-        names = list(self.scan())
+        names = list(self.scan("*"))
         for name in names:
             self.delete(name, missing_ok=True)
         return len(names)
@@ -405,7 +425,7 @@ class Backend(ABC):
     def _waiting(self, queue: str, now: int) -> list[tuple[IndexEntry, Any, int, str, Any]]:
         leases = self._lease_names()
         found = []
-        for name in self.scan(get_subnamespace(queue)):
+        for name in self.scan(subnamespace_pattern(queue)):
             try:
                 payload = self.get_or_none(name)
             except DeserializationError as error:

@@ -29,6 +29,7 @@ from alsek.effects.backends.base import (
     Submission,
     is_glob,
 )
+from alsek.effects.backends.disk_errors import translate_public_methods
 from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
 from alsek.effects.serialization import Serializer
@@ -88,6 +89,7 @@ def default_directory() -> str:
     return str(Path(base) / "alsek")
 
 
+@translate_public_methods
 class DiskCacheBackend(Backend):
     """SQLite storage on one machine, through DiskCache.
 
@@ -106,8 +108,10 @@ class DiskCacheBackend(Backend):
         serializer: Serializer | None = None,
     ) -> None:
         super().__init__(namespace=namespace, serializer=serializer)
+        self._where: str | None = None
         if conn is None or isinstance(conn, (str, os.PathLike)):
             directory = str(conn) if conn is not None else default_directory()
+            self._where = directory
             conn = LazyClient(lambda: self._open(directory))
         elif not isinstance(conn, (diskcache.Cache, LazyClient)):
             raise ValidationError(
@@ -117,6 +121,10 @@ class DiskCacheBackend(Backend):
         self._conn: diskcache.Cache | LazyClient = conn
         self._schema_ready: weakref.WeakSet[Any] = weakref.WeakSet()
         self._schema_lock = threading.Lock()
+
+    def _timeout(self) -> float | None:
+        timeout = getattr(self._conn, "_timeout", None)
+        return None if timeout is None else float(timeout)
 
     @staticmethod
     def _open(directory: str) -> diskcache.Cache:
@@ -141,6 +149,18 @@ class DiskCacheBackend(Backend):
         """Where the SQLite file lives."""
         return str(self.conn.directory)
 
+    def describe(self) -> str:
+        """Where this backend stores data, for error messages."""
+        if self._where is None and isinstance(self._conn, diskcache.Cache):
+            self._where = str(self._conn.directory)
+        return self._where or "(a lazy client, not yet opened)"
+
+    def check(self) -> None:
+        """Open the cache and its index: raises ``BackendUnavailableError`` when the
+        directory cannot be opened or written, or the database stays locked."""
+        with self._transact():
+            pass
+
     def identity(self) -> tuple[Any, ...]:
         return ("diskcache", os.path.realpath(self.directory), self.namespace)
 
@@ -152,11 +172,11 @@ class DiskCacheBackend(Backend):
         cache = self.conn
         with self._schema_lock:
             if not getattr(self, "_schema_done", False):
-                with cache.transact(retry=True):
+                with cache.transact():
                     for statement in _SCHEMA:
                         cache._sql(statement)
                 self._schema_done = True
-        return cache.transact(retry=True)
+        return cache.transact()
 
     # -- primitives --------------------------------------------------------------
 
@@ -167,19 +187,19 @@ class DiskCacheBackend(Backend):
         encoded = self.encode(name, value)
         expire = None if ttl is None else ttl / 1000
         if nx:
-            if not self.conn.add(self.full_name(name), encoded, expire=expire, retry=True):
+            if not self.conn.add(self.full_name(name), encoded, expire=expire):
                 raise KeyExistsError(name)
         else:
-            self.conn.set(self.full_name(name), encoded, expire=expire, retry=True)
+            self.conn.set(self.full_name(name), encoded, expire=expire)
 
     def get(self, name: str) -> Any:
-        raw = self.conn.get(self.full_name(name), default=None, retry=True)
+        raw = self.conn.get(self.full_name(name), default=None)
         if raw is None:
             raise NotFoundError(f"no value stored at {name!r}")
         return self.decode(name, raw)
 
     def delete(self, name: str, missing_ok: bool = False) -> None:
-        deleted = self.conn.delete(self.full_name(name), retry=True)
+        deleted = self.conn.delete(self.full_name(name))
         if not deleted and not missing_ok:
             raise NotFoundError(f"no value stored at {name!r}")
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from alsek import defaults
 from alsek.effects.backends import redis_scripts as lua
@@ -26,39 +23,26 @@ from alsek.effects.backends.base import (
     is_glob,
 )
 from alsek.effects.backends.lazy import LazyClient
+from alsek.effects.backends.redis_errors import new_retry
+from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
-    BackendUnavailableError,
     DeserializationError,
     KeyExistsError,
     NotFoundError,
     ValidationError,
 )
+from alsek.pure.faults import redact_url
 from alsek.pure.ordering import ready_member
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 CONNECT_TIMEOUT_S = 5.0
 SOCKET_TIMEOUT_S = 10.0
+DEFAULT_URL = "redis://localhost:6379/0"
 #: Longest single block on a signal list; keeps stop requests responsive.
 MAX_BLOCK_S = 1.0
-
-
-def _unavailable(method: F) -> F:
-    """Turn redis-py connection failures into ``BackendUnavailableError``."""
-
-    @functools.wraps(method)
-    def wrapper(self: RedisBackend, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as error:
-            raise BackendUnavailableError(
-                f"Redis at {self.describe()} is unavailable: {error}"
-            ) from error
-
-    return cast(F, wrapper)
 
 
 def _text(value: bytes | str) -> str:
@@ -98,6 +82,8 @@ class RedisBackend(Backend):
         serializer: Serializer | None = None,
     ) -> None:
         super().__init__(namespace=namespace, serializer=serializer)
+        self._from_url = conn is None or isinstance(conn, str)
+        self._url = conn if isinstance(conn, str) else None
         if conn is None or isinstance(conn, str):
             url = conn
             conn = LazyClient(lambda: self._connect(url))
@@ -117,6 +103,7 @@ class RedisBackend(Backend):
             "socket_timeout": SOCKET_TIMEOUT_S,
             "health_check_interval": 30,
             "protocol": 2,
+            "retry": new_retry(),
         }
         url = url or os.environ.get("ALSEK_REDIS_URL")
         if url is None:
@@ -144,11 +131,24 @@ class RedisBackend(Backend):
         return self._identity
 
     def describe(self) -> str:
-        """Where this backend connects to, for error messages."""
+        """Where this backend connects to, for error messages (never the password)."""
+        if self._from_url:
+            url = self._url or os.environ.get("ALSEK_REDIS_URL") or DEFAULT_URL
+            return redact_url(url)
         if isinstance(self._conn, LazyClient):
-            return "(not yet connected)"
+            return "(a lazy client, not yet connected)"
         kwargs = self._conn.connection_pool.connection_kwargs
-        return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"
+        if kwargs.get("path"):
+            return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+        user = f"{kwargs['username']}@" if kwargs.get("username") else ""
+        where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '')}"
+        return f"redis://{user}{where}/{kwargs.get('db', 0)}"
+
+    @_unavailable
+    def check(self) -> None:
+        """PING the server: raises ``BackendAuthError`` for refused credentials and
+        ``BackendUnavailableError`` when it cannot be reached or cannot serve."""
+        self.conn.ping()
 
     def _script(self, name: str) -> Any:
         script = self._scripts.get(name)
@@ -205,10 +205,12 @@ class RedisBackend(Backend):
 
     @_unavailable
     def scan(self, pattern: str | None = None) -> Iterator[str]:
+        # Read eagerly, so that a failure is raised (and translated) here, not
+        # later in the caller's loop.
         if pattern is None:
-            return self._scan_keys(self.full_name("*"))
+            return iter(list(self._scan_keys(self.full_name("*"))))
         if is_glob(pattern):
-            return self._scan_keys(self.full_name(pattern))
+            return iter(list(self._scan_keys(self.full_name(pattern))))
         names = list(self._scan_keys(self.full_name(pattern) + ":*"))
         if self.conn.exists(self.full_name(pattern)):
             names.append(pattern)
