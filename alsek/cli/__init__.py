@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from alsek import __version__
-from alsek.exceptions import AlsekError
+from alsek.exceptions import AlsekError, BackendAuthError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -64,21 +64,6 @@ def _tasks(package: str) -> list[Any]:
 
     try:
         return collect_tasks(package)
-    except AlsekError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _check_backend(tasks: list[Any]) -> None:
-    """Fail at once on refused credentials; an outage only warns (the pool waits it out)."""
-    from alsek.effects.worker import _broker_of
-    from alsek.exceptions import BackendAuthError, BackendUnavailableError
-
-    try:
-        _broker_of(tasks).backend.check()
-    except BackendAuthError as error:
-        raise click.ClickException(str(error)) from None
-    except BackendUnavailableError as error:
-        logging.getLogger("alsek.cli").warning("%s; the worker will keep retrying", error)
     except AlsekError as error:
         raise click.ClickException(str(error)) from None
 
@@ -191,7 +176,6 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     tasks = _tasks(package)
-    _check_backend(tasks)
     try:
         backoff = LinearBackoff(
             factor=consumer_backoff_factor,
@@ -211,7 +195,10 @@ def worker(
         )
     except AlsekError as error:
         raise click.ClickException(str(error)) from None
-    pool.run()
+    try:
+        pool.run()
+    except BackendAuthError as error:  # refused credentials: no retry will help
+        raise click.ClickException(str(error)) from None
 
 
 @main.group("deadletters")

@@ -13,6 +13,7 @@ import diskcache
 import pytest
 
 from alsek.core import Broker, Message
+from alsek.effects.backends.base import ResultWrite
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure.queue_model import entry_for
 from alsek.storage.backends.disk import DiskCacheBackend
@@ -69,7 +70,9 @@ def writers(backend: DiskCacheBackend, held: Any) -> dict[str, Callable[[], Any]
         "ack": lambda: backend.ack("q", NAME, token),
         "release": lambda: backend.release("q", NAME, token, entry, held.message.data, "keep", 10),
         "dead_letter": lambda: backend.dead_letter("q", NAME, token, "dlq:" + NAME, {}, None),
-        "settle": lambda: backend.settle("q", NAME, token, "results:m1", 1, None),
+        "settle": lambda: backend.settle(
+            "q", NAME, token, ResultWrite("results:m1", 1, None), None, 10
+        ),
         "set_and_notify": lambda: backend.set_and_notify("results:n", 1),
         "compare_and_delete": lambda: backend.compare_and_delete("locks:l:0", "tok"),
         "compare_and_expire": lambda: backend.compare_and_expire("locks:l:0", "tok", 1_000),

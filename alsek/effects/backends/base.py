@@ -144,6 +144,10 @@ class Backend(ABC):
         A no-op here; Redis PINGs, DiskCache opens its database.
         """
 
+    def server_warnings(self) -> list[str]:
+        """Settings of the store that weaken the delivery guarantees (none known here)."""
+        return []
+
     # -- naming and encoding --------------------------------------------------
 
     def full_name(self, name: str) -> str:

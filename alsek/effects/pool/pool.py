@@ -197,11 +197,12 @@ class WorkerPool:
         self.stop()
 
     def _check_backend(self) -> None:
-        warnings = getattr(self.broker.backend, "server_warnings", None)
-        if warnings is None:
-            return
+        """Fail at once on refused credentials; an outage only warns (the pool waits it
+        out); settings that weaken the guarantees are logged."""
+        backend = self.broker.backend
         try:
-            for warning in warnings():
+            backend.check()
+            for warning in backend.server_warnings():
                 log.warning("backend: %s", warning)
         except BackendUnavailableError as error:
             log.warning("backend unavailable at start-up (%s); will keep retrying", error)
