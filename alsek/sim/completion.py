@@ -1,44 +1,45 @@
 """After an attempt: recording its outcome, then freeing or reusing its slot. Mixed into ``Engine``.
 
-Mirrors ``WorkerPool.complete``. When an attempt ends (``END``) its outcome
-is decided at once; what it costs depends on the effects and the mechanism:
+How an outcome travels is the real pool's policy (``alsek.pure.pool``:
+``route_ack``, ``free``); this module models the round trips around it.
+When an attempt ends (``END``) its outcome is decided at once
+(``decisions.decide``); what it costs depends on the effects and the route:
 
 * a success whose only effect is an ack pays no round trip of its own:
 
-  - a **process** runner claims its next message (process ones only, one)
-    in the same round trip as the ack and keeps its slot: the claim takes
-    its message at the end, and ``claim_rtt_ms`` later (``SETTLED``) the
-    ack is recorded and that message starts; if none was found, the slot
-    frees then;
-  - a **thread** runner's ack rides along with the dispatcher's next claim:
-    the slot frees at once and the ack is recorded when that claim
-    answers; a dispatcher that is idle (waiting on the backend) is not
-    disturbed: the ack goes on its own, one round trip, and the slot frees
-    after it;
+  - ``RUNNER_CLAIM`` (a **process** runner): it claims its next message
+    (process ones only, one) in the same round trip as the ack and keeps
+    its slot: the claim takes its message at the end, and ``claim_rtt_ms``
+    later (``SETTLED``) the ack is recorded and that message starts; if
+    none was found, the slot frees then;
+  - ``NEXT_CLAIM`` (a **thread** runner, the dispatcher busy): the ack
+    rides along with the dispatcher's next claim: the slot frees at once
+    and the ack is recorded when that claim answers;
+  - ``NOW`` (the dispatcher waits on the backend): the ack goes on its own,
+    one round trip, and the slot frees after it;
 
 * any other outcome (a retry, a redelivery, a dead letter) is carried out
   at once (its round trip is issued at the end) and the slot stays busy for
   that round trip; then a thread slot frees and a process runner claims
   its next message (another round trip).
 
-A freed slot wakes an idle dispatcher only if its mechanism was full (a
-dispatcher waiting with room for that mechanism already hears new work);
-a paused one plans again; a claiming one claims again once its answer is
-in (the real pool sees the slot epoch change).
+A freed slot does what ``free`` says: a paused dispatcher plans again, one
+waiting on the backend with that mechanism full is interrupted, and a
+claiming one sees the slot epoch change and claims again after its answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from alsek.pure.capacity import free
+from alsek.pure import pool as policy
 from alsek.pure.decisions import Ack, Effect, decide
 from alsek.pure.message import Mechanism
 from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
-from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED, finish_load
+from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
+from alsek.sim.runtime import Held, KindRuntime, PoolState
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
@@ -97,10 +98,11 @@ class Completion:
         effects = decide(message, runtime.policy, outcome, now)
         process = mechanism == "process"
         if len(effects) == 1 and type(effects[0]) is Ack:
-            if process:  # the ack rides on the runner's own next claim
+            pool.policy, route = policy.route_ack(pool.policy, mechanism)
+            if route is policy.AckRoute.RUNNER_CLAIM:
                 follow = self._runner_claim(pool)
                 self._settle_after(pool, (epoch, mechanism, effects, follow, False, now))
-            elif pool.state == IDLE:  # sent on its own: the dispatcher waits on the backend
+            elif route is policy.AckRoute.NOW:
                 self._settle_after(pool, (epoch, mechanism, effects, None, False, now))
             else:  # rides on the dispatcher's next claim
                 pool.acks.append(effects)
@@ -128,9 +130,7 @@ class Completion:
         elif follow is None:
             self._free_slot(pool, mechanism)
         else:
-            full = free(pool.capacity, pool.load, mechanism) == 0
-            if not self._launch(pool, follow):  # dead-lettered on claim: the slot is free
-                self._react(pool, full)
+            self._launch(pool, follow)  # (dead-lettered on claim: its slot frees there)
 
     def _runner_claim(self, pool: PoolState) -> Held | None:
         """A process runner claims one process message for its own slot (load unchanged)."""
@@ -152,14 +152,10 @@ class Completion:
         return held
 
     def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:
-        full = free(pool.capacity, pool.load, mechanism) == 0
-        pool.load = finish_load(pool.load, mechanism)
-        self._react(pool, full)
+        pool.policy, wake = policy.free(pool.policy, mechanism)
+        self._react(pool, wake)
 
-    def _react(self, pool: PoolState, was_full: bool) -> None:
-        """A slot freed: a paused dispatcher plans again, an idle one wakes if its
-        mechanism was full, a claiming one claims again after its answer."""
-        if pool.state == PAUSED or (pool.state == IDLE and was_full):
+    def _react(self, pool: PoolState, wake: policy.Wake) -> None:
+        """A slot freed: do what ``free`` asked of the dispatcher."""
+        if wake is not policy.Wake.NOTHING:
             self._dispatch(pool)
-        elif pool.state == CLAIMING:
-            pool.signalled = True

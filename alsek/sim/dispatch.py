@@ -1,21 +1,23 @@
 """The pools' dispatchers: claim, start, wait. Mixed into ``Engine``.
 
-A dispatcher is *idle* (waiting for a signal, a delayed message or its
-consumer's next poll, at least 1 ms away), *claiming* (a backend round trip
-in flight), *paused* (at capacity: ``capacity.plan_claim`` allows nothing)
-or *dead* (killed).
+What a dispatcher does next is the real pool's policy, ``alsek.pure.pool``
+(``plan``, ``answered``, ``admit``): this module only models the backend
+around it. A dispatcher is *idle* (waiting for a signal, a delayed message
+or its consumer's next poll, at least 1 ms away), *claiming* (a backend
+round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
+*dead* (killed).
 
 * A claim takes, at the moment it is issued, up to ``plan.limit`` ready
   messages in queue order and ``priority_key`` order (``Store.take``), marks
-  each ``transitions.claimed`` and ``capacity.admit``\\ s it, and carries the
-  acks of finished thread tasks waiting to ride along (recorded when it
-  answers). The answer arrives ``claim_rtt_ms`` later:
-  ``decisions.decide_on_claim`` may dead-letter a crash loop; each other
-  message starts ``dispatch_ms`` later and ends after its sampled attempt.
-  As in the real worker, a non-empty answer is followed by another claim and
-  an empty one makes the pool idle, unless a submission signalled it, a slot
-  freed or an ack is waiting while the claim was in flight. With no slot
-  free and no ack to carry the pool pauses.
+  each ``transitions.claimed`` and ``admit``\\ s it, and carries the acks of
+  finished thread tasks waiting to ride along (recorded when it answers).
+  The answer arrives ``claim_rtt_ms`` later: ``decisions.decide_on_claim``
+  may dead-letter a crash loop; each other message starts ``dispatch_ms``
+  later and ends after its sampled attempt.
+* When ``plan`` says to wait for work (the last claim ran short and no slot
+  freed since), the pool goes idle, unless a submission signalled it while
+  its claim was in flight (on Redis the signal list holds the token, so the
+  blocking wait returns at once): then it claims right away.
 * What follows the end of an attempt is ``alsek.sim.completion``'s.
 """
 
@@ -24,9 +26,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from alsek.pure.capacity import Load, admit, finish, plan_claim
+from alsek.pure import pool as policy
 from alsek.pure.decisions import Effect, decide_on_claim
-from alsek.pure.message import Mechanism
 from alsek.pure.transitions import claimed
 from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
@@ -41,26 +42,6 @@ OUTCOME_NAMES = {
     "Crashed": "crashed",
 }
 OUTCOME_COUNTERS = {"Failed": "failures", "TimedOut": "timeouts", "Crashed": "crashes"}
-_ADMITTED: dict[tuple[int, int, str], Load] = {}
-_FINISHED: dict[tuple[int, int, str], Load] = {}
-
-
-def _admit(load: Load, mechanism: Mechanism) -> Load:
-    """``capacity.admit``, memoized: loads are frozen values, so the answer never changes."""
-    key = (load.threads, load.processes, mechanism)
-    after = _ADMITTED.get(key)
-    if after is None:
-        after = _ADMITTED[key] = admit(load, mechanism)
-    return after
-
-
-def finish_load(load: Load, mechanism: Mechanism) -> Load:
-    """``capacity.finish``, memoized like ``_admit``."""
-    key = (load.threads, load.processes, mechanism)
-    after = _FINISHED.get(key)
-    if after is None:
-        after = _FINISHED[key] = finish(load, mechanism)
-    return after
 
 
 class Dispatcher:
@@ -86,16 +67,20 @@ class Dispatcher:
         raise NotImplementedError  # provided by Engine
 
     def _dispatch(self, pool: PoolState) -> None:
-        load = pool.load
-        plan = pool.plans.get((load.threads, load.processes))
-        if plan is None:
-            plan = plan_claim(pool.capacity, load, self.batch)
-            pool.plans[(load.threads, load.processes)] = plan
-        acks = pool.acks
-        if not plan.limit and not acks:
+        pool.policy, action = policy.plan(pool.policy, self.batch)
+        if isinstance(action, policy.Pause):
             pool.state = PAUSED
             return
-        pool.acks = []  # the claim carries these (never the list later acks go to)
+        if isinstance(action, policy.Stop):  # pragma: no cover - simulated pools never stop
+            return
+        if action.wait and not pool.signalled:
+            self._idle(pool)
+            return
+        self._claim(pool, action)
+
+    def _claim(self, pool: PoolState, action: policy.Claim) -> None:
+        plan = action.plan
+        acks, pool.acks = pool.acks, []  # the claim carries these
         now, store, tracer = self.now, self.store, self.tracer
         store.promote(now)
         pool.signalled = False
@@ -106,13 +91,12 @@ class Dispatcher:
                 break
             self.tokens += 1
             message = claimed(message, f"{pool.index}.{self.tokens}", message.deliveries + 1)
-            load = _admit(load, message.mechanism)
+            pool.policy = policy.admit(pool.policy, message.mechanism)
             held = Held(message, self.runtimes[message.task_name], now)
             pool.held[message.uuid] = held
             taken.append(held)
             if tracer.events is not None:
                 tracer.claim(now, pool.index, message, plan.mechanisms)
-        pool.load = load
         self.in_flight += len(taken)
         if plan.limit:
             self.recorder.counts["claims"] += 1
@@ -128,6 +112,7 @@ class Dispatcher:
         pool = self.pools[index]
         if epoch != pool.epoch:
             return
+        pool.policy = policy.answered(pool.policy, limit, len(taken))
         for held in taken:
             self._launch(pool, held)
         if taken:
@@ -135,10 +120,7 @@ class Dispatcher:
         elif limit:
             pool.empty_passes += 1
             self.recorder.counts["empty_claims"] += 1
-        if taken or pool.signalled or pool.acks or not limit:
-            self._dispatch(pool)
-        else:
-            self._idle(pool)
+        self._dispatch(pool)
 
     def _launch(self, pool: PoolState, held: Held) -> bool:
         """Run a claimed message (False if ``decide_on_claim`` dead-lettered it instead)."""
@@ -175,7 +157,15 @@ class Dispatcher:
     def _wake(self, index: int, generation: int) -> None:
         pool = self.pools[index]
         if pool.state == IDLE and generation == pool.wake_gen:
-            self._dispatch(pool)
+            self._claim_now(pool)
+
+    def _claim_now(self, pool: PoolState) -> None:
+        """An idle (waiting) dispatcher's wait ends: it claims (one round trip)."""
+        pool.policy, action = policy.plan(pool.policy, self.batch)
+        if isinstance(action, policy.Claim):
+            self._claim(pool, action)
+        elif isinstance(action, policy.Pause):
+            pool.state = PAUSED
 
     def _poll(self, index: int, _: Any) -> None:
         """The consumer's backoff ran out: one pending poll per pool, re-armed lazily."""
@@ -184,7 +174,7 @@ class Dispatcher:
         if pool.state != IDLE:
             return
         if pool.poll_at <= self.now:
-            self._dispatch(pool)
+            self._claim_now(pool)
         else:
             pool.poll_pending = True
             self.push(pool.poll_at, POLL, index, None)
@@ -203,6 +193,8 @@ class Dispatcher:
     def _release(self, pool: PoolState, held: Held) -> None:
         mechanism = held.message.mechanism
         del pool.held[held.message.uuid]
-        pool.load = finish_load(pool.load, mechanism)
+        pool.policy, wake = policy.free(pool.policy, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at
         self.in_flight -= 1
+        if wake is not policy.Wake.NOTHING:
+            self._dispatch(pool)

@@ -22,7 +22,6 @@ import random
 from typing import Any
 
 from alsek.pure.backoff import backoff_from_settings
-from alsek.pure.capacity import Load
 from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResult, SubmitCallback
 from alsek.pure.message import Message
 from alsek.pure.timing import lease_deadline, ready_at, renew_interval
@@ -203,8 +202,7 @@ class Engine(Dispatcher, Completion):
         now, interval = self.now, renew_interval(self.lease_ms)
         self.recorder.counts["pool_kills"] += 1
         self.tracer.pool_event(now, index, "kill", len(pool.held))
-        acks, pool.acks = pool.acks, []
-        for effects in acks:  # finished before the kill: counted as flushed
+        for effects in pool.acks:  # finished before the kill: counted as flushed
             self._apply(effects, index)
         for held in pool.held.values():
             started = held.started_at
@@ -215,7 +213,7 @@ class Engine(Dispatcher, Completion):
             pool.occupied[held.message.mechanism] += now - held.claimed_at
         pool.epoch += 1
         pool.held = {}
-        pool.load = Load()
+        pool.reset()
         pool.state = DEAD
         pool.alive_ms += now - pool.alive_since
         if restart_after is not None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from alsek.pure import pool as policy
 from alsek.pure.callbacks import nest
-from alsek.pure.capacity import Capacity, ClaimPlan, Load
+from alsek.pure.capacity import Capacity, Load
 from alsek.pure.decisions import Effect
 from alsek.pure.message import Message
 from alsek.pure.outcome import Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
@@ -121,14 +122,12 @@ class PoolState:
         "acks",
         "alive_ms",
         "alive_since",
-        "capacity",
         "empty_passes",
         "epoch",
         "held",
         "index",
-        "load",
         "occupied",
-        "plans",
+        "policy",
         "poll_at",
         "poll_pending",
         "signalled",
@@ -139,24 +138,40 @@ class PoolState:
 
     def __init__(self, index: int, capacity: Capacity) -> None:
         self.index = index
-        self.capacity = capacity
-        self.load = Load()
+        #: What the pool's policy (``alsek.pure.pool``) knows: load, phase, slot epoch.
+        self.policy = policy.PoolState(capacity)
         self.state = IDLE
+        #: Bumped when the pool is killed: events of its former life are ignored.
         self.epoch = 0
         self.wake_at: float = float("inf")
         self.wake_gen = 0
+        #: Work arrived while a claim was in flight: a wait returns at once.
         self.signalled = False
         self.held: dict[str, Held] = {}
         self.empty_passes = 0
         self.alive_since = 0
         self.alive_ms = 0
         self.occupied: dict[str, int] = {"thread": 0, "process": 0}
-        #: ``capacity.plan_claim`` answers by load (a pure function of frozen values).
-        self.plans: dict[tuple[int, int], ClaimPlan] = {}
         self.poll_at = 0
         self.poll_pending = False
         #: Effects (an ``Ack``) of finished thread tasks, riding on the next claim.
         self.acks: list[tuple[Effect, ...]] = []
+
+    @property
+    def capacity(self) -> Capacity:
+        """The pool's slot limits."""
+        return self.policy.capacity
+
+    @property
+    def load(self) -> Load:
+        """Slots in use."""
+        return self.policy.load
+
+    def reset(self) -> None:
+        """A killed pool: nothing held, nothing running, a fresh dispatcher."""
+        self.policy = policy.PoolState(self.policy.capacity)
+        self.acks = []
+        self.signalled = False
 
     def snapshot(self) -> dict[str, Any]:
         """A readable summary (for debugging and the trace)."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alsek import defaults
 from alsek.pure.backoff import backoff_from_settings
 from alsek.pure.callbacks import attach, has_callback
 from alsek.pure.decisions import (
@@ -69,7 +70,8 @@ def terminal_of(effects: tuple[Effect, ...]) -> Effect:
 
 
 def expected_retry_delay(message: Message) -> int:
-    """Backoff for the next incident count, clamped by the record itself."""
+    """Backoff for the next incident count, clamped by the record itself and by the
+    longest delay a message may have."""
     backoff = backoff_from_settings(message.backoff_settings)
     if backoff is None:
         return 0
@@ -78,7 +80,7 @@ def expected_retry_delay(message: Message) -> int:
         assert delay >= backoff.floor
     if backoff.ceiling is not None:
         assert delay <= backoff.ceiling
-    return delay
+    return min(delay, defaults.MAX_DELAY_MS)
 
 
 @heavy
