@@ -21,6 +21,15 @@ DEFAULT_MAX_REDELIVERIES: Final = 3
 DEFAULT_GRACE_MS: Final = 10_000
 #: How long a worker thread or process may sit idle before it is retired.
 DEFAULT_IDLE_MS: Final = 60_000
+#: Thread-mechanism tasks a worker pool runs at once.
+DEFAULT_MAX_THREADS: Final = 8
+#: Most messages a worker pool claims in one round trip.
+DEFAULT_BATCH: Final = 16
+#: Consumer backoff after empty passes (a linear backoff, ms): the longest wait
+#: between passes when nothing signals new work.
+CONSUMER_BACKOFF_FACTOR: Final = 50
+CONSUMER_BACKOFF_FLOOR: Final = 50
+CONSUMER_BACKOFF_CEILING: Final = 500
 #: Lower and upper bounds on a priority: Redis keeps scores as doubles.
 MIN_PRIORITY: Final = -(2**31)
 MAX_PRIORITY: Final = 2**31 - 1

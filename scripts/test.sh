@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet -e '.[test]'
 python -m ruff check alsek tests benchmarks examples
 python -m mypy alsek
+lint-imports --no-cache
 python -m pytest -n 2 -p no:cacheprovider "$@"

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from alsek import __version__
+from alsek import __version__, defaults
 from alsek.exceptions import AlsekError, BackendAuthError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -82,7 +82,7 @@ def _tasks(package: str) -> list[Any]:
     "--max-threads",
     "max_threads",
     type=click.IntRange(min=0),
-    default=8,
+    default=defaults.DEFAULT_MAX_THREADS,
     show_default=True,
     help="Most thread-mechanism tasks running at once.",
 )
@@ -98,7 +98,7 @@ def _tasks(package: str) -> list[Any]:
     "--consumer_backoff_factor",
     "--consumer-backoff-factor",
     type=click.IntRange(min=0),
-    default=50,
+    default=defaults.CONSUMER_BACKOFF_FACTOR,
     show_default=True,
     help="Consumer backoff: extra wait (ms) per consecutive empty pass.",
 )
@@ -106,7 +106,7 @@ def _tasks(package: str) -> list[Any]:
     "--consumer_backoff_floor",
     "--consumer-backoff-floor",
     type=click.IntRange(min=0),
-    default=50,
+    default=defaults.CONSUMER_BACKOFF_FLOOR,
     show_default=True,
     help="Consumer backoff: shortest wait (ms).",
 )
@@ -114,7 +114,7 @@ def _tasks(package: str) -> list[Any]:
     "--consumer_backoff_ceiling",
     "--consumer-backoff-ceiling",
     type=click.IntRange(min=0),
-    default=500,
+    default=defaults.CONSUMER_BACKOFF_CEILING,
     show_default=True,
     help="Consumer backoff: longest wait (ms) between passes.",
 )
@@ -122,7 +122,7 @@ def _tasks(package: str) -> list[Any]:
     "--lease",
     "lease_ms",
     type=click.IntRange(min=100),
-    default=30_000,
+    default=defaults.DEFAULT_LEASE_MS,
     show_default=True,
     help="Lease (ms) on a claimed message, renewed while it runs.",
 )
@@ -130,7 +130,7 @@ def _tasks(package: str) -> list[Any]:
     "--grace",
     "grace_ms",
     type=click.IntRange(min=0),
-    default=10_000,
+    default=defaults.DEFAULT_GRACE_MS,
     show_default=True,
     help="On SIGINT/SIGTERM, how long (ms) running tasks may finish.",
 )
@@ -138,7 +138,7 @@ def _tasks(package: str) -> list[Any]:
     "--idle",
     "idle_ms",
     type=click.IntRange(min=1),
-    default=60_000,
+    default=defaults.DEFAULT_IDLE_MS,
     show_default=True,
     help="How long (ms) an idle worker thread or process lives.",
 )

@@ -1,6 +1,7 @@
 """Tasks (``alsek.core.task``)."""
 
+from alsek.effects.decorator import task
 from alsek.effects.scheduler import TriggerTask
-from alsek.effects.task import Task, task
+from alsek.effects.task import Task
 
 __all__ = ["Task", "TriggerTask", "task"]

@@ -24,7 +24,7 @@ from alsek.effects.interpreter import persist
 from alsek.effects.message import Message
 from alsek.exceptions import BackendUnavailableError, DeserializationError, ValidationError
 from alsek.pure import codec
-from alsek.pure.backoff import Backoff, LinearBackoff
+from alsek.pure.backoff import DEFAULT_CONSUMER_BACKOFF, Backoff
 from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.keys import parse_message_name
 from alsek.pure.message import MECHANISMS, Mechanism
@@ -35,7 +35,6 @@ log = logging.getLogger("alsek.consumer")
 
 #: Default consumer backoff: the longest wait between passes when nothing
 #: signals new work (Redis signals submissions, so this is rarely reached).
-DEFAULT_CONSUMER_BACKOFF = LinearBackoff(factor=50, floor=50, ceiling=500, zero_override=False)
 
 
 @attrs.frozen

@@ -14,7 +14,8 @@ from alsek import defaults
 from alsek.effects.broker import Broker
 from alsek.effects.interpreter import Interpreter, Report
 from alsek.effects.message import Message
-from alsek.effects.task import Task, lookup
+from alsek.effects.registry import lookup
+from alsek.effects.task import Task
 from alsek.pure.decisions import DeadLetter, Effect, Reschedule, decide, decide_on_claim, reject
 from alsek.pure.outcome import Crashed, Failed, Outcome, Succeeded, TimedOut
 

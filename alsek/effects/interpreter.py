@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -238,9 +238,3 @@ class Interpreter:
             message.summary,
         )
         return Report(False, "lease lost")
-
-
-def describe(value: Any, limit: int = 200) -> str:
-    """A short repr for logs."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

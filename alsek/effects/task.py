@@ -1,4 +1,4 @@
-"""Tasks: a function plus the rules for running it, and the ``@task`` decorator.
+"""Tasks: a function plus the rules for running it (the decorator is ``decorator.task``).
 
 A ``Task`` turns calls into messages (``generate``), and runs a message's
 function with its hooks (``run``). What happens after a run is decided by
@@ -7,102 +7,29 @@ function with its hooks (``run``). What happens after a run is decided by
 
 from __future__ import annotations
 
-import inspect
 import logging
-import re
 import threading
-import traceback
-import typing
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from alsek import defaults
 from alsek.effects.broker import Broker
+from alsek.effects.errors import error_info
 from alsek.effects.message import Message
+from alsek.effects.registry import register
 from alsek.effects.result import ResultStore
-from alsek.exceptions import TaskNotFoundError, TaskTimeoutError, ValidationError
+from alsek.effects.signature import check_sync, wants_message
+from alsek.exceptions import TaskTimeoutError, ValidationError
 from alsek.pure.backoff import Backoff, ExponentialBackoff
 from alsek.pure.callbacks import attach, has_callback
 from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
-from alsek.pure.outcome import ErrorInfo, Failed, Outcome, Succeeded
+from alsek.pure.outcome import Failed, Outcome, Succeeded
 from alsek.pure.policy import TaskPolicy, default_should_retry
 from alsek.pure.validate import check_duration, check_int, check_optional_int, check_priority
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-_registry: dict[str, Task] = {}
-_registry_lock = threading.Lock()
-
-
-def register(task: Task) -> None:
-    """Make ``task`` findable by name (a redefinition replaces the old one)."""
-    with _registry_lock:
-        _registry[task.name] = task
-
-
-def lookup(name: str) -> Task:
-    """The task called ``name`` in this process."""
-    try:
-        return _registry[name]
-    except KeyError:
-        raise TaskNotFoundError(f"no task named {name!r} is defined in this process") from None
-
-
-def error_info(error: BaseException) -> ErrorInfo:
-    """A serializable description of ``error``."""
-    return ErrorInfo(
-        type_name=type(error).__qualname__,
-        message=str(error),
-        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
-    )
-
-
-def _wants_message(function: Callable[..., Any]) -> bool:
-    try:
-        parameter = inspect.signature(function).parameters.get("message")
-    except (TypeError, ValueError):
-        return False
-    if parameter is None:
-        return False
-    return _names_message(parameter.annotation)
-
-
-def _names_message(annotation: Any) -> bool:
-    """Whether a ``message`` annotation resolves to ``Message`` (``Optional`` allowed)."""
-    if annotation is inspect.Parameter.empty:
-        return True
-    if isinstance(annotation, str):
-        return (
-            re.fullmatch(r"\s*(Optional\[)?\s*([\w.]*\.)?Message\s*(\]|\|\s*None)?\s*", annotation)
-            is not None
-        )
-    if getattr(annotation, "__name__", None) == "Message":
-        return True
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return len(args) == 1 and _names_message(args[0])
-
-
-def _is_async(function: Callable[..., Any]) -> bool:
-    """Whether calling ``function`` returns a coroutine or an async generator
-    (directly, through ``functools.partial``, or via an async ``__call__``)."""
-    call = type(function).__call__ if not inspect.isroutine(function) else None
-    return any(
-        inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
-        for c in (function, call)
-        if c is not None
-    )
-
-
-def _check_sync(function: Callable[..., Any], name: str) -> None:
-    """Refuse ``async def`` functions: a worker would only create the coroutine,
-    never run it, and ack a task whose body never ran."""
-    if _is_async(function):
-        raise ValidationError(
-            f"task {name!r} is an async function: async tasks are not supported yet. "
-            f"Wrap it in a sync function that calls asyncio.run({name}(...))"
-        )
 
 
 def _check_generate_bounds(
@@ -158,7 +85,7 @@ class Task:
             raise ValidationError(
                 f"task {name or function.__name__!r} needs a Broker, got {broker!r}"
             )
-        _check_sync(function, name or str(getattr(function, "__name__", None) or function))
+        check_sync(function, name or str(getattr(function, "__name__", None) or function))
         if mechanism not in MECHANISMS:
             raise ValidationError(
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
@@ -186,7 +113,7 @@ class Task:
         if self.store_result and result_store is None:
             raise ValidationError(f"task {self.name!r}: store_result=True needs a result_store")
         self.max_redeliveries = max_redeliveries
-        self._wants_message = _wants_message(function)
+        self._wants_message = wants_message(function)
         self._deferred = threading.local()
         self.__doc__ = function.__doc__
         self.__wrapped__ = function
@@ -369,34 +296,3 @@ class Task:
             log.exception("do_retry of %s raised; not retrying", message.summary)
             retry = False
         return Failed(error_info(error), retry_approved=retry)
-
-
-def task(broker: Broker, **options: Any) -> Callable[[Callable[..., Any]], Task]:
-    """Decorate a function as a task on ``broker``.
-
-    Options: ``name``, ``queue``, ``priority``, ``timeout``, ``max_retries``,
-    ``backoff``, ``trigger``, ``result_store``, ``mechanism``,
-    ``base_task`` (a ``Task`` subclass with your hooks), ``store_result``,
-    ``max_redeliveries``. With ``trigger`` the result is a ``TriggerTask``.
-    The decorated function stays callable as a plain function.
-    """
-    if not isinstance(broker, Broker):
-        raise ValidationError(
-            f"@task needs a Broker as its first argument, got {broker!r} (write @task(broker, ...))"
-        )
-    base = options.pop("base_task", None)
-    trigger = options.pop("trigger", None)
-
-    def decorator(function: Callable[..., Any]) -> Task:
-        if base is not None and not (isinstance(base, type) and issubclass(base, Task)):
-            raise ValidationError(f"base_task must be a subclass of Task, got {base!r}")
-        if trigger is not None:
-            from alsek.effects.scheduler import TriggerTask
-
-            cls: type[TriggerTask] = base or TriggerTask  # type: ignore[assignment]
-            if not issubclass(cls, TriggerTask):
-                cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})
-            return cls(function, broker, trigger=trigger, **options)
-        return (base or Task)(function, broker, **options)
-
-    return decorator

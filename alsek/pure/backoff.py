@@ -14,6 +14,7 @@ from typing import Any, ClassVar, cast
 
 import attrs
 
+from alsek import defaults
 from alsek.exceptions import ValidationError
 from alsek.pure.validate import check_int
 
@@ -167,3 +168,12 @@ def backoff_duration(settings: dict[str, Any] | None, incidents: int) -> int:
     """Wait after ``incidents`` incidents under ``settings`` (0 when disabled)."""
     backoff = backoff_from_settings(settings)
     return 0 if backoff is None else backoff.get(incidents)
+
+
+#: The consumer's backoff after empty passes (see ``alsek.defaults``).
+DEFAULT_CONSUMER_BACKOFF = LinearBackoff(
+    factor=defaults.CONSUMER_BACKOFF_FACTOR,
+    floor=defaults.CONSUMER_BACKOFF_FLOOR,
+    ceiling=defaults.CONSUMER_BACKOFF_CEILING,
+    zero_override=False,
+)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from alsek import defaults
 from alsek.exceptions import ValidationError
 from alsek.pure.message import Mechanism
 from alsek.pure.validate import check_int
@@ -78,7 +79,7 @@ class ClaimPlan:
     limit: int
 
 
-def plan_claim(capacity: Capacity, load: Load, batch: int = 16) -> ClaimPlan:
+def plan_claim(capacity: Capacity, load: Load, batch: int = defaults.DEFAULT_BATCH) -> ClaimPlan:
     """How much to claim now without holding anything the pool cannot start.
 
     ``limit == 0`` means "at capacity: pause the stream until a slot frees".

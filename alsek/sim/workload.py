@@ -14,7 +14,11 @@ import attrs
 
 from alsek import defaults
 from alsek.exceptions import ValidationError
-from alsek.pure.backoff import DEFAULT_TASK_BACKOFF, LinearBackoff, backoff_from_settings
+from alsek.pure.backoff import (
+    DEFAULT_CONSUMER_BACKOFF,
+    DEFAULT_TASK_BACKOFF,
+    backoff_from_settings,
+)
 from alsek.pure.capacity import Capacity
 from alsek.pure.message import MECHANISMS, Mechanism, check_name
 from alsek.pure.ordering import queue_order
@@ -35,7 +39,6 @@ from alsek.sim.distributions import ARRIVALS, DURATIONS, ArrivalPattern, Duratio
 DEFAULT_DISPATCH_MS: dict[str, int] = {"thread": 0, "process": 1}
 #: The real consumer's default (``alsek.effects.consumer``, not importable from
 #: here): after the n-th empty pass wait ``50 * n`` ms, 50 to 500 ms.
-DEFAULT_CONSUMER_BACKOFF = LinearBackoff(factor=50, floor=50, ceiling=500, zero_override=False)
 
 
 def _name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -11,12 +11,12 @@ FACADES = {
         "Broker": "alsek.effects.broker",
         "Lock": "alsek.effects.lock",
         "Message": "alsek.effects.message",
-        "task": "alsek.effects.task",
+        "task": "alsek.effects.decorator",
     },
     "alsek.core.task": {
         "Task": "alsek.effects.task",
         "TriggerTask": "alsek.effects.scheduler",
-        "task": "alsek.effects.task",
+        "task": "alsek.effects.decorator",
     },
     "alsek.core.backoff": {
         "ConstantBackoff": "alsek.pure.backoff",

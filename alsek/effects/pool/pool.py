@@ -81,13 +81,13 @@ class WorkerPool:
         self,
         tasks: Iterable[Task],
         queues: Sequence[str] | None = None,
-        max_threads: int = 8,
+        max_threads: int = defaults.DEFAULT_MAX_THREADS,
         max_processes: int | None = None,
         backoff: Backoff | None = None,
         lease_ms: int = defaults.DEFAULT_LEASE_MS,
         grace_ms: int = defaults.DEFAULT_GRACE_MS,
         idle_ms: int = defaults.DEFAULT_IDLE_MS,
-        batch: int = 16,
+        batch: int = defaults.DEFAULT_BATCH,
         observers: Sequence[Observer] = (),
     ) -> None:
         self.tasks = {task.name: task for task in tasks}

@@ -73,8 +73,9 @@ def child_main(conn: Any, modules: Sequence[str]) -> None:
     for module in modules:
         importlib.import_module(module)
     conn.send("ready")
+    from alsek.effects.errors import error_info
     from alsek.effects.message import Message
-    from alsek.effects.task import error_info, lookup
+    from alsek.effects.registry import lookup
     from alsek.pure.codec import message_from_data
     from alsek.pure.transitions import claimed
 

@@ -13,9 +13,9 @@ import ctypes
 import logging
 import platform
 
+from alsek.effects.errors import error_info
 from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
-from alsek.effects.task import error_info
 from alsek.exceptions import TaskTimeoutError
 from alsek.pure.outcome import Failed, Outcome, TimedOut
 
