@@ -140,6 +140,21 @@ class Consumer:
         )
         return None
 
+    def fetch(self, claim: Claim) -> Message | None:
+        """The message stored under a claim whose payload was not kept (None: gone or
+        unreadable)."""
+        try:
+            data = self.broker.backend.get_or_none(claim.name)
+        except DeserializationError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        data = {**data, "lock": claim.token, "deliveries": claim.deliveries}
+        try:
+            return codec.message_from_data(data, Message)
+        except ValidationError:
+            return None
+
     def claim_raw(
         self,
         mechanisms: Sequence[Mechanism] = MECHANISMS,

@@ -18,9 +18,14 @@ Theory of operation. A pool has one *dispatcher*, in one of four phases:
 
 A claim asks for as many messages as free slots can start (never more:
 what a pool cannot start, other pools can), and carries the acks of
-finished thread tasks. A freed slot bumps ``epoch``; a dispatcher that
-planned before the bump claims again instead of waiting, and one waiting
-on the backend with that mechanism full is woken.
+finished thread tasks. Slots of a *delegated* mechanism are filled by
+their runners, not the dispatcher: task processes claim for themselves
+(``children_to_start`` says when another one is needed), and their claims
+still count in ``load`` (``admit``/``free``) so the slots stay exact.
+
+A freed slot bumps ``epoch``; a dispatcher that planned before the bump
+claims again instead of waiting, and one waiting on the backend with that
+mechanism full is woken.
 
 Acks of successes whose only effect is an ack travel cheaply (``route_ack``):
 a process runner's rides on its own next claim (it keeps its slot), a
@@ -32,6 +37,7 @@ outcome is recorded in one step of its own.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 import attrs
 
@@ -66,6 +72,17 @@ class PoolState:
     #: Acks of finished thread tasks waiting to ride on the next claim.
     pending_acks: int = 0
     stopping: bool = False
+    #: Mechanisms whose runners claim for themselves (the dispatcher does not).
+    delegated: frozenset[Mechanism] = frozenset()
+
+
+def _dispatchable(state: PoolState) -> Capacity | None:
+    """The slots the dispatcher fills (None: none at all)."""
+    threads = 0 if "thread" in state.delegated else state.capacity.max_threads
+    processes = 0 if "process" in state.delegated else state.capacity.max_processes
+    if threads + processes == 0:
+        return None
+    return Capacity(max_threads=threads, max_processes=processes)
 
 
 @attrs.frozen
@@ -95,7 +112,11 @@ def plan(state: PoolState, batch: int) -> tuple[PoolState, Action]:
     """What the dispatcher does next."""
     if state.stopping:
         return state, Stop()
-    claim_plan = cap.plan_claim(state.capacity, state.load, batch)
+    capacity = _dispatchable(state)
+    if capacity is None:
+        claim_plan = ClaimPlan((), 0)
+    else:
+        claim_plan = cap.plan_claim(capacity, state.load, batch)
     if claim_plan.limit == 0 and state.pending_acks == 0:
         return attrs.evolve(state, phase=Phase.PAUSED, exhausted=False), Pause()
     wait = (
@@ -185,6 +206,26 @@ def keep_ack(state: PoolState) -> PoolState:
 def flushed(state: PoolState) -> PoolState:
     """The pending acks were sent on their own (at shutdown)."""
     return attrs.evolve(state, pending_acks=0)
+
+
+def children_to_start(alive: int, busy: int, starting: int, max_processes: int) -> int:
+    """How many task processes to start now: one when none is alive or starting, or
+    when every live one is busy (there may be more process work), up to the limit."""
+    if max_processes <= 0 or alive + starting >= max_processes:
+        return 0
+    if alive + starting == 0 or (busy >= alive and starting == 0):
+        return 1
+    return 0
+
+
+def children_to_retire(
+    idle_since: Mapping[int, int], now: int, idle_ms: int, alive: int
+) -> tuple[int, ...]:
+    """Task processes (by id) idle for ``idle_ms``, keeping at least one alive (it watches
+    for process work while the others are gone)."""
+    idle = cap.to_retire(idle_since, now, idle_ms)
+    keep = 1 if len(idle) == alive else 0
+    return idle[keep:]
 
 
 def stop(state: PoolState) -> PoolState:

@@ -30,6 +30,7 @@ claiming one sees the slot epoch change and claims again after its answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alsek.pure import pool as policy
@@ -39,7 +40,7 @@ from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
 from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import Held, KindRuntime, PoolState
+from alsek.sim.runtime import IDLE, PAUSED, Held, KindRuntime, PoolState
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
@@ -70,6 +71,12 @@ class Completion:
 
     def _dispatch(self, pool: PoolState) -> None:
         raise NotImplementedError  # provided by Dispatcher
+
+    def _claim_now(self, pool: PoolState) -> None:
+        raise NotImplementedError  # provided by Dispatcher
+
+    #: Provided by ChildPools (an annotation only: it must not shadow the method).
+    _child_idle: Callable[[PoolState, bool], None]
 
     def _launch(self, pool: PoolState, held: Held) -> bool:
         raise NotImplementedError  # provided by Dispatcher
@@ -153,9 +160,15 @@ class Completion:
 
     def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:
         pool.policy, wake = policy.free(pool.policy, mechanism)
+        if mechanism == "process":
+            self._child_idle(pool, False)  # its own claim found nothing: it waits
         self._react(pool, wake)
 
     def _react(self, pool: PoolState, wake: policy.Wake) -> None:
-        """A slot freed: do what ``free`` asked of the dispatcher."""
-        if wake is not policy.Wake.NOTHING:
+        """A slot freed: do what ``free`` asked of the dispatcher. A wait that already
+        ended (its claim in flight) is not interrupted again: the slot epoch changed, so
+        the dispatcher claims again once that claim answers, as the real one does."""
+        if wake is policy.Wake.RESUME and pool.state == PAUSED:
             self._dispatch(pool)
+        elif wake is policy.Wake.INTERRUPT and pool.state == IDLE:
+            self._claim_now(pool)

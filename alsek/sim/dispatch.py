@@ -24,6 +24,7 @@ round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from alsek.pure import pool as policy
@@ -65,6 +66,11 @@ class Dispatcher:
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
         raise NotImplementedError  # provided by Engine
+    #: Provided by Completion and ChildPools (annotations only: they must not shadow
+    #: the methods).
+    _react: Callable[[PoolState, policy.Wake], None]
+    _wake_children: Callable[[int], None]
+    _child_idle: Callable[[PoolState, bool], None]
 
     def _dispatch(self, pool: PoolState) -> None:
         pool.policy, action = policy.plan(pool.policy, self.batch)
@@ -127,9 +133,9 @@ class Dispatcher:
         message, runtime, now = held.message, held.runtime, self.now
         effects = decide_on_claim(message, runtime.policy, now)
         if effects:
-            self._release(pool, held)
             self.recorder.counts["dead_on_claim"] += 1
             self._apply(effects, pool.index)
+            self._release(pool, held)  # after: the slot frees once the dead letter is written
             return False
         start = now + runtime.dispatch_ms
         elapsed, outcome = runtime.attempt(message, self.rnd)
@@ -180,7 +186,9 @@ class Dispatcher:
             self.push(pool.poll_at, POLL, index, None)
 
     def _notify(self, at: int, ready: bool) -> None:
-        """A message becomes claimable at ``at``: idle pools wake, claiming ones re-check."""
+        """A message becomes claimable at ``at``: idle pools and one idle task process
+        wake, claiming pools re-check."""
+        self._wake_children(at)
         for pool in self.pools:
             if pool.state == IDLE:
                 if at < pool.wake_at:
@@ -196,5 +204,6 @@ class Dispatcher:
         pool.policy, wake = policy.free(pool.policy, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at
         self.in_flight -= 1
-        if wake is not policy.Wake.NOTHING:
-            self._dispatch(pool)
+        if mechanism == "process":
+            self._child_idle(pool, True)  # it claims its next message at once
+        self._react(pool, wake)

@@ -26,6 +26,7 @@ from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResul
 from alsek.pure.message import Message
 from alsek.pure.timing import lease_deadline, ready_at, renew_interval
 from alsek.pure.transitions import unclaimed
+from alsek.sim.children import ChildPools
 from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
 from alsek.sim.recorder import Recorder
@@ -43,7 +44,7 @@ from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
 
 
-class Engine(Dispatcher, Completion):
+class Engine(Dispatcher, Completion, ChildPools):
     """One simulation run of ``workload`` with ``seed``; call ``run()`` once."""
 
     def __init__(self, workload: Workload, seed: int, trace: bool) -> None:
@@ -102,6 +103,8 @@ class Engine(Dispatcher, Completion):
             self._kill,
             self._restart,
             self._settled,
+            self._child_wake,
+            self._child_claimed,
         )
         horizon = self.workload.horizon_ms
         while heap and (self.outstanding or self.open_streams):
@@ -234,3 +237,5 @@ class Engine(Dispatcher, Completion):
         pool.wake_at = float("inf")
         self.tracer.pool_event(self.now, index, "restart", 0)
         self._dispatch(pool)
+        for _ in range(pool.capacity.max_processes):  # its task processes start and look
+            self._child_idle(pool, True)

@@ -125,6 +125,7 @@ class PoolState:
         "empty_passes",
         "epoch",
         "held",
+        "idle_children",
         "index",
         "occupied",
         "policy",
@@ -139,7 +140,9 @@ class PoolState:
     def __init__(self, index: int, capacity: Capacity) -> None:
         self.index = index
         #: What the pool's policy (``alsek.pure.pool``) knows: load, phase, slot epoch.
-        self.policy = policy.PoolState(capacity)
+        self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
+        #: Task processes with no job, waiting on the backend for process work.
+        self.idle_children = capacity.max_processes
         self.state = IDLE
         #: Bumped when the pool is killed: events of its former life are ignored.
         self.epoch = 0
@@ -169,7 +172,9 @@ class PoolState:
 
     def reset(self) -> None:
         """A killed pool: nothing held, nothing running, a fresh dispatcher."""
-        self.policy = policy.PoolState(self.policy.capacity)
+        capacity = self.policy.capacity
+        self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
+        self.idle_children = 0
         self.acks = []
         self.signalled = False
 
@@ -182,3 +187,8 @@ class PoolState:
             "processes": self.load.processes,
             "held": len(self.held),
         }
+
+
+def _delegated(capacity: Capacity) -> frozenset[Any]:
+    """Task processes claim for themselves, as in the real pool."""
+    return frozenset({"process"}) if capacity.max_processes else frozenset()

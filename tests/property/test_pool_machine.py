@@ -38,7 +38,11 @@ class PureDriver(Driver):
     """A pool made of nothing but the pure policy, the lifecycle table and a list as queue."""
 
     def __init__(self, max_threads: int = 2, max_processes: int = 2, batch: int = 3) -> None:
-        self.state = policy.PoolState(Capacity(max_threads, max_processes))
+        # Task processes claim for themselves: the dispatcher claims thread work only.
+        self.state = policy.PoolState(
+            Capacity(max_threads, max_processes), delegated=frozenset({"process"})
+        )
+        self.children: list[str | None] = [None] * max_processes  # each one's job token
         self.batch = batch
         self.queue: list[tuple[str, str, int]] = []  # (uuid, kind, deliveries)
         self.jobs: dict[str, ModelJob] = {}
@@ -126,6 +130,10 @@ class PureDriver(Driver):
                     events.append(("plan", ""))
         if self.in_flight is not None:
             events.append(("answer", ""))
+        if not self.state.stopping and any(KINDS[k][0] == "process" for _, k, _ in self.queue):
+            for index, token in enumerate(self.children):
+                if token is None:
+                    events.append(("child_claim", str(index)))
         for token, job in sorted(self.jobs.items()):
             if job.state is JobState.CLAIMED:
                 events.append(("start", token))
@@ -154,6 +162,8 @@ class PureDriver(Driver):
                 self._requeue(job, keep=True)  # back after its lease, the delivery counted
         elif name == "watchdog":
             self._watchdog(self.jobs[token])
+        elif name == "child_claim":
+            self._child_claim(int(token))
 
     def _plan(self) -> None:
         self.state, action = policy.plan(self.state, self.batch)
@@ -168,6 +178,13 @@ class PureDriver(Driver):
         acks, self.pending = self.pending, []
         assert len(acks) == action.acks
         self.in_flight = (action.plan.limit, taken, acks)
+
+    def _child_claim(self, index: int) -> None:
+        job = self._runner_claim()
+        assert job is not None
+        self.state = policy.admit(self.state, job.mechanism)
+        self.jobs[job.token] = job
+        self.children[index] = job.token
 
     def _answer(self) -> None:
         assert self.in_flight is not None
@@ -200,6 +217,7 @@ class PureDriver(Driver):
                     assert self._step(job, JobEvent.FOLLOW)
                     self.jobs.pop(job.token)
                     self.jobs[follower.token] = follower
+                    self._pass_child(job.token, follower.token)
                     return
             elif route is policy.AckRoute.NEXT_CLAIM:
                 self.pending.append(job)
@@ -245,7 +263,13 @@ class PureDriver(Driver):
         if result.frees_slot:
             self.jobs.pop(job.token, None)
             self.state, _ = policy.free(self.state, job.mechanism)
+            self._pass_child(job.token, None)
         return result.changed
+
+    def _pass_child(self, token: str, follower: str | None) -> None:
+        """The task process that held ``token`` now holds ``follower`` (None: idle)."""
+        if token in self.children:
+            self.children[self.children.index(token)] = follower
 
     def _end(self, job: ModelJob, how: str) -> None:
         self.ends.setdefault(job.token, []).append(how)

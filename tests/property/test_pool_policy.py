@@ -188,3 +188,35 @@ def test_kept_acks_are_counted_and_flushing_clears_them(state: policy.PoolState)
     assert kept.pending_acks == state.pending_acks + 1
     assert policy.flushed(kept).pending_acks == 0
     assert policy.stop(state).stopping
+
+
+@light
+@given(st.integers(0, 8), st.integers(0, 8), st.integers(0, 3), st.integers(0, 8))
+def test_task_processes_start_on_demand_within_the_limit(
+    alive: int, busy: int, starting: int, limit: int
+) -> None:
+    busy = min(busy, alive)
+    wanted = policy.children_to_start(alive, busy, starting, limit)
+    assert wanted in (0, 1)
+    assert alive + starting + wanted <= max(limit, alive + starting)
+    if limit > 0 and alive + starting == 0:
+        assert wanted == 1  # someone must watch for process work
+    if wanted:
+        assert alive + starting == 0 or (busy == alive and starting == 0)
+
+
+@light
+@given(
+    st.dictionaries(st.integers(0, 9), st.integers(0, 10_000), max_size=6),
+    st.integers(0, 20_000),
+    st.integers(1, 10_000),
+    st.integers(0, 4),
+)
+def test_idle_task_processes_retire_but_one_stays(
+    idle_since: dict[int, int], now: int, idle_ms: int, busy: int
+) -> None:
+    alive = len(idle_since) + busy
+    retired = policy.children_to_retire(idle_since, now, idle_ms, alive)
+    assert set(retired) <= set(idle_since)
+    assert all(now - idle_since[number] >= idle_ms for number in retired)
+    assert len(retired) < max(alive, 1)  # at least one stays alive

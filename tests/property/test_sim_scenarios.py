@@ -234,14 +234,14 @@ def test_a_thread_ack_rides_on_the_dispatchers_next_claim() -> None:
     assert timeline(report, "ack") == [(64, "1"), (116, "2")]
 
 
-def test_an_idle_dispatcher_wakes_when_a_full_mechanism_frees_a_slot() -> None:
+def test_a_paused_dispatcher_resumes_when_a_slot_frees_carrying_the_ack() -> None:
     kind = TaskKind(name="t", duration=Fixed(50), mechanism="thread")
     pool = PoolSpec(max_threads=1, max_processes=1)
     workload = one_kind(kind, [10, 20], overheads=RTT_2, pool=pool)
     report = simulate(workload)
     check_trace(workload, report)
-    # When the second message arrives the dispatcher claims for processes only,
-    # finds nothing and waits. The first ends at 62 while it waits: its ack goes
-    # on its own, and once that is in (64) the freed thread slot wakes it.
-    assert timeline(report, "claim") == [(10, "1"), (64, "2")]
-    assert timeline(report, "ack") == [(64, "1"), (118, "2")]
+    # Task processes claim process work themselves, so with its one thread busy the
+    # dispatcher pauses. The first ends at 62: its freed slot resumes the dispatcher,
+    # whose claim (answered at 64) carries the first's ack and takes the second.
+    assert timeline(report, "claim") == [(10, "1"), (62, "2")]
+    assert timeline(report, "ack") == [(64, "1"), (116, "2")]

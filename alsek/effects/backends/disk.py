@@ -20,6 +20,7 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
+from alsek.effects.backends import transfer
 from alsek.effects.backends.base import (
     Backend,
     ClaimBatch,
@@ -121,6 +122,21 @@ class DiskCacheBackend(Backend):
         self._conn: diskcache.Cache | LazyClient = conn
         self._schema_ready: weakref.WeakSet[Any] = weakref.WeakSet()
         self._schema_lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its directory (for task processes), not as open files."""
+        where = self._where or (
+            self._conn.directory if isinstance(self._conn, diskcache.Cache) else None
+        )
+        if where is None:
+            return transfer.reopen_lazy_disk, (self._conn, self.namespace, self.serializer)
+        return transfer.reopen_disk, (str(where), self.namespace, self.serializer)
+
+    @staticmethod
+    def _now(now: int, virtual: bool) -> int:
+        """The time a lease is taken or renewed, read once the write lock is held: a
+        claim that waited for the lock must not be granted a lease already spent."""
+        return now if virtual else max(now, time.time_ns() // 1_000_000)
 
     def _timeout(self) -> float | None:
         timeout = getattr(self._conn, "_timeout", None)
@@ -419,6 +435,7 @@ class DiskCacheBackend(Backend):
         prepared: set[str] = set()
         acked = []
         with self._transact():
+            now = self._now(now, virtual)
             for _queue, name, ack_token in acks:
                 holds = self._holds(name, ack_token)
                 if holds:
@@ -455,17 +472,7 @@ class DiskCacheBackend(Backend):
     def renew(
         self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
     ) -> bool:
-        with self._transact():
-            cursor = self._sql(
-                "UPDATE alsek_index SET deadline = ? WHERE namespace = ? AND name = ? "
-                "AND state = ? AND token = ?",
-                now + lease_ms,
-                self.namespace,
-                name,
-                LEASED,
-                token,
-            )
-            return cursor.rowcount == 1
+        return self.renew_many([(queue, name, token)], now, lease_ms, virtual)[0]
 
     def renew_many(
         self,
@@ -476,6 +483,7 @@ class DiskCacheBackend(Backend):
     ) -> list[bool]:
         results = []
         with self._transact():
+            now = self._now(now, virtual)
             for _queue, name, token in leases:
                 cursor = self._sql(
                     "UPDATE alsek_index SET deadline = ? WHERE namespace = ? AND name = ? "

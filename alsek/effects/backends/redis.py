@@ -13,6 +13,7 @@ import redis
 
 from alsek import defaults
 from alsek.effects.backends import redis_scripts as lua
+from alsek.effects.backends import transfer
 from alsek.effects.backends.base import (
     Backend,
     ClaimBatch,
@@ -95,6 +96,11 @@ class RedisBackend(Backend):
         self._scripts: dict[str, Any] = {}
         self._local = threading.local()
         self._identity: tuple[Any, ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as how to reopen it (for task processes), not as live sockets."""
+        recipe = transfer.redis_recipe(self._conn, self._url, self._from_url)
+        return transfer.reopen_redis, (recipe, self.namespace, self.serializer)
 
     @staticmethod
     def _connect(url: str | None) -> redis.Redis:

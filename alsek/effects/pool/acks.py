@@ -8,14 +8,12 @@ The list is only touched under the pool's lock (``Slots.cond``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
-from alsek.effects.consumer import Consumer
-from alsek.effects.interpreter import persist
+from alsek.effects.ackbatch import flush, report
 from alsek.effects.message import Message
 
-log = logging.getLogger("alsek.worker")
+__all__ = ["Acks", "flush", "report"]
 
 
 class Acks:
@@ -36,29 +34,3 @@ class Acks:
     def put_back(self, messages: Sequence[Message]) -> None:
         """Acks whose claim failed: first in line for the next one."""
         self.pending[:0] = messages
-
-
-def report(acks: Sequence[Message], accepted: Sequence[bool]) -> None:
-    """Log the acks the backend refused: another consumer holds those messages now."""
-    for message, ok in zip(acks, accepted, strict=False):
-        if not ok:
-            log.warning(
-                "lease on %s no longer holds: another consumer took it over; this run's "
-                "outcome is discarded",
-                message.summary,
-            )
-
-
-def flush(consumer: Consumer, acks: Sequence[Message]) -> None:
-    """Send ``acks`` now, in one batch (at shutdown); never raises."""
-    if not acks:
-        return
-    try:
-        found = persist(
-            lambda: consumer.claim((), 0, acks), "acking finished tasks", patience_ms=10_000
-        )
-        report(acks, found.acked)
-    except Exception as error:
-        log.warning(
-            "could not ack %d finished tasks (%s); they will be redelivered", len(acks), error
-        )

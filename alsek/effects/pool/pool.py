@@ -25,18 +25,22 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from alsek import defaults
+from alsek.effects.backends.transfer import check_transferable
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms, new_token
 from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.pool import acks as ack_batches
+from alsek.effects.pool.children import Children
 from alsek.effects.pool.completion import Completion
 from alsek.effects.pool.dispatcher import Dispatcher
 from alsek.effects.pool.events import Observer, Observers
 from alsek.effects.pool.monitor import Monitor
+from alsek.effects.pool.reports import Mirror
 from alsek.effects.pool.runners import RunnerFactory
 from alsek.effects.pool.shutdown import hand_back, install_signals
 from alsek.effects.pool.slots import Slots
+from alsek.effects.runners.child import ChildSetup
 from alsek.effects.task import Task
 from alsek.exceptions import BackendUnavailableError, ValidationError
 from alsek.pure import capacity as cap
@@ -110,7 +114,13 @@ class WorkerPool:
         for observer in observers:
             self.observers.add(observer)
         self.runners = RunnerFactory(self.tasks.values())
-        self.slots = Slots(capacity, self.runners.new, lambda: self.dispatcher.interrupt())
+        processes = max_processes if self._has("process") else 0
+        self.slots = Slots(
+            capacity,
+            self.runners.new,
+            lambda: self.dispatcher.interrupt(),
+            frozenset({"process"}) if processes else frozenset(),
+        )
         executor = Executor(self.broker, lease_ms)
         self.completion = Completion(
             self.slots, self.tasks, self.consumer, executor, self.observers, lease_ms, idle_ms
@@ -128,7 +138,38 @@ class WorkerPool:
         self.monitor = Monitor(self.slots, self.broker, executor, lease_ms)
         self.completion.on_thread_deadline = self.monitor.alarm
         self.completion.on_thread_end = self.monitor.check_starved
+        self.children = self._children(processes, executor, backoff, idle_ms)
         self._thread: threading.Thread | None = None
+
+    def _has(self, mechanism: str) -> bool:
+        return any(task.mechanism == mechanism for task in self.tasks.values())
+
+    def _children(
+        self, processes: int, executor: Executor, backoff: Backoff | None, idle_ms: int
+    ) -> Children | None:
+        """The supervisor of the task processes (None when no task runs in one)."""
+        if not processes:
+            return None
+        stores = {name: task.result_store for name, task in self.tasks.items()}
+        check_transferable((self.broker, stores))
+        mirror = Mirror(
+            self.slots, self.tasks, self.consumer, executor, self.observers, self.lease_ms
+        )
+
+        def setup(wake_key: str) -> ChildSetup:
+            return ChildSetup(
+                self.broker,
+                stores,
+                self.runners.modules,
+                self.queues,
+                self.lease_ms,
+                backoff,
+                wake_key,
+            )
+
+        return Children(
+            mirror, setup, self.runners.context, processes, idle_ms, self.broker.backend.wake
+        )
 
     @property
     def capacity(self) -> cap.Capacity:
@@ -161,6 +202,8 @@ class WorkerPool:
                 target=self.monitor.run, args=(self.stopping,), daemon=True, name="alsek-monitor"
             )
             monitor.start()
+            if self.children is not None:
+                self.children.start()
             log.info("started %r on %r", self, self.broker.backend)
             self.dispatcher.run()
             self._drain()
@@ -187,6 +230,8 @@ class WorkerPool:
         self.consumer.stop()
         self.dispatcher.interrupt()
         self.monitor.wake.set()
+        if self.children is not None:
+            self.children.stop()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -226,5 +271,7 @@ class WorkerPool:
             hand_back(self.slots, self.consumer, self.observers, job)
         for runner in self.slots.runners():
             runner.mailbox.put(None)
-            self.runners.join(runner)
+        if self.children is not None:
+            self.children.kill_all()
+            self.children.finished.wait(5)
         ack_batches.flush(self.consumer, self.slots.take_acks())

@@ -1,4 +1,4 @@
-"""Starting runners: worker threads, and process slots with their multiprocessing context."""
+"""Starting runners: worker threads, and the multiprocessing context of task processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.process import (
-    ProcessSlot,
     multiprocessing_module,
     preload,
     start_method,
@@ -19,7 +18,8 @@ from alsek.pure.message import Mechanism
 
 
 class RunnerFactory:
-    """Makes the runners of one pool (``hooks`` is set by the pool before the first)."""
+    """Makes the thread runners of one pool (``hooks`` is set by the pool before the
+    first) and, once, the context task processes start in."""
 
     def __init__(self, tasks: Iterable[Task]) -> None:
         self.modules = task_modules([task.function.__module__ for task in tasks])
@@ -27,17 +27,15 @@ class RunnerFactory:
         self._context: Any = None
 
     def new(self, mechanism: Mechanism) -> Runner:
-        """A new runner of ``mechanism`` (not started)."""
+        """A new thread runner (process-mechanism work is claimed by task processes)."""
         assert self.hooks is not None, "the pool sets the runners' hooks first"
-        if mechanism == "thread":
-            return ThreadWorker(self.hooks)
+        if mechanism != "thread":
+            raise RuntimeError("task processes claim for themselves: no process runner here")
+        return ThreadWorker(self.hooks)
+
+    def context(self) -> Any:
+        """The multiprocessing context task processes start in (made on first use)."""
         if self._context is None:
             mp = multiprocessing_module()
             self._context = preload(mp, start_method(mp), self.modules)
-        return ProcessSlot(self.hooks, self._context, self.modules)
-
-    @staticmethod
-    def join(runner: Runner) -> None:
-        """Wait a little for a process slot to stop its child (threads are daemons)."""
-        if isinstance(runner, ProcessSlot):
-            runner.join(5)
+        return self._context

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 
 from alsek.effects.consumer import Consumer
 from alsek.effects.interpreter import persist
+from alsek.effects.pool.children import Child
 from alsek.effects.pool.events import Observers, released_event
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
-from alsek.effects.runners.process import ProcessSlot
 from alsek.pure.lifecycle import JobEvent
 
 log = logging.getLogger("alsek.worker")
@@ -60,14 +60,13 @@ def install_signals(pool: Stoppable) -> Callable[[], None]:
 
 def hand_back(slots: Slots, consumer: Consumer, observers: Observers, job: Job) -> None:
     """Return ``job``'s message to its queue at once (its delivery does not count)."""
-    running_child = isinstance(job.worker, ProcessSlot) and job.worker.job is job
     if not slots.step(job, JobEvent.HAND_BACK, worker_lost=job.mechanism == "thread"):
         return
     observers.emit(released_event(job.claim, "handed_back"))
     try:
-        if running_child:
-            job.worker.kill_child()
-        message = job.message or consumer.decode(job.claim)
+        if isinstance(job.worker, Child):
+            job.worker.kill()  # it may be running the task: stop it before handing back
+        message = job.message or consumer.fetch(job.claim)
         if message is not None:
             persist(
                 lambda: consumer.broker.hand_back(message),

@@ -44,6 +44,7 @@ class Slots:
     Args:
         capacity: slot limits.
         new_runner: starts a runner of a mechanism (called under the lock).
+        delegated: mechanisms whose runners claim for themselves (task processes).
         interrupt: wakes a dispatcher that waits on the backend (called
             without the lock).
     """
@@ -53,9 +54,10 @@ class Slots:
         capacity: Capacity,
         new_runner: Callable[[Mechanism], Any],
         interrupt: Callable[[], None],
+        delegated: frozenset[Mechanism] = frozenset(),
     ) -> None:
         self.cond = threading.Condition()
-        self.state = policy.PoolState(capacity)
+        self.state = policy.PoolState(capacity, delegated=delegated)
         self.jobs: dict[str, Job] = {}
         self.acks = Acks()
         self.workers: dict[Mechanism, list[Any]] = {"thread": [], "process": []}
@@ -110,6 +112,15 @@ class Slots:
         except Exception:  # no runner for it: let it go (redelivered after its lease)
             log.exception("could not hand %s to a runner", claim.name)
             self.step(job, JobEvent.ABANDON)
+        return job
+
+    def adopt(self, claim: Claim, lease_ms: int, runner: Any) -> Job:
+        """A runner that claims for itself (a task process) reports ``claim``: mirror it
+        as a job holding one of its mechanism's slots."""
+        job = Job(claim=claim, lease_expires=monotonic_ms() + lease_ms, worker=runner)
+        with self.cond:
+            self.state = policy.admit(self.state, mechanism_of(job))
+            self.jobs[job.token] = job
         return job
 
     def _idle_runner(self, kind: Mechanism) -> Any:

@@ -1,0 +1,88 @@
+"""Backends that travel to other processes: what a task process reopens for itself.
+
+A task process claims and records its own messages over its own connection,
+so the pool hands it the backend by pickling it. A backend pickles as how
+to reopen it (a URL, a connection pool's settings, a directory), never as
+its live sockets or files. A custom backend travels by the usual pickle
+rules; one that cannot gets a clear error naming it.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from alsek.exceptions import ValidationError
+
+
+def redis_recipe(conn: Any, url: str | None, from_url: bool) -> tuple[str, Any]:
+    """How to reopen a Redis client: ``("url", url)`` or ``("pool", (class, kwargs))``."""
+    import redis
+
+    from alsek.effects.backends.lazy import LazyClient
+
+    if from_url:
+        return "url", url
+    if isinstance(conn, LazyClient) and conn.evaluated:
+        conn = conn.get()
+    if isinstance(conn, redis.Redis):
+        pool = conn.connection_pool
+        # Settings travel; per-pool machinery (handlers holding locks) is rebuilt.
+        kwargs = {
+            k: v
+            for k, v in pool.connection_kwargs.items()
+            if type(v) is not object and _picklable(v)  # (sentinels do not survive a pickle)
+        }
+        return "pool", (pool.connection_class, kwargs)
+    return "lazy", conn
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def reopen_redis(recipe: tuple[str, Any], namespace: str, serializer: Any) -> Any:
+    """A ``RedisBackend`` from ``redis_recipe``'s answer."""
+    import redis
+
+    from alsek.effects.backends.redis import RedisBackend
+
+    kind, value = recipe
+    if kind == "url":
+        return RedisBackend(value, namespace=namespace, serializer=serializer)
+    if kind == "pool":
+        connection_class, kwargs = value
+        pool = redis.ConnectionPool(connection_class=connection_class, **kwargs)
+        return RedisBackend(redis.Redis(connection_pool=pool), namespace, serializer)
+    return RedisBackend(value, namespace=namespace, serializer=serializer)
+
+
+def reopen_disk(directory: str, namespace: str, serializer: Any) -> Any:
+    """A ``DiskCacheBackend`` on ``directory``."""
+    from alsek.effects.backends.disk import DiskCacheBackend
+
+    return DiskCacheBackend(directory, namespace=namespace, serializer=serializer)
+
+
+def reopen_lazy_disk(conn: Any, namespace: str, serializer: Any) -> Any:
+    """A ``DiskCacheBackend`` on a (picklable) lazy client."""
+    from alsek.effects.backends.disk import DiskCacheBackend
+
+    return DiskCacheBackend(conn, namespace=namespace, serializer=serializer)
+
+
+def check_transferable(backend: Any) -> None:
+    """Raise ``ValidationError`` if ``backend`` cannot be sent to a task process."""
+    try:
+        pickle.dumps(backend)
+    except Exception as error:
+        raise ValidationError(
+            f"{backend!r} cannot be sent to task processes ({type(error).__name__}: {error}); "
+            "process-mechanism tasks need a backend that pickles as how to reopen it "
+            "(RedisBackend and DiskCacheBackend do; give a custom backend picklable "
+            "settings, e.g. a LazyClient of a module-level function)"
+        ) from error

@@ -1,0 +1,188 @@
+"""Task processes' reports, mirrored as jobs in the pool; and the jobs of processes that died.
+
+A task process records its own outcomes; the pool mirrors its current
+claim as a ``Job`` (``alsek.pure.lifecycle``) so that the lease is renewed,
+the slot counted, observers told, and, when the process dies or overruns
+its timeout, the job finished here:
+
+* never started (died decoding it): read back from the backend and
+  recorded as a crash, so a payload that kills processes ends in the
+  dead letters after ``max_redeliveries``;
+* running: recorded as a crash, or as a timeout when the pool killed it;
+* its outcome was being recorded: recorded again from the reported
+  effects (every write is fenced by the lease, so nothing is written
+  twice), or, for a success whose ack was riding on the next claim,
+  acked here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from alsek.effects.clock import monotonic_ms, utcnow_ms
+from alsek.effects.consumer import Consumer
+from alsek.effects.execution import Executor
+from alsek.effects.message import Message
+from alsek.effects.pool.events import (
+    Finished,
+    Observers,
+    Started,
+    claimed_event,
+    released_event,
+)
+from alsek.effects.pool.slots import Slots
+from alsek.effects.runners.job import Job
+from alsek.effects.runners.thread import timed_out
+from alsek.effects.task import Task
+from alsek.pure.decisions import Ack, Effect
+from alsek.pure.lifecycle import JobEvent, JobState
+from alsek.pure.outcome import Crashed, Outcome
+from alsek.pure.queue_model import Claim
+from alsek.pure.timing import task_deadline
+
+log = logging.getLogger("alsek.worker")
+
+
+@attrs.define
+class Reported:
+    """What a process said about a task that ended (``outcome`` report)."""
+
+    outcome: Outcome | None
+    effects: tuple[Effect, ...]
+    duration_ms: int
+    ack_only: bool
+
+
+class Mirror:
+    """Turns reports into job steps (on the supervisor's thread)."""
+
+    def __init__(
+        self,
+        slots: Slots,
+        tasks: Mapping[str, Task],
+        consumer: Consumer,
+        executor: Executor,
+        observers: Observers,
+        lease_ms: int,
+    ) -> None:
+        self.slots = slots
+        self.tasks = tasks
+        self.consumer = consumer
+        self.executor = executor
+        self.observers = observers
+        self.lease_ms = lease_ms
+        self.ended: dict[str, Reported] = {}
+
+    def report(self, child: Any, report: tuple[Any, ...]) -> None:
+        """One report of ``child``'s."""
+        kind = report[0]
+        if kind == "claimed":
+            _, name, queue, token, deliveries = report
+            claim = Claim(name, queue, None, token, deliveries, 0, "process")
+            child.job = self.slots.adopt(claim, self.lease_ms, child)
+            self.observers.emit(claimed_event(claim))
+            return
+        job = child.job
+        if job is None or job.token != report[1]:
+            log.debug("a report about a job the pool does not hold: %r", report[:2])
+            return
+        if kind == "started":
+            self._started(job, report[2])
+        elif kind == "outcome":
+            _, _, outcome, effects, duration, ack_only = report
+            self.ended[job.token] = Reported(outcome, effects, duration, ack_only)
+            self.slots.step(job, JobEvent.FINISH)
+        elif kind == "recorded":
+            self._recorded(child, job)
+        elif kind == "released":
+            if self.slots.step(job, JobEvent.REFUSE):
+                self.observers.emit(released_event(job.claim, report[2]))
+            self._idle(child)
+
+    def overdue(self, job: Job, now: int) -> bool:
+        """Whether ``job``'s task ran past its deadline."""
+        return job.state is JobState.RUNNING and job.deadline is not None and now >= job.deadline
+
+    def _started(self, job: Job, message: Message) -> None:
+        job.message = message
+        job.task = self.tasks.get(message.task_name)
+        now = monotonic_ms()
+        job.started_at = now
+        job.deadline = task_deadline(now, message.timeout)
+        if self.slots.step(job, JobEvent.START):
+            self.observers.emit(Started(message, "process", utcnow_ms()))
+
+    def _recorded(self, child: Any, job: Job) -> None:
+        ended = self.ended.pop(job.token, None)
+        self.slots.step(job, JobEvent.RECORDED)
+        if ended is not None and ended.outcome is not None and job.message is not None:
+            self.observers.emit(
+                Finished(
+                    job.message,
+                    "process",
+                    ended.outcome,
+                    ended.effects,
+                    ended.duration_ms,
+                    job.token,
+                    utcnow_ms(),
+                )
+            )
+        self._idle(child)
+
+    @staticmethod
+    def _idle(child: Any) -> None:
+        child.job = None
+        child.idle_since = monotonic_ms()
+
+    # -- processes that died ----------------------------------------------------------
+
+    def lost(self, child: Any, job: Job, how: str, timed_out_: bool) -> None:
+        """``child`` died (or was killed at its deadline) holding ``job``: finish it.
+
+        Recording may wait out a backend outage, so it runs on its own thread."""
+        self._idle(child)
+        if job.state not in (JobState.CLAIMED, JobState.RUNNING, JobState.RECORDING):
+            return  # handed back at shutdown, or already done
+        name = f"alsek-recover-{job.token[:6]}"
+        threading.Thread(
+            target=self._finish_lost, args=(job, how, timed_out_), daemon=True, name=name
+        ).start()
+
+    def _finish_lost(self, job: Job, how: str, timed_out_: bool) -> None:
+        try:
+            ended = self.ended.pop(job.token, None)
+            if job.state is JobState.RECORDING and ended is not None:
+                self._redo(job, ended)
+            elif self._load(job) and self.slots.step(job, JobEvent.FINISH):
+                assert job.task is not None and job.message is not None
+                outcome: Outcome = (
+                    timed_out(job) if timed_out_ else Crashed(f"task process died ({how})")
+                )
+                self.executor.finish(job.task, job.message, outcome, None, job.lease_expires)
+            else:
+                self.slots.step(job, JobEvent.ABANDON)  # its lease expires: redelivered
+                return
+        except Exception:
+            log.exception("could not record what became of %s", job.label)
+        self.slots.step(job, JobEvent.RECORDED)
+
+    def _redo(self, job: Job, ended: Reported) -> None:
+        """The process died recording its outcome: record it here (all fenced)."""
+        assert job.task is not None and job.message is not None
+        if ended.ack_only:
+            self.executor.carry_out(job.task, job.message, (Ack(job.message),), job.lease_expires)
+        elif ended.effects:
+            self.executor.carry_out(job.task, job.message, ended.effects, job.lease_expires)
+
+    def _load(self, job: Job) -> bool:
+        """Make sure ``job`` knows its message and task (read back if it never started)."""
+        if job.message is None:
+            job.message = self.consumer.fetch(job.claim)
+        if job.message is not None and job.task is None:
+            job.task = self.tasks.get(job.message.task_name)
+        return job.message is not None and job.task is not None

@@ -1,0 +1,78 @@
+"""Task processes that claim for themselves, as the real pool's do. Mixed into ``Engine``.
+
+A pool's process slots are its task processes (``alsek.effects.runners.child``):
+the dispatcher claims thread work only (process work is *delegated*,
+``alsek.pure.pool``), and each idle task process waits on the backend and
+claims one process message the moment one is signalled (one round trip),
+runs it, then records it and claims its next (``alsek.sim.completion``).
+A submission or a message becoming ready wakes one idle task process (one
+signal token, one blocking pop), like the real signal list; a task
+process whose claim finds nothing waits again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from alsek.pure import pool as policy
+from alsek.sim.runtime import DEAD, Held, PoolState
+from alsek.sim.store import Store
+
+CHILD_WAKE, CHILD_CLAIMED = 9, 10
+
+
+class ChildPools:
+    """Idle task processes and their claims; ``Engine`` provides the rest."""
+
+    now: int
+    rtt: int
+    pools: list[PoolState]
+    store: Store
+    _next_pool: int = 0
+
+    # Provided by Engine, Completion and Dispatcher (annotations only: they must not
+    # shadow the methods).
+    push: Callable[[int, int, Any, Any], None]
+    _runner_claim: Callable[[PoolState], Held | None]
+    _launch: Callable[[PoolState, Held], bool]
+
+    def _wake_children(self, at: int) -> None:
+        """A message becomes claimable at ``at``: one idle task process (of the pools in
+        turn) wakes for it."""
+        count = len(self.pools)
+        for step in range(count):
+            pool = self.pools[(self._next_pool + step) % count]
+            if pool.state != DEAD and pool.idle_children > 0:
+                self._next_pool = (pool.index + 1) % count
+                self.push(at, CHILD_WAKE, pool.index, pool.epoch)
+                return
+
+    def _child_wake(self, index: int, epoch: int) -> None:
+        """An idle task process's wait ends: it claims one process message."""
+        pool = self.pools[index]
+        if pool.state == DEAD or epoch != pool.epoch or pool.idle_children == 0:
+            return
+        held = self._runner_claim(pool)
+        if held is None:
+            return  # nothing for it: it waits again
+        pool.idle_children -= 1
+        pool.policy = policy.admit(pool.policy, "process")
+        self.push(self.now + self.rtt, CHILD_CLAIMED, index, (epoch, held))
+
+    def _child_claimed(self, index: int, payload: tuple[int, Held]) -> None:
+        epoch, held = payload
+        pool = self.pools[index]
+        if epoch == pool.epoch:
+            self._launch(pool, held)
+
+    def _child_idle(self, pool: PoolState, claim_now: bool) -> None:
+        """A task process has no job any more; with ``claim_now`` it claims at once, else
+        it waits, at most until the next delayed message is due (its claim said when)."""
+        pool.idle_children += 1
+        if claim_now:
+            self.push(self.now, CHILD_WAKE, pool.index, pool.epoch)
+            return
+        due = self.store.next_ready_at()
+        if due is not None:
+            self.push(max(due, self.now), CHILD_WAKE, pool.index, pool.epoch)
