@@ -1,0 +1,265 @@
+"""A real worker pool on a faulting backend, a clean producer, a task ledger, and the checks.
+
+The pool, its broker and its result store use a backend with fault
+injection installed (``faults.inject``); messages are submitted, and
+outcomes read, through a second backend on the same store without faults,
+so that the checks see the truth. ``finish()`` stops every fault, lets the
+pool settle, and returns a ``FaultVerdict``: outcomes, extra runs, a new
+batch at full width (leaked slots), live pool threads, and how long
+``stop()`` took.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+
+from alsek.core import Broker
+from alsek.core.worker import WorkerPool
+from alsek.effects.backends.base import Backend
+from alsek.exceptions import BackendUnavailableError, MessageExistsError
+from alsek.storage.backends.disk import DiskCacheBackend
+from alsek.storage.backends.redis import RedisBackend
+from alsek.storage.result import ResultStore
+from tests.support import fault_tasks, faults
+from tests.support.fault_verdict import (
+    FaultVerdict,
+    Sent,
+    Spec,
+    concurrency,
+    judge,
+    read_ledger,
+)
+
+QUEUE = "alsek_queue"
+T = TypeVar("T")
+POOL_THREADS = ("alsek-pool", "alsek-monitor", "alsek-thread-worker", "alsek-process-slot")
+
+
+def backends(kind: str, where: str) -> tuple[Backend, Backend]:
+    """A faulting backend and a clean one on the same store (``where``: URL or directory)."""
+    if kind == "redis":
+        client = redis.Redis.from_url(where)
+        client.flushall()
+        client.close()
+        faulty: Backend = RedisBackend(where)
+        return faulty, RedisBackend(where)
+    if kind == "disk":
+        return DiskCacheBackend(where), DiskCacheBackend(where)
+    raise ValueError(f"backend kind must be 'redis' or 'disk', got {kind!r}")
+
+
+def patiently(step: Callable[[], T], seconds: float = 10) -> T:
+    """``step()``, retried while the store is unreachable (the checks' own connection
+    may still hold a socket from before a server restart)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except (BackendUnavailableError, redis.ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Rig:
+    """One pool under faults, and what it was given to do."""
+
+    def __init__(
+        self,
+        kind: str,
+        where: str,
+        root: Path,
+        max_threads: int = 3,
+        max_processes: int = 1,
+        lease_ms: int = 1_500,
+        grace_ms: int = 1_000,
+    ) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.kind = kind
+        self.ledger = root / "ledger"
+        self.width_ledger = root / "width-ledger"
+        faulty, clean = backends(kind, where)
+        self.injector = faults.inject(faulty)
+        self.broker, self.store = Broker(faulty), ResultStore(faulty)
+        self.producer, self.results = Broker(clean), ResultStore(clean)
+        fault_tasks.bind(self.broker, self.store)
+        self.max_threads, self.max_processes = max_threads, max_processes
+        self.grace_ms = grace_ms
+        self.pool = WorkerPool(
+            fault_tasks.ALL,
+            max_threads=max_threads,
+            max_processes=max_processes,
+            lease_ms=lease_ms,
+            grace_ms=grace_ms,
+            idle_ms=600_000,
+        )
+        self.sent: dict[str, Sent] = {}
+        self.messages: dict[str, Any] = {}
+        self.real_hits: collections.Counter[str] = collections.Counter()
+        self.real_faults = 0
+        self.thread_errors: list[str] = []
+        self._before: set[threading.Thread] = set()
+        self._hook: Any = None
+        self.stop_s: float | None = None
+
+    # -- running -----------------------------------------------------------------------
+
+    def start(self) -> Rig:
+        self._before = set(threading.enumerate())
+        previous = threading.excepthook
+
+        def hook(args: Any) -> None:
+            thread = args.thread.name if args.thread is not None else "?"
+            self.thread_errors.append(f"{thread}: {args.exc_type.__name__}: {args.exc_value}")
+            previous(args)
+
+        self._hook = previous
+        threading.excepthook = hook
+        self.pool.start()
+        return self
+
+    def submit(self, specs: Iterable[Spec], ledger: Path | None = None) -> list[str]:
+        """Submit one message per spec (with its callback, if any) through the clean broker."""
+        path = str(ledger or self.ledger)
+        uuids = []
+        for spec in specs:
+            callback = None
+            if spec.callback:
+                callback = fault_tasks.fx_thread.generate(args=(path,), submit=False)
+            message = fault_tasks.pick(spec.mechanism, spec.result).generate(
+                args=(path,),
+                kwargs={"sleep_ms": spec.sleep_ms, "fail_times": spec.fail_times},
+                callback=callback,
+                submit=False,
+            )
+            try:
+                patiently(lambda m=message: self.producer.submit(m))  # type: ignore[misc]
+            except MessageExistsError:
+                pass  # an attempt whose reply was lost went through
+            uuids.append(message.uuid)
+            if ledger is None:
+                self.sent[message.uuid] = Sent(message.uuid, spec)
+                self.messages[message.uuid] = message
+                if callback is not None:
+                    self.sent[callback.uuid] = Sent(callback.uuid, Spec("thread"), message.uuid)
+        return uuids
+
+    def outstanding(self) -> list[str]:
+        """Submitted messages without a recorded success yet."""
+        runs = read_ledger(self.ledger)
+        return [u for u in self.sent if not (u in runs and runs[u].ended)]
+
+    def real_fault(self, apply: Callable[[], None]) -> None:
+        """Apply a real-server fault (``apply`` blocks while it lasts); every message then
+        outstanding counts it as a fault of its own."""
+        exposed = self.outstanding()
+        apply()
+        self.real_faults += 1
+        self.real_hits.update(exposed)
+
+    # -- checking ------------------------------------------------------------------------
+
+    def dead(self) -> dict[str, str]:
+        records = patiently(lambda: list(self.producer.dead_letters()))
+        return {record.uuid: record.reason for record in records}
+
+    def hits(self) -> collections.Counter[str]:
+        return self.injector.hit_counts() + self.real_hits
+
+    def settled(self) -> bool:
+        """Every due message has an outcome, no run is still going, and the queue is empty."""
+        runs = read_ledger(self.ledger)
+        if any(end < 0 for each in runs.values() for _, end in each.starts):
+            return False
+        verdict = judge(self.sent, runs, self.dead(), set(), self.hits())
+        counts = patiently(lambda: self.producer.counts(QUEUE))
+        return not verdict["lost"] and not any(counts.values())
+
+    def settle(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.settled():
+            time.sleep(0.1)
+
+    def width(self, sleep_ms: int = 1_200, timeout: float = 20) -> tuple[int, dict[str, int]]:
+        """Run a new batch of ``max_threads`` thread tasks and ``max_processes`` process tasks
+        that all sleep; returns the slots it found missing, and the concurrency per mechanism."""
+        wanted = {"thread": self.max_threads, "process": self.max_processes}
+        specs = [Spec(m, sleep_ms=sleep_ms) for m, n in wanted.items() for _ in range(n)]
+        uuids = self.submit(specs, ledger=self.width_ledger)
+        mechanism = {u: s.mechanism for u, s in zip(uuids, specs, strict=True)}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = read_ledger(self.width_ledger)
+            if all(u in runs and runs[u].ended for u in uuids):
+                break
+            time.sleep(0.1)
+        runs = read_ledger(self.width_ledger)
+        seen = {}
+        for kind in wanted:
+            spans = [s for u in uuids if mechanism[u] == kind and u in runs for s in runs[u].starts]
+            seen[kind] = concurrency(spans)
+        return sum(max(wanted[k] - seen[k], 0) for k in wanted), seen
+
+    def dead_threads(self) -> list[str]:
+        """Pool threads that died (an uncaught exception), or are missing while it runs."""
+        found = list(self.thread_errors)
+        mine = [t for t in threading.enumerate() if t not in self._before]
+        for name in ("alsek-pool", "alsek-monitor"):
+            if not any(t.name == name and t.is_alive() for t in mine):
+                found.append(f"{name} is not running")
+        return found
+
+    def stop(self) -> float:
+        """Stop the pool; returns how long ``stop()`` took."""
+        if self.stop_s is None:
+            started = time.monotonic()
+            self.pool.stop(timeout=self.grace_ms / 1000 + 30)
+            self.stop_s = time.monotonic() - started
+        return self.stop_s
+
+    def finish(self, settle_s: float = 20, width_timeout_s: float = 20) -> FaultVerdict:
+        """Stop the faults, let the pool settle, and check everything."""
+        self.injector.clear()
+        self.settle(settle_s)
+        runs = read_ledger(self.ledger)
+        dead = self.dead()
+        results = {u for u in self.sent if u in self.messages and self._has_result(u)}
+        outcome = judge(self.sent, runs, dead, results, self.hits())
+        leftover = patiently(lambda: self.producer.counts(QUEUE))
+        leaked, seen = self.width(timeout=width_timeout_s)
+        threads = self.dead_threads()
+        stop_s = self.stop()
+        return FaultVerdict(
+            messages=len(self.sent),
+            faults=len(self.injector.events),
+            real_faults=self.real_faults,
+            leftover=leftover,
+            leaked_slots=leaked,
+            dead_threads=tuple(threads),
+            stop_s=stop_s,
+            stop_limit_s=self.grace_ms / 1000 + 4,
+            notes=(f"width seen {seen}", f"faults by kind {self.injector.by_kind()}"),
+            **outcome,  # type: ignore[arg-type]
+        )
+
+    def _has_result(self, uuid: str) -> bool:
+        message = self.messages[uuid]
+        return bool(message.store_result) and patiently(lambda: self.results.exists(message))
+
+    def close(self) -> None:
+        """Release everything, whatever state the run ended in."""
+        self.injector.clear()
+        try:
+            self.stop()
+        finally:
+            if self._hook is not None:
+                threading.excepthook = self._hook
+                self._hook = None
+            fault_tasks.bind(fault_tasks.placeholder, None)
