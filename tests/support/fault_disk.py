@@ -12,10 +12,13 @@ says, and where:
   Each refused lock first waits ``BUSY_S``, as SQLite's busy handler would.
 * ``full``: "database or disk is full" for a write statement (the open
   transaction is rolled back by DiskCache).
-* ``ioerr``: "disk I/O error" for a statement that reads or writes (not ``BEGIN``).
+* ``ioerr``: "disk I/O error" for a statement that reads or writes rows.
 
 Errors are raised before the statement runs: SQLite applies nothing it
-reports as failed, so no fault here is ever ``applied``.
+reports as failed, so no fault here is ever ``applied``. ``COMMIT`` and
+``ROLLBACK`` never fail here: SQLite rolls a transaction back itself after
+an I/O error or a full disk, whereas a raised ``COMMIT`` would leave it
+open (DiskCache would then retry ``BEGIN`` on that connection forever).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ TEXTS = {
 #: How long a refused lock waits before failing (SQLite's busy handler, shortened).
 BUSY_S = 0.01
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_ROWS = (*_WRITES, "SELECT", "WITH")
 
 
 def describe(statement: str, in_transaction: bool) -> Command:
@@ -46,6 +50,7 @@ def describe(statement: str, in_transaction: bool) -> Command:
         grows=write,
         begin=head == "BEGIN",
         autocommit=not in_transaction and head != "BEGIN",
+        rows=head in _ROWS,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from tests.support import faults
 from tests.support.fault_plan import DISK_KINDS, GROUPS, LOSABLE, REDIS_KINDS
@@ -134,6 +134,12 @@ def machine_for(env: Env) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.rig = env.rig().start()
             self.load_ms = {"thread": 0, "process": 0}
+            self.steps: list[str] = []
+
+        @initialize(batch=st.lists(specs, min_size=2, max_size=5), plan=plans(kinds))
+        def begin(self, batch: list[Spec], plan: Plan) -> None:
+            self.submit(batch)
+            self.inject(plan)
 
         @precondition(lambda self: len(self.rig.sent) < MAX_MESSAGES)
         @rule(batch=st.lists(specs, min_size=1, max_size=5))
@@ -146,9 +152,11 @@ def machine_for(env: Env) -> type[RuleBasedStateMachine]:
                     self.load_ms[spec.mechanism] += cost
                     accepted.append(spec)
             self.rig.submit(accepted)
+            self.steps.append(f"submit {accepted}")
 
         @rule(plan=plans(kinds))
         def inject(self, plan: Plan) -> None:
+            self.steps.append(f"inject {plan}")
             if plan.calls:
                 self.rig.injector.fail_calls(plan.kind, plan.group, plan.calls, plan.applied)
             else:
@@ -156,6 +164,7 @@ def machine_for(env: Env) -> type[RuleBasedStateMachine]:
 
         @rule(name=st.sampled_from(redis_real), seconds=st.sampled_from([0.3, 0.8, 1.4]))
         def real_fault(self, name: str, seconds: float) -> None:
+            self.steps.append(f"real fault {name} for {seconds}s")
             if env.kind == "redis":
                 apply = real_faults(env)[name]
                 self.rig.real_fault(lambda: apply(seconds))
@@ -167,6 +176,7 @@ def machine_for(env: Env) -> type[RuleBasedStateMachine]:
 
         @rule(seconds=st.sampled_from([0.1, 0.5, 1.0]))
         def advance(self, seconds: float) -> None:
+            self.steps.append(f"advance {seconds}s")
             time.sleep(seconds)
 
         def teardown(self) -> None:
@@ -174,6 +184,7 @@ def machine_for(env: Env) -> type[RuleBasedStateMachine]:
                 verdict = self.rig.finish(settle_s=env.settle_s)
             finally:
                 self.rig.close()
+            verdict = attrs.evolve(verdict, notes=(*verdict.notes, *self.steps))
             env.verdicts.append(verdict)
             if env.strict:
                 problems = verdict.problems()

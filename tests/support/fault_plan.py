@@ -63,6 +63,7 @@ class Command:
     grows: bool = False  # may use memory: refused by OOM
     begin: bool = False  # takes SQLite's write lock (BEGIN)
     autocommit: bool = False  # a SQLite statement outside any transaction
+    rows: bool = False  # a SQLite statement that reads or writes rows (not BEGIN/COMMIT...)
     setup: bool = False  # connection set-up: never failed
 
 
@@ -77,7 +78,7 @@ def applies(kind: str, command: Command) -> bool:
     if kind == "locked":
         return command.begin or (command.write and command.autocommit)
     if kind == "ioerr":
-        return not command.begin  # a statement that reads or writes the file
+        return command.rows
     return True  # busy, timeout, connection: anything
 
 

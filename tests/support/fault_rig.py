@@ -12,6 +12,7 @@ batch at full width (leaked slots), live pool threads, and how long
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from tests.support.fault_verdict import (
     read_ledger,
 )
 
+log = logging.getLogger("tests.faults")
 QUEUE = "alsek_queue"
 T = TypeVar("T")
 POOL_THREADS = ("alsek-pool", "alsek-monitor", "alsek-thread-worker", "alsek-process-slot")
@@ -102,6 +104,7 @@ class Rig:
         )
         self.sent: dict[str, Sent] = {}
         self.messages: dict[str, Any] = {}
+        self.names: dict[str, str] = {}
         self.real_hits: collections.Counter[str] = collections.Counter()
         self.real_faults = 0
         self.thread_errors: list[str] = []
@@ -113,17 +116,27 @@ class Rig:
 
     def start(self) -> Rig:
         self._before = set(threading.enumerate())
-        previous = threading.excepthook
-
         def hook(args: Any) -> None:
             thread = args.thread.name if args.thread is not None else "?"
             self.thread_errors.append(f"{thread}: {args.exc_type.__name__}: {args.exc_value}")
-            previous(args)
+            error = (args.exc_type, args.exc_value, args.exc_traceback)
+            log.error("thread %s died", thread, exc_info=error)
 
-        self._hook = previous
+        self._hook = threading.excepthook
         threading.excepthook = hook
         self.pool.start()
+        self.warm_up()
         return self
+
+    def warm_up(self, timeout: float = 60) -> None:
+        """Fill every slot once before any fault: task processes are up, and the pool works."""
+        wanted = [Spec("thread")] * self.max_threads + [Spec("process")] * self.max_processes
+        uuids = self.submit(wanted, ledger=self.width_ledger)
+        deadline = time.monotonic() + timeout
+        while not self._ended(uuids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the pool did not run its first {len(uuids)} tasks")
+            time.sleep(0.05)
 
     def submit(self, specs: Iterable[Spec], ledger: Path | None = None) -> list[str]:
         """Submit one message per spec (with its callback, if any) through the clean broker."""
@@ -147,14 +160,23 @@ class Rig:
             if ledger is None:
                 self.sent[message.uuid] = Sent(message.uuid, spec)
                 self.messages[message.uuid] = message
+                self.names[message.uuid] = self.producer.get_message_name(message)
                 if callback is not None:
                     self.sent[callback.uuid] = Sent(callback.uuid, Spec("thread"), message.uuid)
+                    self.names[callback.uuid] = self.producer.get_message_name(callback)
         return uuids
 
     def outstanding(self) -> list[str]:
-        """Submitted messages without a recorded success yet."""
+        """Submitted messages not yet done: no success recorded, or still in the queue (an
+        outcome not yet recorded, a callback waiting to be submitted)."""
         runs = read_ledger(self.ledger)
-        return [u for u in self.sent if not (u in runs and runs[u].ended)]
+        backend = self.producer.backend
+        return [
+            u
+            for u in self.sent
+            if not (u in runs and runs[u].ended)
+            or patiently(lambda u=u: backend.exists(self.names[u]))  # type: ignore[misc]
+        ]
 
     def real_fault(self, apply: Callable[[], None]) -> None:
         """Apply a real-server fault (``apply`` blocks while it lasts); every message then
@@ -171,7 +193,19 @@ class Rig:
         return {record.uuid: record.reason for record in records}
 
     def hits(self) -> collections.Counter[str]:
-        return self.injector.hit_counts() + self.real_hits
+        """Faults per message: injected ones on its own operations (submitting its callback
+        is part of its outcome), and real ones while it was outstanding."""
+        counts = self.injector.hit_counts() + self.real_hits
+        parents = {u: s.parent for u, s in self.sent.items() if s.parent is not None}
+        submissions = {
+            (event.scope, parents[uuid])
+            for event in list(self.injector.events)
+            if event.operation == "enqueue"
+            for uuid in event.uuids
+            if uuid in parents
+        }
+        counts.update(parent for _, parent in submissions)
+        return counts
 
     def settled(self) -> bool:
         """Every due message has an outcome, no run is still going, and the queue is empty."""
@@ -187,7 +221,7 @@ class Rig:
         while time.monotonic() < deadline and not self.settled():
             time.sleep(0.1)
 
-    def width(self, sleep_ms: int = 1_200, timeout: float = 20) -> tuple[int, dict[str, int]]:
+    def width(self, sleep_ms: int = 1_500, timeout: float = 20) -> tuple[int, dict[str, int]]:
         """Run a new batch of ``max_threads`` thread tasks and ``max_processes`` process tasks
         that all sleep; returns the slots it found missing, and the concurrency per mechanism."""
         wanted = {"thread": self.max_threads, "process": self.max_processes}
@@ -195,10 +229,7 @@ class Rig:
         uuids = self.submit(specs, ledger=self.width_ledger)
         mechanism = {u: s.mechanism for u, s in zip(uuids, specs, strict=True)}
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            runs = read_ledger(self.width_ledger)
-            if all(u in runs and runs[u].ended for u in uuids):
-                break
+        while time.monotonic() < deadline and not self._ended(uuids):
             time.sleep(0.1)
         runs = read_ledger(self.width_ledger)
         seen = {}
@@ -206,6 +237,10 @@ class Rig:
             spans = [s for u in uuids if mechanism[u] == kind and u in runs for s in runs[u].starts]
             seen[kind] = concurrency(spans)
         return sum(max(wanted[k] - seen[k], 0) for k in wanted), seen
+
+    def _ended(self, uuids: list[str]) -> bool:
+        runs = read_ledger(self.width_ledger)
+        return all(u in runs and runs[u].ended for u in uuids)
 
     def dead_threads(self) -> list[str]:
         """Pool threads that died (an uncaught exception), or are missing while it runs."""
