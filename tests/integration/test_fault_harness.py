@@ -260,6 +260,7 @@ def test_judge_names_each_broken_invariant() -> None:
         "failing": Sent("failing", Spec("thread", fail_times=9)),
         "orphan": Sent("orphan", Spec("thread"), parent="failing"),
         "kept": Sent("kept", Spec("thread", result=True)),
+        "queued": Sent("queued", Spec("thread")),
     }
     run = ((1, 2),)
     runs = {
@@ -269,10 +270,11 @@ def test_judge_names_each_broken_invariant() -> None:
         "failing": Runs(run * 3),
         "orphan": Runs(run, ended=1),
         "kept": Runs(run, ended=1),
+        "queued": Runs(run, ended=1),
     }
     dead = {"both": "crash loop", "failing": "failed"}
-    found = judge(sent, runs, dead, results=set(), hits={"hit": 1})
-    assert found["lost"] == ("lost",)
+    found = judge(sent, runs, dead, results=set(), hits={"hit": 1}, pending=["queued"])
+    assert found["lost"] == ("lost", "queued")
     assert found["excess"] == (("twice", 2, 1),)
     assert found["doubled"] == ("both",)
     assert found["orphan_callbacks"] == ("orphan",)

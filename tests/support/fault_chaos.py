@@ -80,7 +80,7 @@ def total(verdicts: list[FaultVerdict]) -> FaultVerdict:
     )
 
 
-def fault_machine(root: Path, kind: str, examples: int = 12, steps: int = 14) -> dict[str, Any]:
+def fault_machine(root: Path, kind: str, examples: int = 10, steps: int = 12) -> dict[str, Any]:
     """The state machine at full size; figures summed over its examples."""
     with place(kind, root) as (_, server), logged(root):
         env = Env(kind, root, server=server, strict=False, settle_s=45)
@@ -133,7 +133,7 @@ def random_plan(rng: random.Random, injector: faults.FaultInjector) -> None:
 
 
 def random_faults(
-    root: Path, kind: str, tasks: int = 5_000, every_s: float = 0.4, seed: int = 11
+    root: Path, kind: str, tasks: int = 5_000, every_s: float = 0.2, seed: int = 11
 ) -> dict[str, Any]:
     """``tasks`` tasks submitted in batches while random faults are injected throughout."""
     rng = random.Random(seed)
@@ -152,12 +152,10 @@ def random_faults(
             for start in range(0, tasks, 250):
                 rig.submit(specs[start : start + 250])
                 time.sleep(0.5)
-            deadline = time.monotonic() + 120  # faults go on until the work is done
-            while time.monotonic() < deadline and not rig.settled():
-                time.sleep(1.0)
+            rig.settle(120)  # faults go on until the work is done (or stalls)
             done.set()
             injecting.join()
-            verdict = rig.finish(settle_s=180, width_timeout_s=60)
+            verdict = rig.finish(settle_s=180, width_timeout_s=30)
         finally:
             rig.close()
     return {"verdict": verdict, "by_kind": rig.injector.by_kind()}
@@ -190,7 +188,7 @@ def real_faults(
                     )
                 time.sleep(0.5)
             rig.submit(specs[len(order) * batch :])
-            verdict = rig.finish(settle_s=180, width_timeout_s=60)
+            verdict = rig.finish(settle_s=180, width_timeout_s=30)
         finally:
             rig.close()
     return {"verdict": verdict, "faults_applied": len(order)}

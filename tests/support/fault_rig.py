@@ -216,10 +216,32 @@ class Rig:
         counts = patiently(lambda: self.producer.counts(QUEUE))
         return not verdict["lost"] and not any(counts.values())
 
-    def settle(self, timeout: float) -> None:
+    def pending(self) -> set[str]:
+        """Submitted messages still in the queue."""
+        backend = self.producer.backend
+        return {
+            u
+            for u, name in self.names.items()
+            if patiently(lambda name=name: backend.exists(name))  # type: ignore[misc]
+        }
+
+    def progress(self) -> tuple[int, tuple[int, ...]]:
+        """Changes whenever a task runs or the queue moves."""
+        size = self.ledger.stat().st_size if self.ledger.exists() else 0
+        return size, tuple(patiently(lambda: self.producer.counts(QUEUE)).values())
+
+    def settle(self, timeout: float, stall_s: float = 25) -> None:
+        """Wait until ``settled()``, for ``timeout`` at most, or until nothing has moved for
+        ``stall_s`` (longer than any lease, retry or task here)."""
         deadline = time.monotonic() + timeout
+        last, moved = self.progress(), time.monotonic()
         while time.monotonic() < deadline and not self.settled():
-            time.sleep(0.1)
+            time.sleep(0.2)
+            now = self.progress()
+            if now != last:
+                last, moved = now, time.monotonic()
+            elif time.monotonic() - moved > stall_s:
+                break
 
     def width(self, sleep_ms: int = 1_500, timeout: float = 20) -> tuple[int, dict[str, int]]:
         """Run a new batch of ``max_threads`` thread tasks and ``max_processes`` process tasks
@@ -266,7 +288,7 @@ class Rig:
         runs = read_ledger(self.ledger)
         dead = self.dead()
         results = {u for u in self.sent if u in self.messages and self._has_result(u)}
-        outcome = judge(self.sent, runs, dead, results, self.hits())
+        outcome = judge(self.sent, runs, dead, results, self.hits(), self.pending())
         leftover = patiently(lambda: self.producer.counts(QUEUE))
         leaked, seen = self.width(timeout=width_timeout_s)
         threads = self.dead_threads()

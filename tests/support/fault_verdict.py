@@ -155,8 +155,12 @@ def judge(
     dead: Mapping[str, str],
     results: set[str],
     hits: Mapping[str, int],
+    pending: Iterable[str] = (),
 ) -> dict[str, tuple[str, ...] | tuple[tuple[str, int, int], ...]]:
     """Outcome figures: lost, doubled, wrongly dead, excess runs, missing results, orphans.
+
+    ``pending`` are messages still in the queue: whatever ran, their outcome
+    is not recorded (lost, if the run is over).
 
     ``hits`` counts the faults (injected and real) that hit each message's own
     operations; a message may run ``attempts + hits`` times. Crash-loop
@@ -165,6 +169,7 @@ def judge(
     that succeeds is wrong.
     """
     lost, doubled, wrong, excess, missing, orphans = [], [], [], [], [], []
+    waiting = set(pending)
     for uuid, message in sent.items():
         mine = runs.get(uuid, Runs())
         allowed = message.attempts + hits.get(uuid, 0)
@@ -175,7 +180,7 @@ def judge(
                 orphans.append(uuid)
             continue  # its parent never succeeded: it was never due
         loops = hits.get(uuid, 0) >= MAX_REDELIVERIES
-        if not mine.ended and uuid not in dead:
+        if (not mine.ended and uuid not in dead) or uuid in waiting:
             lost.append(uuid)
         elif mine.ended and uuid in dead and not loops:
             doubled.append(uuid)
