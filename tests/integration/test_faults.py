@@ -23,7 +23,7 @@ from tests.support import faults
 from tests.support.fault_machine import Env, machine_for
 from tests.support.fault_plan import DISK_KINDS, REDIS_KINDS
 from tests.support.fault_rig import Rig
-from tests.support.fault_verdict import Spec, read_ledger
+from tests.support.fault_verdict import FaultVerdict, Spec, read_ledger
 from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.chaos]
@@ -58,9 +58,8 @@ def wait_for_start(current: Rig, uuid: str, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
-def report(verdict: object) -> str:
-    problems = verdict.problems()  # type: ignore[attr-defined]
-    return "\n".join([*problems, *verdict.notes, verdict.summary()])  # type: ignore[attr-defined]
+def report(verdict: FaultVerdict) -> str:
+    return "\n".join([*verdict.problems(), *verdict.notes, verdict.summary()])
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ def random_faults(
             rig.settle(120)  # faults go on until the work is done (or stalls)
             done.set()
             injecting.join()
-            verdict = rig.finish(settle_s=180, width_timeout_s=30)
+            verdict = rig.finish(settle_s=180, width_timeout_s=30, stall_s=25)
         finally:
             rig.close()
     return {"verdict": verdict, "by_kind": rig.injector.by_kind()}
@@ -188,7 +188,7 @@ def real_faults(
                     )
                 time.sleep(0.5)
             rig.submit(specs[len(order) * batch :])
-            verdict = rig.finish(settle_s=180, width_timeout_s=30)
+            verdict = rig.finish(settle_s=180, width_timeout_s=30, stall_s=25)
         finally:
             rig.close()
     return {"verdict": verdict, "faults_applied": len(order)}

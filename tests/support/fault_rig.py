@@ -12,23 +12,17 @@ batch at full width (leaked slots), live pool threads, and how long
 from __future__ import annotations
 
 import collections
-import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import redis
+from typing import Any
 
 from alsek.core import Broker
 from alsek.core.worker import WorkerPool
-from alsek.effects.backends.base import Backend
-from alsek.exceptions import BackendUnavailableError, MessageExistsError
-from alsek.storage.backends.disk import DiskCacheBackend
-from alsek.storage.backends.redis import RedisBackend
+from alsek.exceptions import MessageExistsError
 from alsek.storage.result import ResultStore
-from tests.support import fault_tasks, faults
+from tests.support import fault_tasks
+from tests.support.fault_threads import ThreadWatch
 from tests.support.fault_verdict import (
     FaultVerdict,
     Sent,
@@ -37,37 +31,9 @@ from tests.support.fault_verdict import (
     judge,
     read_ledger,
 )
+from tests.support.faults import backends, inject, patiently
 
-log = logging.getLogger("tests.faults")
 QUEUE = "alsek_queue"
-T = TypeVar("T")
-POOL_THREADS = ("alsek-pool", "alsek-monitor", "alsek-thread-worker", "alsek-process-slot")
-
-
-def backends(kind: str, where: str) -> tuple[Backend, Backend]:
-    """A faulting backend and a clean one on the same store (``where``: URL or directory)."""
-    if kind == "redis":
-        client = redis.Redis.from_url(where)
-        client.flushall()
-        client.close()
-        faulty: Backend = RedisBackend(where)
-        return faulty, RedisBackend(where)
-    if kind == "disk":
-        return DiskCacheBackend(where), DiskCacheBackend(where)
-    raise ValueError(f"backend kind must be 'redis' or 'disk', got {kind!r}")
-
-
-def patiently(step: Callable[[], T], seconds: float = 10) -> T:
-    """``step()``, retried while the store is unreachable (the checks' own connection
-    may still hold a socket from before a server restart)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return step()
-        except (BackendUnavailableError, redis.ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 class Rig:
@@ -88,7 +54,7 @@ class Rig:
         self.ledger = root / "ledger"
         self.width_ledger = root / "width-ledger"
         faulty, clean = backends(kind, where)
-        self.injector = faults.inject(faulty)
+        self.injector = inject(faulty)
         self.broker, self.store = Broker(faulty), ResultStore(faulty)
         self.producer, self.results = Broker(clean), ResultStore(clean)
         fault_tasks.bind(self.broker, self.store)
@@ -107,23 +73,13 @@ class Rig:
         self.names: dict[str, str] = {}
         self.real_hits: collections.Counter[str] = collections.Counter()
         self.real_faults = 0
-        self.thread_errors: list[str] = []
-        self._before: set[threading.Thread] = set()
-        self._hook: Any = None
+        self.watch = ThreadWatch()
         self.stop_s: float | None = None
 
     # -- running -----------------------------------------------------------------------
 
     def start(self) -> Rig:
-        self._before = set(threading.enumerate())
-        def hook(args: Any) -> None:
-            thread = args.thread.name if args.thread is not None else "?"
-            self.thread_errors.append(f"{thread}: {args.exc_type.__name__}: {args.exc_value}")
-            error = (args.exc_type, args.exc_value, args.exc_traceback)
-            log.error("thread %s died", thread, exc_info=error)
-
-        self._hook = threading.excepthook
-        threading.excepthook = hook
+        self.watch.install()
         self.pool.start()
         self.warm_up()
         return self
@@ -264,15 +220,6 @@ class Rig:
         runs = read_ledger(self.width_ledger)
         return all(u in runs and runs[u].ended for u in uuids)
 
-    def dead_threads(self) -> list[str]:
-        """Pool threads that died (an uncaught exception), or are missing while it runs."""
-        found = list(self.thread_errors)
-        mine = [t for t in threading.enumerate() if t not in self._before]
-        for name in ("alsek-pool", "alsek-monitor"):
-            if not any(t.name == name and t.is_alive() for t in mine):
-                found.append(f"{name} is not running")
-        return found
-
     def stop(self) -> float:
         """Stop the pool; returns how long ``stop()`` took."""
         if self.stop_s is None:
@@ -281,17 +228,19 @@ class Rig:
             self.stop_s = time.monotonic() - started
         return self.stop_s
 
-    def finish(self, settle_s: float = 20, width_timeout_s: float = 20) -> FaultVerdict:
+    def finish(
+        self, settle_s: float = 20, width_timeout_s: float = 10, stall_s: float = 10
+    ) -> FaultVerdict:
         """Stop the faults, let the pool settle, and check everything."""
         self.injector.clear()
-        self.settle(settle_s)
+        self.settle(settle_s, stall_s)
         runs = read_ledger(self.ledger)
         dead = self.dead()
         results = {u for u in self.sent if u in self.messages and self._has_result(u)}
         outcome = judge(self.sent, runs, dead, results, self.hits(), self.pending())
         leftover = patiently(lambda: self.producer.counts(QUEUE))
         leaked, seen = self.width(timeout=width_timeout_s)
-        threads = self.dead_threads()
+        threads = self.watch.dead()
         stop_s = self.stop()
         return FaultVerdict(
             messages=len(self.sent),
@@ -316,7 +265,5 @@ class Rig:
         try:
             self.stop()
         finally:
-            if self._hook is not None:
-                threading.excepthook = self._hook
-                self._hook = None
+            self.watch.uninstall()
             fault_tasks.bind(fault_tasks.placeholder, None)

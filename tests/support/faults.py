@@ -22,17 +22,29 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
+from alsek.effects.backends.base import Backend
+from alsek.exceptions import BackendUnavailableError
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend
 from tests.support import fault_disk, fault_redis
 from tests.support.fault_plan import DISK_KINDS, REDIS_KINDS, FaultInjector
 from tests.support.redis_server import RedisServer, free_port
 
-__all__ = ["DISK_KINDS", "REAL_FAULTS", "REDIS_KINDS", "FaultInjector", "hold", "inject"]
+__all__ = [
+    "DISK_KINDS",
+    "REAL_FAULTS",
+    "REDIS_KINDS",
+    "FaultInjector",
+    "backends",
+    "hold",
+    "inject",
+    "patiently",
+]
+T = TypeVar("T")
 
 
 def inject(backend: Any) -> FaultInjector:
@@ -46,6 +58,33 @@ def inject(backend: Any) -> FaultInjector:
     else:
         raise TypeError(f"faults go into Redis and DiskCache backends, not {backend!r}")
     return injector
+
+
+def backends(kind: str, where: str) -> tuple[Backend, Backend]:
+    """Two fresh backends on one store (``where``: a URL, flushed, or a directory): one
+    to inject faults into, one to see the truth through."""
+    if kind == "redis":
+        client = redis.Redis.from_url(where)
+        client.flushall()
+        client.close()
+        faulty: Backend = RedisBackend(where)
+        return faulty, RedisBackend(where)
+    if kind == "disk":
+        return DiskCacheBackend(where), DiskCacheBackend(where)
+    raise ValueError(f"backend kind must be 'redis' or 'disk', got {kind!r}")
+
+
+def patiently(step: Callable[[], T], seconds: float = 10) -> T:
+    """``step()``, retried while the store is unreachable (the checks' own connection
+    may still hold a socket from before a server restart)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except (BackendUnavailableError, redis.ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def hold(fault: AbstractContextManager[Any], seconds: float) -> None:
