@@ -184,16 +184,6 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
 
-    @property
-    def active(self) -> bool:
-        """Whether some rule may still fire."""
-        now = time.monotonic()
-        with self._lock:
-            return any(
-                (r.until is not None and r.until > now) or (r.calls and r.seen < max(r.calls))
-                for r in self._rules
-            )
-
     # -- what was injected -----------------------------------------------------------------
 
     def hits(self, uuid: str) -> int:
