@@ -186,7 +186,8 @@ def judge(
             doubled.append(uuid)
         elif uuid in dead and message.succeeds and not mine.ended and not loops:
             wrong.append(uuid)
-        if mine.ended and uuid not in dead and message.spec.result and uuid not in results:
+        settled = mine.ended and uuid not in dead and uuid not in waiting
+        if settled and message.spec.result and uuid not in results:
             missing.append(uuid)
     return {
         "lost": tuple(lost),
