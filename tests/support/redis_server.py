@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +27,16 @@ def free_port() -> int:
 def redis_binary() -> str | None:
     """Path of ``redis-server`` (``$ALSEK_REDIS_SERVER`` overrides), or None."""
     return os.environ.get("ALSEK_REDIS_SERVER") or shutil.which("redis-server")
+
+
+@functools.cache
+def server_version(binary: str) -> tuple[int, ...]:
+    """``(major, minor, patch)`` of the redis-server at ``binary``."""
+    output = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", output.stdout)
+    if match is None:
+        raise RuntimeError(f"cannot read the version of {binary}: {output.stdout!r}")
+    return tuple(int(part) for part in match.groups())
 
 
 class RedisServer:
@@ -78,6 +90,9 @@ class RedisServer:
             "--maxmemory-policy",
             "noeviction",
         ]
+        if server_version(self.binary) >= (7, 0, 0):
+            # DEBUG SLEEP, for fault injection (loopback connections only).
+            args += ["--enable-debug-command", "local"]
         if self.persistent:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
