@@ -262,11 +262,13 @@ def thread_timeout(
 def retry_renewal_after(failures: int, lease_ms: int) -> int:
     """After ``failures`` failed renewals in a row, how long until the next try (ms).
 
-    Soon, growing, and never longer than the renewal interval: a lease must
-    outlive an outage shorter than itself.
+    Soon, growing, and never longer than a tenth of the lease: once an outage
+    ends, the lease is renewed within that time. (Renewals come every third
+    of the lease, so an outage of up to about half the lease never costs a
+    lease, whenever it starts.)
     """
     backoff: int = 50 * 2 ** min(max(failures - 1, 0), 16)
-    return min(backoff, renew_interval(lease_ms))
+    return max(min(backoff, lease_ms // 10), 1)
 
 
 def starved(late_ms: int, lease_ms: int) -> bool:

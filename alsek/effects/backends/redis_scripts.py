@@ -97,7 +97,11 @@ local q, name, payload = ARGV[2], ARGV[3], ARGV[4]
 local now, shift = clock(ARGV[9], ARGV[10])
 local ready_at = math.max(tonumber(ARGV[7]) + shift, 0)
 local key = ns .. ':' .. name
-if ARGV[11] == '1' and redis.call('EXISTS', key) == 1 then return 0 end
+if ARGV[11] == '1' then
+  local stored = redis.call('GET', key)
+  -- The same bytes again: a client retrying a submission whose reply was lost.
+  if stored then return stored == payload and 1 or 0 end
+end
 unindex(q, name)
 redis.call('SET', key, payload)
 place(q, name, entry_of(ARGV[5], ARGV[6], ready_at, ARGV[8]), ready_at, now)

@@ -151,4 +151,5 @@ class Monitor:
 
 
 def _jitter() -> float:
-    return random.uniform(0.75, 1.25)
+    """Spread retries of many pools apart, never later than the policy says."""
+    return random.uniform(0.75, 1.0)
