@@ -44,7 +44,6 @@ import attrs
 from alsek.pure import capacity as cap
 from alsek.pure.capacity import Capacity, ClaimPlan, Load
 from alsek.pure.message import Mechanism
-from alsek.pure.timing import renew_interval
 
 
 class Phase(enum.Enum):
