@@ -154,30 +154,38 @@ class Mirror:
         ).start()
 
     def _finish_lost(self, job: Job, how: str, timed_out_: bool) -> None:
+        ended = self.ended.pop(job.token, None)
+        outcome: Outcome | None = None
+        effects: tuple[Effect, ...] = ()
         try:
-            ended = self.ended.pop(job.token, None)
             if job.state is JobState.RECORDING and ended is not None:
-                self._redo(job, ended)
+                outcome, effects = ended.outcome, self._redo(job, ended)
             elif self._load(job) and self.slots.step(job, JobEvent.FINISH):
                 assert job.task is not None and job.message is not None
-                outcome: Outcome = (
-                    timed_out(job) if timed_out_ else Crashed(f"task process died ({how})")
-                )
-                self.executor.finish(job.task, job.message, outcome, None, job.lease_expires)
+                crashed = Crashed(f"task process died ({how})")
+                outcome = timed_out(job) if timed_out_ else crashed
+                effects = self.executor.decide(job.task, job.message, outcome)
+                self.executor.carry_out(job.task, job.message, effects, job.lease_expires)
             else:
-                self.slots.step(job, JobEvent.ABANDON)  # its lease expires: redelivered
+                if self.slots.step(job, JobEvent.ABANDON):  # its lease expires: redelivered
+                    self.observers.emit(released_event(job.claim, "abandoned"))
                 return
         except Exception:
             log.exception("could not record what became of %s", job.label)
         self.slots.step(job, JobEvent.RECORDED)
+        if job.message is not None and outcome is not None:
+            at = utcnow_ms()
+            self.observers.emit(
+                Finished(job.message, "process", outcome, effects, None, job.token, at)
+            )
 
-    def _redo(self, job: Job, ended: Reported) -> None:
+    def _redo(self, job: Job, ended: Reported) -> tuple[Effect, ...]:
         """The process died recording its outcome: record it here (all fenced)."""
         assert job.task is not None and job.message is not None
-        if ended.ack_only:
-            self.executor.carry_out(job.task, job.message, (Ack(job.message),), job.lease_expires)
-        elif ended.effects:
-            self.executor.carry_out(job.task, job.message, ended.effects, job.lease_expires)
+        effects = (Ack(job.message),) if ended.ack_only else ended.effects
+        if effects:
+            self.executor.carry_out(job.task, job.message, effects, job.lease_expires)
+        return effects
 
     def _load(self, job: Job) -> bool:
         """Make sure ``job`` knows its message and task (read back if it never started)."""
