@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from alsek.effects.clock import monotonic_ms, utcnow_ms
+from alsek.effects.clock import monotonic_ms, monotonic_ns, utcnow_ms
 from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
 from alsek.effects.message import Message
@@ -20,6 +20,7 @@ from alsek.effects.pool.events import (
     Finished,
     Observers,
     Started,
+    answered_event,
     claimed_event,
     released_event,
 )
@@ -114,6 +115,7 @@ class Completion:
     def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> Job | None:
         """Record ``outcome`` of ``job`` (once), then give its slot back, or pass it to the
         runner's next job when the ack rode on that job's claim (returned)."""
+        ended_ns = monotonic_ns()
         if not self.slots.step(job, JobEvent.FINISH):
             return None  # the watchdog finished it, or it was let go: not ours to record
         if job.mechanism == "thread":
@@ -125,7 +127,7 @@ class Completion:
             effects, ack = self._record(job, outcome, duration_ms)
             if ack is not None:
                 follower = self._send_ack(job, ack)
-            self._finished(job, outcome, effects, duration_ms)
+            self._finished(job, outcome, effects, duration_ms, ended_ns)
         finally:
             if follower is None:
                 self.slots.step(job, JobEvent.RECORDED)
@@ -165,7 +167,7 @@ class Completion:
     def _next_job(self, job: Job, ack: Message) -> Job | None:
         """Claim the runner's next message of its mechanism, acking ``ack`` on the way."""
         try:
-            requested = monotonic_ms()
+            requested, sent_ns = monotonic_ms(), monotonic_ns()
             batch = self.consumer.claim_raw((mechanism_of(job),), 1, [ack])
         except Exception as error:
             self.slots.keep_ack(ack)
@@ -173,6 +175,7 @@ class Completion:
                 log.exception("claiming after %s failed", job.label)
             return None
         ack_batches.report([ack], batch.acked)
+        self.observers.emit(answered_event("runner", 1, batch, [ack], sent_ns, False))
         if not batch.claims:
             return None
         self.observers.emit(claimed_event(batch.claims[0]))
@@ -190,11 +193,17 @@ class Completion:
             self._released(job, "abandoned")
 
     def _finished(
-        self, job: Job, outcome: Outcome, effects: tuple[Effect, ...], duration_ms: int | None
+        self,
+        job: Job,
+        outcome: Outcome,
+        effects: tuple[Effect, ...],
+        duration_ms: int | None,
+        ended_ns: int,
     ) -> None:
         if job.message is not None:
+            message, token = job.message, job.token
             event = Finished(
-                job.message, job.mechanism, outcome, effects, duration_ms, job.token, utcnow_ms()
+                message, job.mechanism, outcome, effects, duration_ms, token, utcnow_ms(), ended_ns
             )
             self.observers.emit(event)
 

@@ -210,7 +210,7 @@ class WorkerPool:
     # -- stopping ------------------------------------------------------------------
 
     def _drain(self) -> None:
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
         started = monotonic_ms()
         while True:
             with self.slots.cond:
@@ -221,10 +221,10 @@ class WorkerPool:
                     self.slots.cond.wait(min(until - now, 500) / 1000)
                     continue
             break
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
         for job in self.slots.live():
             hand_back(self.slots, self.consumer, self.observers, job)
         for runner in self.slots.runners():
             runner.mailbox.put(None)
             self.runners.join(runner)
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
