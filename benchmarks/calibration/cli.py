@@ -81,6 +81,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=["redis", "disk", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD)
+    parser.add_argument(
+        "--json", type=Path, help="also write every result, message by message, to this file"
+    )
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -110,3 +113,5 @@ def main(argv: Sequence[str] | None = None) -> None:
                 results.append(result)
     if results:
         print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps({"seed": args.seed, "results": results}, indent=1))

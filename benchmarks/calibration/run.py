@@ -159,7 +159,8 @@ def summarise(options: Options, run: BackendRun) -> dict[str, Any]:
     tasks = {item.key: item.task for item in plan}
     show.print_idle_slots(idle_slots(attempts, recorder.submitted, run.workload, report, tasks))
     show.print_by_task(show.by_task(plan, recorder, report))
-    real = run_stats(recorder.submitted, recorder.final_times(), keys)
+    finals = recorder.final_times()
+    real = run_stats(recorder.submitted, finals, keys)
     latency = report.latency
     predicted = Stats(
         report.submitted, float(report.makespan_ms), float(latency.p50_ms), float(latency.p95_ms)
@@ -171,7 +172,32 @@ def summarise(options: Options, run: BackendRun) -> dict[str, Any]:
         "overheads_measured": run.measured.as_dict(),
         "overheads_used": attrs.asdict(run.used),
         "finished": run.finished,
+        "messages": per_message(plan, recorder.submitted, finals, report),
     }
+
+
+def per_message(
+    plan: Sequence[Planned],
+    submitted: dict[str, float],
+    finals: dict[str, float],
+    report: Report,
+) -> dict[str, dict[str, Any]]:
+    """Each message's latency, measured and predicted (ms), to see where they part."""
+    simulated: dict[str, int] = {}
+    for at, event, _pool, uuid, _detail in report.trace or ():
+        if event in ("ack", "dead"):
+            simulated[uuid] = at
+    rows = {}
+    for item in plan:
+        real = finals.get(item.key)
+        rows[item.key] = {
+            "task": item.task,
+            "at_ms": item.at_ms,
+            "attempts": len(item.attempts),
+            "measured_ms": None if real is None else (real - submitted[item.key]) * 1000,
+            "predicted_ms": simulated[item.key] - item.at_ms,
+        }
+    return rows
 
 
 def child_main(options: Options, out: Path) -> None:
