@@ -1,11 +1,11 @@
 """The pools' dispatchers: claim, start, wait. Mixed into ``Engine``.
 
 What a dispatcher does next is the real pool's policy, ``alsek.pure.pool``
-(``plan``, ``answered``, ``admit``): this module only models the backend
-around it. A dispatcher is *idle* (waiting for a signal, a delayed message
-or its consumer's next poll, at least 1 ms away), *claiming* (a backend
-round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
-*dead* (killed).
+(``plan``, ``answered``, ``admit``, ``free``): this module only models the
+backend around it. A dispatcher is *idle* (its waiting claim is blocked on
+the backend until a signal, a delayed message or its consumer's next poll,
+at least 1 ms away), *claiming* (a backend round trip in flight), *paused*
+(at capacity: ``plan`` allows nothing) or *dead* (killed).
 
 * A claim takes, at the moment it is issued, up to ``plan.limit`` ready
   messages in queue order and ``priority_key`` order (``Store.take``), marks
@@ -15,9 +15,18 @@ round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
   may dead-letter a crash loop; each other message starts ``dispatch_ms``
   later and ends after its sampled attempt.
 * When ``plan`` says to wait for work (the last claim ran short and no slot
-  freed since), the pool goes idle, unless a submission signalled it while
-  its claim was in flight (on Redis the signal list holds the token, so the
-  blocking wait returns at once): then it claims right away.
+  freed since), the real pool sends that claim at once, queued behind a
+  blocking wait (Redis: a blocking pop; DiskCache: a wake-up pipe), so it
+  runs *as planned* when the wait ends. Here the pool goes idle holding
+  that claim, unless a signal is already pending (work submitted, or a
+  wake-up sent, while its last claim was in flight: Redis keeps the token
+  in a list, DiskCache a byte in the pipe): then it claims right away.
+* A wait ends ``wake_latency_ms`` after a submission or after a freed slot
+  of a full mechanism interrupts it (``free`` says ``INTERRUPT``: the pool
+  sends itself a wake-up through the backend, the same way), at a delayed
+  message's ready time, or when the consumer's backoff runs out. A freed
+  slot does not change the waiting claim: the claim runs with its old plan,
+  and the next one, planned after the free, asks for more.
 * What follows the end of an attempt is ``alsek.sim.completion``'s.
 """
 
@@ -50,6 +59,7 @@ class Dispatcher:
     now: int
     rnd: random.Random
     rtt: int
+    latency: int
     batch: int
     poll: Any
     store: Store
@@ -74,7 +84,7 @@ class Dispatcher:
         if isinstance(action, policy.Stop):  # pragma: no cover - simulated pools never stop
             return
         if action.wait and not pool.signalled:
-            self._idle(pool)
+            self._idle(pool, action)
             return
         self._claim(pool, action)
 
@@ -127,9 +137,10 @@ class Dispatcher:
         message, runtime, now = held.message, held.runtime, self.now
         effects = decide_on_claim(message, runtime.policy, now)
         if effects:
-            self._release(pool, held)
+            # Dead-lettered first, then its slot goes back (and may be claimed again).
             self.recorder.counts["dead_on_claim"] += 1
             self._apply(effects, pool.index)
+            self._release(pool, held)
             return False
         start = now + runtime.dispatch_ms
         elapsed, outcome = runtime.attempt(message, self.rnd)
@@ -138,9 +149,11 @@ class Dispatcher:
         self.push(start + elapsed, END, pool.index, (pool.epoch, held, outcome))
         return True
 
-    def _idle(self, pool: PoolState) -> None:
+    def _idle(self, pool: PoolState, action: policy.Claim) -> None:
+        """Wait for work, holding ``action``: the claim queued behind the wait."""
         now = self.now
         pool.state = IDLE
+        pool.waiting = action
         pool.wake_gen += 1
         if self.poll is not None:
             pool.poll_at = now + max(self.poll.get(max(pool.empty_passes, 1)), 1)
@@ -157,15 +170,13 @@ class Dispatcher:
     def _wake(self, index: int, generation: int) -> None:
         pool = self.pools[index]
         if pool.state == IDLE and generation == pool.wake_gen:
-            self._claim_now(pool)
+            self._end_wait(pool)
 
-    def _claim_now(self, pool: PoolState) -> None:
-        """An idle (waiting) dispatcher's wait ends: it claims (one round trip)."""
-        pool.policy, action = policy.plan(pool.policy, self.batch)
-        if isinstance(action, policy.Claim):
+    def _end_wait(self, pool: PoolState) -> None:
+        """An idle dispatcher's wait ends: the claim queued behind it runs as planned."""
+        action, pool.waiting = pool.waiting, None
+        if action is not None:
             self._claim(pool, action)
-        elif isinstance(action, policy.Pause):
-            pool.state = PAUSED
 
     def _poll(self, index: int, _: Any) -> None:
         """The consumer's backoff ran out: one pending poll per pool, re-armed lazily."""
@@ -174,7 +185,7 @@ class Dispatcher:
         if pool.state != IDLE:
             return
         if pool.poll_at <= self.now:
-            self._claim_now(pool)
+            self._end_wait(pool)
         else:
             pool.poll_pending = True
             self.push(pool.poll_at, POLL, index, None)
@@ -196,5 +207,24 @@ class Dispatcher:
         pool.policy, wake = policy.free(pool.policy, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at
         self.in_flight -= 1
-        if wake is not policy.Wake.NOTHING:
+        self._react(pool, wake)
+
+    def _react(self, pool: PoolState, wake: policy.Wake) -> None:
+        """A slot freed: do what ``free`` asked of the dispatcher."""
+        if wake is policy.Wake.RESUME:
             self._dispatch(pool)
+        elif wake is policy.Wake.INTERRUPT:
+            self._interrupt(pool)
+
+    def _interrupt(self, pool: PoolState) -> None:
+        """Wake a dispatcher waiting on the backend: its wait ends ``wake_latency_ms``
+        from now; one whose waiting claim is already running finds the wake-up
+        pending at its next wait."""
+        if pool.state == IDLE:
+            at = self.now + self.latency
+            if at < pool.wake_at:
+                pool.wake_at = at
+                pool.wake_gen += 1
+                self.push(at, WAKE, pool.index, pool.wake_gen)
+        elif pool.state == CLAIMING:
+            pool.signalled = True

@@ -132,6 +132,7 @@ class PoolState:
         "poll_pending",
         "signalled",
         "state",
+        "waiting",
         "wake_at",
         "wake_gen",
     )
@@ -145,8 +146,11 @@ class PoolState:
         self.epoch = 0
         self.wake_at: float = float("inf")
         self.wake_gen = 0
-        #: Work arrived while a claim was in flight: a wait returns at once.
+        #: Work arrived (or a wake-up was sent) while a claim was in flight: the
+        #: next wait returns at once.
         self.signalled = False
+        #: The claim an idle dispatcher sent behind its wait: it runs as planned.
+        self.waiting: policy.Claim | None = None
         self.held: dict[str, Held] = {}
         self.empty_passes = 0
         self.alive_since = 0
@@ -172,6 +176,7 @@ class PoolState:
         self.policy = policy.PoolState(self.policy.capacity)
         self.acks = []
         self.signalled = False
+        self.waiting = None
 
     def snapshot(self) -> dict[str, Any]:
         """A readable summary (for debugging and the trace)."""

@@ -241,7 +241,81 @@ def test_an_idle_dispatcher_wakes_when_a_full_mechanism_frees_a_slot() -> None:
     report = simulate(workload)
     check_trace(workload, report)
     # When the second message arrives the dispatcher claims for processes only,
-    # finds nothing and waits. The first ends at 62 while it waits: its ack goes
-    # on its own, and once that is in (64) the freed thread slot wakes it.
-    assert timeline(report, "claim") == [(10, "1"), (64, "2")]
-    assert timeline(report, "ack") == [(64, "1"), (118, "2")]
+    # finds nothing and waits, its next process-only claim queued behind the
+    # wait. The first ends at 62 while it waits: its ack goes on its own, and
+    # once that is in (64) the freed thread slot wakes it. The claim that was
+    # waiting runs as planned (processes only: empty, answered at 66); the
+    # next one, planned after the free, takes the second message.
+    assert timeline(report, "claim") == [(10, "1"), (66, "2")]
+    assert timeline(report, "ack") == [(64, "1"), (120, "2")]
+
+
+def test_waking_a_dispatcher_for_a_freed_slot_costs_the_wake_latency() -> None:
+    kind = TaskKind(name="t", duration=Fixed(50), mechanism="thread")
+    pool = PoolSpec(max_threads=1, max_processes=1)
+    overheads = Overheads(claim_rtt_ms=2, wake_latency_ms=3, dispatch_ms={"thread": 0})
+    workload = one_kind(kind, [10, 20], overheads=overheads, pool=pool)
+    report = simulate(workload)
+    check_trace(workload, report)
+    # Woken 3 ms after each submission: the first is claimed at 13 and ends at 65,
+    # its ack is in at 67. The freed slot wakes the dispatcher 3 ms later (70),
+    # its waiting claim answers at 72, and the next claim takes the second message.
+    assert timeline(report, "claim") == [(13, "1"), (72, "2")]
+    assert timeline(report, "ack") == [(67, "1"), (126, "2")]
+
+
+def test_a_process_retry_is_recorded_after_its_round_trip_and_frees_the_slot() -> None:
+    kind = TaskKind(
+        name="p",
+        duration=Fixed(50),
+        p_fail=1.0,
+        max_retries=1,
+        backoff=ExponentialBackoff(base=2, factor=100, floor=100, ceiling=100).settings,
+    )
+    other = TaskKind(name="q", duration=Fixed(10))
+    workload = Workload(
+        tasks=[kind, other],
+        arrivals=[
+            Arrival(task="p", pattern=Times(times_ms=[0])),
+            Arrival(task="q", pattern=Times(times_ms=[30])),
+        ],
+        pool=PoolSpec(max_threads=1, max_processes=1),
+        overheads=RTT_2,
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    check_trace(workload, report)
+    # "p" is claimed at 2, runs from 4 and fails at 54; its retry is carried out in
+    # a round trip of its own, recorded at 56 (ready at 154). The runner does not
+    # claim its next message on the way (only an ack travels so): the slot frees
+    # at 56 and wakes the dispatcher, whose waiting claim (threads only, planned
+    # while the process slot was full) answers at 58; the next claim takes "q".
+    (retry,) = events(report, "retry")
+    assert (retry[0], retry[4][0]) == (56, 154)
+    claims = [(e[0], e[3].split("-")[1], e[4][1]) for e in events(report, "claim")]
+    assert claims == [
+        (2, "p", "thread+process"),
+        (58, "q", "thread+process"),
+        (154, "p", "thread+process"),
+    ]
+
+
+def test_a_crash_loop_met_by_a_runners_own_claim_is_dead_before_its_slot_is_reused() -> None:
+    kind = TaskKind(name="k", duration=Fixed(26), timeout_ms=30, max_redeliveries=0)
+    workload = one_kind(
+        kind, [7, 11, 12], lease_ms=30, kills=[Kill(pool=0, at_ms=8, restart_after_ms=0)]
+    )
+    report = simulate(workload)
+    check_trace(workload, report)  # never more running than the one process slot
+    # The first message's lease lapses at 37, as the second ends: the runner's own
+    # claim takes it back, finds a lost worker's crash loop and dead-letters it;
+    # only then does the slot go to the third.
+    at_37 = [(e[1], int(e[3].split("-")[0])) for e in report.trace or () if e[0] == 37]
+    assert at_37 == [
+        ("expire", 1),
+        ("end", 2),
+        ("claim", 1),
+        ("ack", 2),
+        ("dead", 1),
+        ("claim", 3),
+    ]
