@@ -79,6 +79,9 @@ class Completion:
     def _react(self, pool: PoolState, wake: policy.Wake) -> None:
         raise NotImplementedError  # provided by Dispatcher
 
+    def _served(self) -> None:
+        raise NotImplementedError  # provided by Dispatcher
+
     def _end(self, index: int, payload: tuple[int, Held, Outcome]) -> None:
         pool = self.pools[index]
         epoch, held, outcome = payload
@@ -116,6 +119,7 @@ class Completion:
 
     def _settle_after(self, pool: PoolState, settling: Settling) -> None:
         self.push(self.now + self.rtt, SETTLED, pool.index, settling)
+        self._served()
 
     def _settled(self, index: int, settling: Settling) -> None:
         """The round trip recording an outcome answered."""
@@ -138,6 +142,7 @@ class Completion:
         message = store.take(("process",))
         if message is None:
             self.recorder.counts["empty_claims"] += 1
+            self._served()
             return None
         pool.empty_passes = 0
         self.tokens += 1
@@ -147,6 +152,7 @@ class Completion:
         self.in_flight += 1
         if self.tracer.events is not None:
             self.tracer.claim(now, pool.index, message, ("process",))
+        self._served()  # (after this claim took its message: it was served first)
         return held
 
     def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:

@@ -23,10 +23,14 @@ at least 1 ms away), *claiming* (a backend round trip in flight), *paused*
   in a list, DiskCache a byte in the pipe): then it claims right away.
 * A wait ends ``wake_latency_ms`` after a submission or after a freed slot
   of a full mechanism interrupts it (``free`` says ``INTERRUPT``: the pool
-  sends itself a wake-up through the backend, the same way), at a delayed
-  message's ready time, or when the consumer's backoff runs out. A freed
-  slot does not change the waiting claim: the claim runs with its old plan,
-  and the next one, planned after the free, asks for more.
+  sends itself a wake-up through the backend, the same way), or by itself
+  when it falls due: at a delayed message's ready time, a lease's expiry,
+  or when the consumer's backoff runs out. With ``timer_ms`` the backend
+  ends a wait that fell due only when it next serves a request (any
+  submission, claim or outcome) or at its next timer tick: Redis checks
+  blocked clients' timeouts that way. A freed slot does not change the
+  waiting claim: the claim runs with its old plan, and the next one,
+  planned after the free, asks for more.
 * What follows the end of an attempt is ``alsek.sim.completion``'s.
 """
 
@@ -43,7 +47,7 @@ from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolSta
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
-ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED = range(9)
+ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED, DUE = range(10)
 OUTCOME_NAMES = {
     "Succeeded": "succeeded",
     "Failed": "failed",
@@ -60,6 +64,7 @@ class Dispatcher:
     rnd: random.Random
     rtt: int
     latency: int
+    timer: int
     batch: int
     poll: Any
     store: Store
@@ -112,6 +117,7 @@ class Dispatcher:
             self.recorder.counts["claims"] += 1
         pool.state = CLAIMING
         self.push(now + self.rtt, CLAIMED, pool.index, (pool.epoch, taken, acks, plan.limit))
+        self._served()
 
     def _claimed(
         self, index: int, payload: tuple[int, list[Held], list[tuple[Effect, ...]], int]
@@ -154,6 +160,7 @@ class Dispatcher:
         now = self.now
         pool.state = IDLE
         pool.waiting = action
+        pool.due = False
         pool.wake_gen += 1
         if self.poll is not None:
             pool.poll_at = now + max(self.poll.get(max(pool.empty_passes, 1)), 1)
@@ -165,16 +172,39 @@ class Dispatcher:
             pool.wake_at = float("inf")
         else:
             pool.wake_at = wake = max(wake, now)
-            self.push(wake, WAKE, pool.index, pool.wake_gen)
+            self.push(wake, DUE, pool.index, pool.wake_gen)
 
     def _wake(self, index: int, generation: int) -> None:
         pool = self.pools[index]
         if pool.state == IDLE and generation == pool.wake_gen:
             self._end_wait(pool)
 
+    def _due(self, index: int, generation: int) -> None:
+        pool = self.pools[index]
+        if pool.state == IDLE and generation == pool.wake_gen:
+            self._fall_due(pool)
+
+    def _fall_due(self, pool: PoolState) -> None:
+        """A wait the backend ends by itself is due: it ends now, or, on a backend
+        with a timer tick, at the next request it serves or its next tick."""
+        tick = -(-self.now // self.timer) * self.timer if self.timer else self.now
+        if tick == self.now:
+            self._end_wait(pool)
+        else:
+            pool.due = True
+            self.push(tick, WAKE, pool.index, pool.wake_gen)
+
+    def _served(self) -> None:
+        """The backend served a request: waits that fell due end now."""
+        if self.timer:
+            for pool in self.pools:
+                if pool.due and pool.state == IDLE:
+                    self._end_wait(pool)
+
     def _end_wait(self, pool: PoolState) -> None:
         """An idle dispatcher's wait ends: the claim queued behind it runs as planned."""
         action, pool.waiting = pool.waiting, None
+        pool.due = False
         if action is not None:
             self._claim(pool, action)
 
@@ -185,19 +215,22 @@ class Dispatcher:
         if pool.state != IDLE:
             return
         if pool.poll_at <= self.now:
-            self._end_wait(pool)
+            self._fall_due(pool)
         else:
             pool.poll_pending = True
             self.push(pool.poll_at, POLL, index, None)
 
-    def _notify(self, at: int, ready: bool) -> None:
-        """A message becomes claimable at ``at``: idle pools wake, claiming ones re-check."""
+    def _notify(self, at: int, ready: bool, signal: bool = True) -> None:
+        """A message becomes claimable at ``at``: idle pools wake (a ready message
+        ``signal``\\ s them; a delayed one, or a lapsed lease, falls due), claiming
+        ones re-check."""
+        signal = signal and ready
         for pool in self.pools:
             if pool.state == IDLE:
                 if at < pool.wake_at:
                     pool.wake_at = at
                     pool.wake_gen += 1
-                    self.push(at, WAKE, pool.index, pool.wake_gen)
+                    self.push(at, WAKE if signal else DUE, pool.index, pool.wake_gen)
             elif ready and pool.state == CLAIMING:
                 pool.signalled = True
 
@@ -221,6 +254,9 @@ class Dispatcher:
         from now; one whose waiting claim is already running finds the wake-up
         pending at its next wait."""
         if pool.state == IDLE:
+            if pool.due:  # the wake-up is a request the backend serves
+                self._end_wait(pool)
+                return
             at = self.now + self.latency
             if at < pool.wake_at:
                 pool.wake_at = at

@@ -54,6 +54,7 @@ class Engine(Dispatcher, Completion):
         self.seq = 0
         self.rtt = workload.overheads.claim_rtt_ms
         self.latency = workload.overheads.wake_latency_ms
+        self.timer = workload.overheads.timer_ms
         self.batch = workload.pool.batch
         self.lease_ms = workload.lease_ms
         self.poll = backoff_from_settings(workload.consumer_backoff)
@@ -102,6 +103,7 @@ class Engine(Dispatcher, Completion):
             self._kill,
             self._restart,
             self._settled,
+            self._due,
         )
         horizon = self.workload.horizon_ms
         while heap and (self.outstanding or self.open_streams):
@@ -160,6 +162,7 @@ class Engine(Dispatcher, Completion):
         at = ready_at(message)
         if self.tracer.events is not None:
             self.tracer.submit(now, message, at, parent)
+        self._served()
         self._notify(max(at, now + self.latency), at <= now)
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
@@ -225,7 +228,7 @@ class Engine(Dispatcher, Completion):
         self.recorder.counts["lease_expiries"] += 1
         self.store.put(message, self.now)
         self.tracer.expire(self.now, index, message)
-        self._notify(self.now, True)
+        self._notify(self.now, True, signal=False)
 
     def _restart(self, index: int, _: Any) -> None:
         pool = self.pools[index]

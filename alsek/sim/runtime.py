@@ -122,6 +122,7 @@ class PoolState:
         "acks",
         "alive_ms",
         "alive_since",
+        "due",
         "empty_passes",
         "epoch",
         "held",
@@ -151,6 +152,8 @@ class PoolState:
         self.signalled = False
         #: The claim an idle dispatcher sent behind its wait: it runs as planned.
         self.waiting: policy.Claim | None = None
+        #: Its wait fell due; the backend ends it when it next serves a request.
+        self.due = False
         self.held: dict[str, Held] = {}
         self.empty_passes = 0
         self.alive_since = 0
@@ -177,6 +180,7 @@ class PoolState:
         self.acks = []
         self.signalled = False
         self.waiting = None
+        self.due = False
 
     def snapshot(self) -> dict[str, Any]:
         """A readable summary (for debugging and the trace)."""

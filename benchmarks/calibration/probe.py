@@ -7,7 +7,9 @@ less a round trip) and, per mechanism, the slot cost (claim answered ->
 outcome in the pool, beyond the task's duration) and the recording
 (outcome in the pool -> recorded). It returns a plain ``Measured`` record
 (``as_dict`` for JSON); ``Measured.overheads`` turns it into the
-simulator's whole-millisecond ``Overheads``.
+simulator's whole-millisecond ``Overheads``. It also reads the backend's
+timer tick (``backend_timer_ms``): Redis ends a blocked wait that ran out
+only when it next serves a request, or on its timer (1000 / hz ms).
 
 What it needs of the caller: the running pool's ``Recorder``, and per
 mechanism a task that takes ``(key, [[duration_ms, fail], ...])`` and
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from alsek.sim import Overheads
+from alsek.storage.backends.redis import RedisBackend
 from benchmarks.calibration.attempts import Plans, attempts_of, read_ledger
 from benchmarks.calibration.recorder import Recorder
 from benchmarks.calibration.stats import trimmed_mean
@@ -48,6 +51,7 @@ class Measured:
     settle_ms: dict[str, float] = field(default_factory=dict)
     probes: int = PROBES_PER_MECHANISM
     probe_ms: int = PROBE_MS
+    timer_ms: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A plain, JSON-ready copy."""
@@ -69,7 +73,21 @@ class Measured:
             m: max(round(cost + self.settle_ms[m]) - rtt, 0)
             for m, cost in self.slot_cost_ms.items()
         }
-        return Overheads(claim_rtt_ms=rtt, wake_latency_ms=wake, dispatch_ms=dispatch)
+        return Overheads(
+            claim_rtt_ms=rtt, wake_latency_ms=wake, dispatch_ms=dispatch, timer_ms=self.timer_ms
+        )
+
+
+def backend_timer_ms(backend: Any) -> int:
+    """The backend's timer tick in ms (``Overheads.timer_ms``; 0: waits end on time).
+
+    Redis checks whether a blocked wait has run out when it serves a request,
+    and otherwise only on its timer, ``hz`` times a second.
+    """
+    if isinstance(backend, RedisBackend):
+        hz: Any = backend.conn.config_get("hz")["hz"]
+        return 1000 // max(int(hz), 1)
+    return 0
 
 
 def submit(recorder: Recorder, task: Any, key: str, steps: Sequence[Sequence[Any]]) -> None:
@@ -118,7 +136,9 @@ def probe(
             if not recorder.wait_finals([key], 30):
                 raise SystemExit(f"probe {key} did not finish within 30 s")
     time.sleep(0.1)  # acks riding on a claim: let them land
-    return measure(recorder, plans, since, read_ledger(ledger) if ledger else {}, probes)
+    measured = measure(recorder, plans, since, read_ledger(ledger) if ledger else {}, probes)
+    measured.timer_ms = backend_timer_ms(next(iter(tasks.values())).broker.backend)
+    return measured
 
 
 def measure(

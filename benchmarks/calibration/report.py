@@ -34,6 +34,10 @@ def print_overheads(measured: Measured, used: Overheads) -> None:
         f"    wake latency      {fmt(measured.wake_latency_ms):>6}  -> wake_latency_ms = "
         f"{used.wake_latency_ms}   (submit call start -> claim answered, less a round trip)"
     )
+    print(
+        f"    backend timer tick        -> timer_ms = {used.timer_ms}   (a wait that runs out "
+        "ends at the next request served or tick)"
+    )
     for mechanism in sorted(measured.slot_cost_ms):
         print(
             f"    {mechanism:<7} slot cost {fmt(measured.slot_cost_ms[mechanism]):>6} + "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from alsek.pure.backoff import ExponentialBackoff
+from alsek.pure.backoff import ConstantBackoff, ExponentialBackoff
 from alsek.sim import (
     Arrival,
     Bursts,
@@ -319,3 +319,78 @@ def test_a_crash_loop_met_by_a_runners_own_claim_is_dead_before_its_slot_is_reus
         ("dead", 1),
         ("claim", 3),
     ]
+
+
+def timer(ms: int) -> Overheads:
+    return Overheads(
+        claim_rtt_ms=0, wake_latency_ms=0, dispatch_ms={"thread": 0, "process": 0}, timer_ms=ms
+    )
+
+
+FLAKY = TaskKind(
+    name="flaky",
+    duration=Fixed(10),
+    p_fail=1.0,
+    max_retries=1,
+    backoff=ConstantBackoff(constant=50, floor=50, ceiling=50).settings,
+)
+
+
+def test_a_wait_for_a_delayed_message_ends_at_the_backends_next_tick() -> None:
+    exact = simulate(one_kind(FLAKY, [0], overheads=timer(0)))
+    ticking = simulate(one_kind(FLAKY, [0], overheads=timer(100)))
+    check_trace(one_kind(FLAKY, [0], overheads=timer(100)), ticking)
+    # Failed at 10, ready again at 60. Nothing else reaches the backend, so a
+    # backend that checks blocked waits on a 100 ms timer ends the wait at 100.
+    assert [e[4][1] for e in events(exact, "end")] == [0, 60]
+    assert [e[4][1] for e in events(ticking, "end")] == [0, 100]
+
+
+def test_a_wait_that_fell_due_ends_when_the_backend_serves_another_request() -> None:
+    slow = TaskKind(name="slow", duration=Fixed(75), mechanism="thread")
+    workload = Workload(
+        tasks=[FLAKY, slow],
+        arrivals=[
+            Arrival(task="flaky", pattern=Times(times_ms=[0])),
+            Arrival(task="slow", pattern=Times(times_ms=[0])),
+        ],
+        pool=PoolSpec(max_threads=1, max_processes=1),
+        overheads=timer(100),
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    check_trace(workload, report)
+    # The retry is ready at 60, but the waiting claim runs only when the backend
+    # next serves a request: the ack of the thread task that ends at 75.
+    assert [e[0] for e in events(report, "claim", message_id(1, "flaky"))] == [0, 75]
+    assert events(report, "ack", message_id(2, "slow"))[0][0] == 75
+
+
+def test_a_runners_claim_is_traced_before_the_waits_it_ends() -> None:
+    flaky = TaskKind(
+        name="flaky",
+        duration=Fixed(0),
+        p_fail=1.0,
+        max_retries=1,
+        backoff=ConstantBackoff(constant=50, floor=50, ceiling=50).settings,
+    )
+    quick = TaskKind(name="quick", duration=Fixed(0))
+    workload = Workload(
+        tasks=[flaky, quick],
+        arrivals=[
+            Arrival(task="flaky", pattern=Times(times_ms=[82, 84])),
+            Arrival(task="quick", pattern=Times(times_ms=[134])),
+        ],
+        pool=PoolSpec(max_threads=0, max_processes=1, pools=2, batch=1),
+        overheads=Overheads(
+            claim_rtt_ms=2, wake_latency_ms=0, dispatch_ms={"process": 1}, timer_ms=7
+        ),
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    # Both retries are ready (135, 137) when "quick" ends at 137: its runner's
+    # claim takes the first, and the backend serving it ends the other pool's
+    # wait, which takes the second. The trace keeps that order.
+    check_trace(workload, report)
+    claims = [(e[0], e[2], e[3]) for e in events(report, "claim") if e[0] == 137]
+    assert claims == [(137, 0, message_id(1, "flaky")), (137, 1, message_id(2, "flaky"))]
