@@ -23,7 +23,9 @@ For each backend, in a child process of its own (``run``), the package
    the outcome's way back) and the recording (outcome in the pool ->
    recorded: an ack riding on the next claim, or a round trip of its
    own). The simulator gets them in whole ms, each path (submit -> claim
-   answered, claim answered -> outcome recorded) rounded as a whole;
+   answered, claim answered -> outcome recorded) rounded as a whole, with
+   the backend's timer tick (Redis: 1000 / hz ms; a wait that runs out
+   ends at the next request it serves, or on that tick);
 3. simulates the workload with those overheads and takes, from the trace,
    every message's submit time and every attempt's duration and failure;
 4. replays exactly those inputs for real (``replay``): a producer thread

@@ -1,4 +1,5 @@
-"""What a worker pool tells its observers: claims, starts, outcomes, releases.
+"""What a worker pool tells its observers: claims and their round trips, starts, outcomes,
+releases.
 
 Metrics, the worker registry, the dashboard and benchmarks plug in here
 instead of overriding the pool's methods: subclass ``Observer`` and
