@@ -71,6 +71,11 @@ def monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
+def monotonic_ns() -> int:
+    """This host's monotonic clock in nanoseconds: for intervals below a millisecond."""
+    return time.monotonic_ns()
+
+
 def utcnow_ms() -> int:
     """Current UTC time in integer milliseconds."""
     return time.time_ns() // 1_000_000

@@ -19,7 +19,7 @@ from alsek.pure import pool as policy
 from alsek.sim.runtime import DEAD, Held, PoolState
 from alsek.sim.store import Store
 
-CHILD_WAKE, CHILD_CLAIMED = 9, 10
+CHILD_WAKE, CHILD_CLAIMED, CHILD_DUE = 10, 11, 12
 
 
 class ChildPools:
@@ -27,9 +27,12 @@ class ChildPools:
 
     now: int
     rtt: int
+    timer: int
     pools: list[PoolState]
     store: Store
     _next_pool: int = 0
+    #: Idle task processes whose wait fell due, until the backend serves a request.
+    _due_children: list[tuple[int, int]]
 
     # Provided by Engine, Completion and Dispatcher (annotations only: they must not
     # shadow the methods).
@@ -37,15 +40,16 @@ class ChildPools:
     _runner_claim: Callable[[PoolState], Held | None]
     _launch: Callable[[PoolState, Held], bool]
 
-    def _wake_children(self, at: int) -> None:
+    def _wake_children(self, at: int, signal: bool) -> None:
         """A message becomes claimable at ``at``: one idle task process (of the pools in
-        turn) wakes for it."""
+        turn) wakes for it (a delayed one: at the backend's next timer tick)."""
+        kind = CHILD_WAKE if signal else CHILD_DUE
         count = len(self.pools)
         for step in range(count):
             pool = self.pools[(self._next_pool + step) % count]
             if pool.state != DEAD and pool.idle_children > 0:
                 self._next_pool = (pool.index + 1) % count
-                self.push(at, CHILD_WAKE, pool.index, pool.epoch)
+                self.push(at, kind, pool.index, pool.epoch)
                 return
 
     def _child_wake(self, index: int, epoch: int) -> None:
@@ -55,7 +59,8 @@ class ChildPools:
             return
         held = self._runner_claim(pool)
         if held is None:
-            return  # nothing for it: it waits again
+            self._child_wait(pool)  # nothing for it: it waits again
+            return
         pool.idle_children -= 1
         pool.policy = policy.admit(pool.policy, "process")
         self.push(self.now + self.rtt, CHILD_CLAIMED, index, (epoch, held))
@@ -72,7 +77,31 @@ class ChildPools:
         pool.idle_children += 1
         if claim_now:
             self.push(self.now, CHILD_WAKE, pool.index, pool.epoch)
-            return
+        else:
+            self._child_wait(pool)
+
+    def _child_wait(self, pool: PoolState) -> None:
+        """An idle task process waits for work, at most until the next delayed message
+        falls due (its claim told it when)."""
         due = self.store.next_ready_at()
         if due is not None:
-            self.push(max(due, self.now), CHILD_WAKE, pool.index, pool.epoch)
+            self.push(max(due, self.now), CHILD_DUE, pool.index, pool.epoch)
+
+    def _child_due(self, index: int, epoch: int) -> None:
+        """A task process's wait fell due: it ends now, or, on a backend with a timer
+        tick, when the backend next serves a request or at its next tick."""
+        tick = self._tick(self.now)
+        if tick == self.now:
+            self._child_wake(index, epoch)
+        else:
+            self._due_children.append((index, epoch))
+            self.push(tick, CHILD_WAKE, index, epoch)
+
+    def _serve_children(self) -> None:
+        """The backend served a request: task processes' waits that fell due end now."""
+        due, self._due_children = self._due_children, []
+        for index, epoch in due:
+            self._child_wake(index, epoch)
+
+    def _tick(self, at: int) -> int:
+        return -(-at // self.timer) * self.timer if self.timer else at

@@ -18,14 +18,16 @@ When an attempt ends (``END``) its outcome is decided at once
   - ``NOW`` (the dispatcher waits on the backend): the ack goes on its own,
     one round trip, and the slot frees after it;
 
-* any other outcome (a retry, a redelivery, a dead letter) is carried out
-  at once (its round trip is issued at the end) and the slot stays busy for
-  that round trip; then a thread slot frees and a process runner claims
-  its next message (another round trip).
+* any other outcome (a retry, a redelivery, a dead letter, a stored
+  result) is carried out in a round trip of its own, issued at the end:
+  its effects take hold when it answers (``SETTLED``), and the slot stays
+  busy until then; then it frees, and a task process claims its next
+  message (another round trip, ``alsek.sim.children``).
 
-A freed slot does what ``free`` says: a paused dispatcher plans again, one
-waiting on the backend with that mechanism full is interrupted, and a
-claiming one sees the slot epoch change and claims again after its answer.
+A freed slot does what ``free`` says (``Dispatcher._react``): a paused
+dispatcher plans again, one waiting on the backend with that mechanism
+full is interrupted, and a claiming one sees the slot epoch change and
+claims again after its answer.
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
 from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import IDLE, PAUSED, Held, KindRuntime, PoolState
+from alsek.sim.runtime import Held, KindRuntime, PoolState
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
-#: (pool epoch, mechanism, acks to record, the runner's next message or None,
-#: whether the runner still has to claim it, when the round trip was issued)
-Settling = tuple[int, Mechanism, tuple[Effect, ...], Held | None, bool, int]
+#: (pool epoch, mechanism, effects the round trip carries, the runner's next
+#: message or None, when the round trip was issued)
+Settling = tuple[int, Mechanism, tuple[Effect, ...], Held | None, int]
 
 
 class Completion:
@@ -72,14 +74,17 @@ class Completion:
     def _dispatch(self, pool: PoolState) -> None:
         raise NotImplementedError  # provided by Dispatcher
 
-    def _claim_now(self, pool: PoolState) -> None:
+    def _launch(self, pool: PoolState, held: Held) -> bool:
+        raise NotImplementedError  # provided by Dispatcher
+
+    def _react(self, pool: PoolState, wake: policy.Wake) -> None:
+        raise NotImplementedError  # provided by Dispatcher
+
+    def _served(self) -> None:
         raise NotImplementedError  # provided by Dispatcher
 
     #: Provided by ChildPools (an annotation only: it must not shadow the method).
     _child_idle: Callable[[PoolState, bool], None]
-
-    def _launch(self, pool: PoolState, held: Held) -> bool:
-        raise NotImplementedError  # provided by Dispatcher
 
     def _end(self, index: int, payload: tuple[int, Held, Outcome]) -> None:
         pool = self.pools[index]
@@ -103,39 +108,38 @@ class Completion:
             name = OUTCOME_NAMES[type(outcome).__name__]
             self.tracer.end(now, index, message.uuid, name, held.started_at)
         effects = decide(message, runtime.policy, outcome, now)
-        process = mechanism == "process"
         if len(effects) == 1 and type(effects[0]) is Ack:
             pool.policy, route = policy.route_ack(pool.policy, mechanism)
             if route is policy.AckRoute.RUNNER_CLAIM:
                 follow = self._runner_claim(pool)
-                self._settle_after(pool, (epoch, mechanism, effects, follow, False, now))
+                self._settle_after(pool, (epoch, mechanism, effects, follow, now))
             elif route is policy.AckRoute.NOW:
-                self._settle_after(pool, (epoch, mechanism, effects, None, False, now))
+                self._settle_after(pool, (epoch, mechanism, effects, None, now))
             else:  # rides on the dispatcher's next claim
                 pool.acks.append(effects)
                 self._free_slot(pool, mechanism)
             return
-        self._apply(effects, index)
-        self._settle_after(pool, (epoch, mechanism, (), None, process, now))
+        self._settle_after(pool, (epoch, mechanism, effects, None, now))
 
     def _settle_after(self, pool: PoolState, settling: Settling) -> None:
         self.push(self.now + self.rtt, SETTLED, pool.index, settling)
+        self._served()
 
     def _settled(self, index: int, settling: Settling) -> None:
         """The round trip recording an outcome answered."""
-        epoch, mechanism, acks, follow, claim_next, since = settling
-        self._apply(acks, index)  # sent before any kill, so recorded
+        epoch, mechanism, effects, follow, since = settling
+        self._apply(effects, index)  # sent before any kill, so recorded
         pool = self.pools[index]
         if epoch != pool.epoch:
             return
-        now = self.now
         if follow is None:
-            pool.occupied[mechanism] += now - since
-        if claim_next:
-            follow = self._runner_claim(pool)
-            self._settle_after(pool, (epoch, mechanism, (), follow, False, now))
-        elif follow is None:
+            pool.occupied[mechanism] += self.now - since
             self._free_slot(pool, mechanism)
+            if mechanism == "process":
+                # A task process whose own claim found nothing waits for work; one that
+                # recorded any other outcome claims its next message now.
+                ack_only = len(effects) == 1 and type(effects[0]) is Ack
+                self._child_idle(pool, not ack_only)
         else:
             self._launch(pool, follow)  # (dead-lettered on claim: its slot frees there)
 
@@ -147,6 +151,7 @@ class Completion:
         message = store.take(("process",))
         if message is None:
             self.recorder.counts["empty_claims"] += 1
+            self._served()
             return None
         pool.empty_passes = 0
         self.tokens += 1
@@ -156,19 +161,9 @@ class Completion:
         self.in_flight += 1
         if self.tracer.events is not None:
             self.tracer.claim(now, pool.index, message, ("process",))
+        self._served()  # (after this claim took its message: it was served first)
         return held
 
     def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:
         pool.policy, wake = policy.free(pool.policy, mechanism)
-        if mechanism == "process":
-            self._child_idle(pool, False)  # its own claim found nothing: it waits
         self._react(pool, wake)
-
-    def _react(self, pool: PoolState, wake: policy.Wake) -> None:
-        """A slot freed: do what ``free`` asked of the dispatcher. A wait that already
-        ended (its claim in flight) is not interrupted again: the slot epoch changed, so
-        the dispatcher claims again once that claim answers, as the real one does."""
-        if wake is policy.Wake.RESUME and pool.state == PAUSED:
-            self._dispatch(pool)
-        elif wake is policy.Wake.INTERRUPT and pool.state == IDLE:
-            self._claim_now(pool)

@@ -1,11 +1,11 @@
 """The pools' dispatchers: claim, start, wait. Mixed into ``Engine``.
 
 What a dispatcher does next is the real pool's policy, ``alsek.pure.pool``
-(``plan``, ``answered``, ``admit``): this module only models the backend
-around it. A dispatcher is *idle* (waiting for a signal, a delayed message
-or its consumer's next poll, at least 1 ms away), *claiming* (a backend
-round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
-*dead* (killed).
+(``plan``, ``answered``, ``admit``, ``free``): this module only models the
+backend around it. A dispatcher is *idle* (its waiting claim is blocked on
+the backend until a signal, a delayed message or its consumer's next poll,
+at least 1 ms away), *claiming* (a backend round trip in flight), *paused*
+(at capacity: ``plan`` allows nothing) or *dead* (killed).
 
 * A claim takes, at the moment it is issued, up to ``plan.limit`` ready
   messages in queue order and ``priority_key`` order (``Store.take``), marks
@@ -15,9 +15,22 @@ round trip in flight), *paused* (at capacity: ``plan`` allows nothing) or
   may dead-letter a crash loop; each other message starts ``dispatch_ms``
   later and ends after its sampled attempt.
 * When ``plan`` says to wait for work (the last claim ran short and no slot
-  freed since), the pool goes idle, unless a submission signalled it while
-  its claim was in flight (on Redis the signal list holds the token, so the
-  blocking wait returns at once): then it claims right away.
+  freed since), the real pool sends that claim at once, queued behind a
+  blocking wait (Redis: a blocking pop; DiskCache: a wake-up pipe), so it
+  runs *as planned* when the wait ends. Here the pool goes idle holding
+  that claim, unless a signal is already pending (work submitted, or a
+  wake-up sent, while its last claim was in flight: Redis keeps the token
+  in a list, DiskCache a byte in the pipe): then it claims right away.
+* A wait ends ``wake_latency_ms`` after a submission or after a freed slot
+  of a full mechanism interrupts it (``free`` says ``INTERRUPT``: the pool
+  sends itself a wake-up through the backend, the same way), or by itself
+  when it falls due: at a delayed message's ready time, a lease's expiry,
+  or when the consumer's backoff runs out. With ``timer_ms`` the backend
+  ends a wait that fell due only when it next serves a request (any
+  submission, claim or outcome) or at its next timer tick: Redis checks
+  blocked clients' timeouts that way. A freed slot does not change the
+  waiting claim: the claim runs with its old plan, and the next one,
+  planned after the free, asks for more.
 * What follows the end of an attempt is ``alsek.sim.completion``'s.
 """
 
@@ -35,7 +48,7 @@ from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolSta
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
-ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED = range(9)
+ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED, DUE = range(10)
 OUTCOME_NAMES = {
     "Succeeded": "succeeded",
     "Failed": "failed",
@@ -48,9 +61,16 @@ OUTCOME_COUNTERS = {"Failed": "failures", "TimedOut": "timeouts", "Crashed": "cr
 class Dispatcher:
     """Pool behaviour; ``Engine`` provides the state and the effect interpreter."""
 
+    #: Provided by ChildPools (annotations only: they must not shadow the methods).
+    _wake_children: Callable[[int, bool], None]
+    _serve_children: Callable[[], None]
+    _child_idle: Callable[[PoolState, bool], None]
+
     now: int
     rnd: random.Random
     rtt: int
+    latency: int
+    timer: int
     batch: int
     poll: Any
     store: Store
@@ -66,11 +86,6 @@ class Dispatcher:
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
         raise NotImplementedError  # provided by Engine
-    #: Provided by Completion and ChildPools (annotations only: they must not shadow
-    #: the methods).
-    _react: Callable[[PoolState, policy.Wake], None]
-    _wake_children: Callable[[int], None]
-    _child_idle: Callable[[PoolState, bool], None]
 
     def _dispatch(self, pool: PoolState) -> None:
         pool.policy, action = policy.plan(pool.policy, self.batch)
@@ -80,7 +95,7 @@ class Dispatcher:
         if isinstance(action, policy.Stop):  # pragma: no cover - simulated pools never stop
             return
         if action.wait and not pool.signalled:
-            self._idle(pool)
+            self._idle(pool, action)
             return
         self._claim(pool, action)
 
@@ -108,6 +123,7 @@ class Dispatcher:
             self.recorder.counts["claims"] += 1
         pool.state = CLAIMING
         self.push(now + self.rtt, CLAIMED, pool.index, (pool.epoch, taken, acks, plan.limit))
+        self._served()
 
     def _claimed(
         self, index: int, payload: tuple[int, list[Held], list[tuple[Effect, ...]], int]
@@ -133,9 +149,10 @@ class Dispatcher:
         message, runtime, now = held.message, held.runtime, self.now
         effects = decide_on_claim(message, runtime.policy, now)
         if effects:
+            # Dead-lettered first, then its slot goes back (and may be claimed again).
             self.recorder.counts["dead_on_claim"] += 1
             self._apply(effects, pool.index)
-            self._release(pool, held)  # after: the slot frees once the dead letter is written
+            self._release(pool, held)
             return False
         start = now + runtime.dispatch_ms
         elapsed, outcome = runtime.attempt(message, self.rnd)
@@ -144,9 +161,12 @@ class Dispatcher:
         self.push(start + elapsed, END, pool.index, (pool.epoch, held, outcome))
         return True
 
-    def _idle(self, pool: PoolState) -> None:
+    def _idle(self, pool: PoolState, action: policy.Claim) -> None:
+        """Wait for work, holding ``action``: the claim queued behind the wait."""
         now = self.now
         pool.state = IDLE
+        pool.waiting = action
+        pool.due = False
         pool.wake_gen += 1
         if self.poll is not None:
             pool.poll_at = now + max(self.poll.get(max(pool.empty_passes, 1)), 1)
@@ -158,20 +178,42 @@ class Dispatcher:
             pool.wake_at = float("inf")
         else:
             pool.wake_at = wake = max(wake, now)
-            self.push(wake, WAKE, pool.index, pool.wake_gen)
+            self.push(wake, DUE, pool.index, pool.wake_gen)
 
     def _wake(self, index: int, generation: int) -> None:
         pool = self.pools[index]
         if pool.state == IDLE and generation == pool.wake_gen:
-            self._claim_now(pool)
+            self._end_wait(pool)
 
-    def _claim_now(self, pool: PoolState) -> None:
-        """An idle (waiting) dispatcher's wait ends: it claims (one round trip)."""
-        pool.policy, action = policy.plan(pool.policy, self.batch)
-        if isinstance(action, policy.Claim):
+    def _due(self, index: int, generation: int) -> None:
+        pool = self.pools[index]
+        if pool.state == IDLE and generation == pool.wake_gen:
+            self._fall_due(pool)
+
+    def _fall_due(self, pool: PoolState) -> None:
+        """A wait the backend ends by itself is due: it ends now, or, on a backend
+        with a timer tick, at the next request it serves or its next tick."""
+        tick = -(-self.now // self.timer) * self.timer if self.timer else self.now
+        if tick == self.now:
+            self._end_wait(pool)
+        else:
+            pool.due = True
+            self.push(tick, WAKE, pool.index, pool.wake_gen)
+
+    def _served(self) -> None:
+        """The backend served a request: waits that fell due end now."""
+        if self.timer:
+            self._serve_children()
+            for pool in self.pools:
+                if pool.due and pool.state == IDLE:
+                    self._end_wait(pool)
+
+    def _end_wait(self, pool: PoolState) -> None:
+        """An idle dispatcher's wait ends: the claim queued behind it runs as planned."""
+        action, pool.waiting = pool.waiting, None
+        pool.due = False
+        if action is not None:
             self._claim(pool, action)
-        elif isinstance(action, policy.Pause):
-            pool.state = PAUSED
 
     def _poll(self, index: int, _: Any) -> None:
         """The consumer's backoff ran out: one pending poll per pool, re-armed lazily."""
@@ -180,21 +222,23 @@ class Dispatcher:
         if pool.state != IDLE:
             return
         if pool.poll_at <= self.now:
-            self._claim_now(pool)
+            self._fall_due(pool)
         else:
             pool.poll_pending = True
             self.push(pool.poll_at, POLL, index, None)
 
-    def _notify(self, at: int, ready: bool) -> None:
-        """A message becomes claimable at ``at``: idle pools and one idle task process
-        wake, claiming pools re-check."""
-        self._wake_children(at)
+    def _notify(self, at: int, ready: bool, signal: bool = True) -> None:
+        """A message becomes claimable at ``at``: idle pools wake (a ready message
+        ``signal``\\ s them; a delayed one, or a lapsed lease, falls due), claiming
+        ones re-check."""
+        signal = signal and ready
+        self._wake_children(at, signal)
         for pool in self.pools:
             if pool.state == IDLE:
                 if at < pool.wake_at:
                     pool.wake_at = at
                     pool.wake_gen += 1
-                    self.push(at, WAKE, pool.index, pool.wake_gen)
+                    self.push(at, WAKE if signal else DUE, pool.index, pool.wake_gen)
             elif ready and pool.state == CLAIMING:
                 pool.signalled = True
 
@@ -205,5 +249,28 @@ class Dispatcher:
         pool.occupied[mechanism] += self.now - held.claimed_at
         self.in_flight -= 1
         if mechanism == "process":
-            self._child_idle(pool, True)  # it claims its next message at once
+            self._child_idle(pool, True)  # the task process claims its next message at once
         self._react(pool, wake)
+
+    def _react(self, pool: PoolState, wake: policy.Wake) -> None:
+        """A slot freed: do what ``free`` asked of the dispatcher."""
+        if wake is policy.Wake.RESUME:
+            self._dispatch(pool)
+        elif wake is policy.Wake.INTERRUPT:
+            self._interrupt(pool)
+
+    def _interrupt(self, pool: PoolState) -> None:
+        """Wake a dispatcher waiting on the backend: its wait ends ``wake_latency_ms``
+        from now; one whose waiting claim is already running finds the wake-up
+        pending at its next wait."""
+        if pool.state == IDLE:
+            if pool.due:  # the wake-up is a request the backend serves
+                self._end_wait(pool)
+                return
+            at = self.now + self.latency
+            if at < pool.wake_at:
+                pool.wake_at = at
+                pool.wake_gen += 1
+                self.push(at, WAKE, pool.index, pool.wake_gen)
+        elif pool.state == CLAIMING:
+            pool.signalled = True

@@ -55,6 +55,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.seq = 0
         self.rtt = workload.overheads.claim_rtt_ms
         self.latency = workload.overheads.wake_latency_ms
+        self.timer = workload.overheads.timer_ms
         self.batch = workload.pool.batch
         self.lease_ms = workload.lease_ms
         self.poll = backoff_from_settings(workload.consumer_backoff)
@@ -78,6 +79,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.streams: list[tuple[KindRuntime, Any]] = []
         self.open_streams = 0
         self.serial = 0
+        self._due_children: list[tuple[int, int]] = []
         self.tokens = 0
         self.stopped_at: int | None = None
         self.first_submit: int | None = None
@@ -103,8 +105,10 @@ class Engine(Dispatcher, Completion, ChildPools):
             self._kill,
             self._restart,
             self._settled,
+            self._due,
             self._child_wake,
             self._child_claimed,
+            self._child_due,
         )
         horizon = self.workload.horizon_ms
         while heap and (self.outstanding or self.open_streams):
@@ -163,6 +167,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         at = ready_at(message)
         if self.tracer.events is not None:
             self.tracer.submit(now, message, at, parent)
+        self._served()
         self._notify(max(at, now + self.latency), at <= now)
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
@@ -228,7 +233,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.recorder.counts["lease_expiries"] += 1
         self.store.put(message, self.now)
         self.tracer.expire(self.now, index, message)
-        self._notify(self.now, True)
+        self._notify(self.now, True, signal=False)
 
     def _restart(self, index: int, _: Any) -> None:
         pool = self.pools[index]

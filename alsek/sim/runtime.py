@@ -122,6 +122,7 @@ class PoolState:
         "acks",
         "alive_ms",
         "alive_since",
+        "due",
         "empty_passes",
         "epoch",
         "held",
@@ -133,6 +134,7 @@ class PoolState:
         "poll_pending",
         "signalled",
         "state",
+        "waiting",
         "wake_at",
         "wake_gen",
     )
@@ -148,8 +150,13 @@ class PoolState:
         self.epoch = 0
         self.wake_at: float = float("inf")
         self.wake_gen = 0
-        #: Work arrived while a claim was in flight: a wait returns at once.
+        #: Work arrived (or a wake-up was sent) while a claim was in flight: the
+        #: next wait returns at once.
         self.signalled = False
+        #: The claim an idle dispatcher sent behind its wait: it runs as planned.
+        self.waiting: policy.Claim | None = None
+        #: Its wait fell due; the backend ends it when it next serves a request.
+        self.due = False
         self.held: dict[str, Held] = {}
         self.empty_passes = 0
         self.alive_since = 0
@@ -177,6 +184,8 @@ class PoolState:
         self.idle_children = 0
         self.acks = []
         self.signalled = False
+        self.waiting = None
+        self.due = False
 
     def snapshot(self) -> dict[str, Any]:
         """A readable summary (for debugging and the trace)."""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from alsek.core import Broker
 from alsek.core.worker import WorkerPool
 from alsek.effects.backends.base import Backend
-from alsek.effects.pool.events import Claimed, Finished, Observer, Released
+from alsek.effects.events import Claimed, Finished, Observer, Released
 from alsek.pure.outcome import Succeeded
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend

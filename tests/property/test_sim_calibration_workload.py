@@ -1,4 +1,4 @@
-"""The calibration workload (``benchmarks/calibration_workload.toml``) loads and replays.
+"""The calibration workload (``benchmarks/calibration/workload.toml``) loads and replays.
 
 ``benchmarks/calibrate.py`` runs this workload for real and in the
 simulator; it relies on the file loading, on a seed fixing the whole run,
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alsek.sim import load_workload, simulate
 
-WORKLOAD = Path(__file__).resolve().parents[2] / "benchmarks" / "calibration_workload.toml"
+WORKLOAD = Path(__file__).resolve().parents[2] / "benchmarks" / "calibration" / "workload.toml"
 
 
 def test_the_calibration_workload_simulates_deterministically() -> None:

@@ -77,19 +77,26 @@ def test_retries_wait_at_least_their_backoff(workload: Workload, seed: int) -> N
     report = simulate(workload, seed)
     kinds = workload.kinds
     task_of: dict[str, str] = {}
+    ended: dict[str, int] = {}
     pending_retry: dict[str, tuple[int, int]] = {}
     for t, event, _, uuid, detail in report.trace or ():
         if event == "submit":
             task_of[uuid] = detail[0]
         elif event == "retry":
+            # Requeued once the round trip carrying it answers; ready its backoff
+            # after the failure.
             ready, retries, _ = detail
             backoff = backoff_from_settings(kinds[task_of[uuid]].backoff)
             wait = 0 if backoff is None else backoff.get(retries)
-            assert ready - t == wait, (uuid, t, ready, retries)
-            pending_retry[uuid] = (t, wait)
-        elif event == "end" and uuid in pending_retry:
-            failed_at, wait = pending_retry.pop(uuid)
-            assert detail[1] - failed_at >= wait
+            failed_at = ended[uuid]
+            assert ready - failed_at == wait, (uuid, failed_at, ready, retries)
+            assert t == failed_at + workload.overheads.claim_rtt_ms
+            pending_retry[uuid] = (failed_at, wait)
+        elif event == "end":
+            ended[uuid] = t
+            if uuid in pending_retry:
+                failed_at, wait = pending_retry.pop(uuid)
+                assert detail[1] - failed_at >= wait
 
 
 @settings(max_examples=60, deadline=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from alsek.pure.backoff import ExponentialBackoff
+from alsek.pure.backoff import ConstantBackoff, ExponentialBackoff
 from alsek.sim import (
     Arrival,
     Bursts,
@@ -245,3 +245,144 @@ def test_a_paused_dispatcher_resumes_when_a_slot_frees_carrying_the_ack() -> Non
     # whose claim (answered at 64) carries the first's ack and takes the second.
     assert timeline(report, "claim") == [(10, "1"), (62, "2")]
     assert timeline(report, "ack") == [(64, "1"), (116, "2")]
+
+
+def test_a_paused_dispatcher_resumes_without_a_wake_up_through_the_backend() -> None:
+    kind = TaskKind(name="t", duration=Fixed(50), mechanism="thread")
+    pool = PoolSpec(max_threads=1, max_processes=1)
+    overheads = Overheads(claim_rtt_ms=2, wake_latency_ms=3, dispatch_ms={"thread": 0})
+    workload = one_kind(kind, [10, 20], overheads=overheads, pool=pool)
+    report = simulate(workload)
+    check_trace(workload, report)
+    # Woken 3 ms after the first submission, claimed at 13, ended at 65. A paused
+    # dispatcher waits on the pool's own lock, not on the backend: the freed slot
+    # resumes it at once (no wake-up latency), and its claim takes the second.
+    assert timeline(report, "claim") == [(13, "1"), (65, "2")]
+    assert timeline(report, "ack") == [(67, "1"), (119, "2")]
+
+
+def test_a_process_retry_is_recorded_then_the_task_process_claims_its_next() -> None:
+    kind = TaskKind(
+        name="p",
+        duration=Fixed(50),
+        p_fail=1.0,
+        max_retries=1,
+        backoff=ExponentialBackoff(base=2, factor=100, floor=100, ceiling=100).settings,
+    )
+    other = TaskKind(name="q", duration=Fixed(10))
+    workload = Workload(
+        tasks=[kind, other],
+        arrivals=[
+            Arrival(task="p", pattern=Times(times_ms=[0])),
+            Arrival(task="q", pattern=Times(times_ms=[30])),
+        ],
+        pool=PoolSpec(max_threads=1, max_processes=1),
+        overheads=RTT_2,
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    check_trace(workload, report)
+    # The idle task process claims "p" the moment it is submitted (answered at 2),
+    # runs it and it fails at 52; its retry is carried out in a round trip of its
+    # own, recorded at 54 (ready at 152). Only then does the process claim its next
+    # message, "q"; after "q" it waits for "p"'s retry and claims it at 152.
+    (retry,) = events(report, "retry")
+    assert (retry[0], retry[4][0]) == (54, 152)
+    claims = [(e[0], e[3].split("-")[1], e[4][1]) for e in events(report, "claim")]
+    assert claims == [(0, "p", "process"), (54, "q", "process"), (152, "p", "process")]
+
+
+def test_a_crash_loop_met_by_a_runners_own_claim_is_dead_before_its_slot_is_reused() -> None:
+    kind = TaskKind(name="k", duration=Fixed(26), timeout_ms=30, max_redeliveries=0)
+    workload = one_kind(
+        kind, [7, 11, 12], lease_ms=30, kills=[Kill(pool=0, at_ms=8, restart_after_ms=0)]
+    )
+    report = simulate(workload)
+    check_trace(workload, report)  # never more running than the one process slot
+    # The first message's lease lapses at 37, as the second ends: the runner's own
+    # claim takes it back, finds a lost worker's crash loop and dead-letters it;
+    # only then does the slot go to the third.
+    at_37 = [(e[1], int(e[3].split("-")[0])) for e in report.trace or () if e[0] == 37]
+    assert at_37 == [
+        ("expire", 1),
+        ("end", 2),
+        ("claim", 1),
+        ("ack", 2),
+        ("dead", 1),
+        ("claim", 3),
+    ]
+
+
+def timer(ms: int) -> Overheads:
+    return Overheads(
+        claim_rtt_ms=0, wake_latency_ms=0, dispatch_ms={"thread": 0, "process": 0}, timer_ms=ms
+    )
+
+
+FLAKY = TaskKind(
+    name="flaky",
+    duration=Fixed(10),
+    p_fail=1.0,
+    max_retries=1,
+    backoff=ConstantBackoff(constant=50, floor=50, ceiling=50).settings,
+)
+
+
+def test_a_wait_for_a_delayed_message_ends_at_the_backends_next_tick() -> None:
+    exact = simulate(one_kind(FLAKY, [0], overheads=timer(0)))
+    ticking = simulate(one_kind(FLAKY, [0], overheads=timer(100)))
+    check_trace(one_kind(FLAKY, [0], overheads=timer(100)), ticking)
+    # Failed at 10, ready again at 60. Nothing else reaches the backend, so a
+    # backend that checks blocked waits on a 100 ms timer ends the wait at 100.
+    assert [e[4][1] for e in events(exact, "end")] == [0, 60]
+    assert [e[4][1] for e in events(ticking, "end")] == [0, 100]
+
+
+def test_a_wait_that_fell_due_ends_when_the_backend_serves_another_request() -> None:
+    slow = TaskKind(name="slow", duration=Fixed(75), mechanism="thread")
+    workload = Workload(
+        tasks=[FLAKY, slow],
+        arrivals=[
+            Arrival(task="flaky", pattern=Times(times_ms=[0])),
+            Arrival(task="slow", pattern=Times(times_ms=[0])),
+        ],
+        pool=PoolSpec(max_threads=1, max_processes=1),
+        overheads=timer(100),
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    check_trace(workload, report)
+    # The retry is ready at 60, but the waiting claim runs only when the backend
+    # next serves a request: the ack of the thread task that ends at 75.
+    assert [e[0] for e in events(report, "claim", message_id(1, "flaky"))] == [0, 75]
+    assert events(report, "ack", message_id(2, "slow"))[0][0] == 75
+
+
+def test_a_runners_claim_is_traced_before_the_waits_it_ends() -> None:
+    flaky = TaskKind(
+        name="flaky",
+        duration=Fixed(0),
+        p_fail=1.0,
+        max_retries=1,
+        backoff=ConstantBackoff(constant=50, floor=50, ceiling=50).settings,
+    )
+    quick = TaskKind(name="quick", duration=Fixed(0))
+    workload = Workload(
+        tasks=[flaky, quick],
+        arrivals=[
+            Arrival(task="flaky", pattern=Times(times_ms=[82, 84])),
+            Arrival(task="quick", pattern=Times(times_ms=[134])),
+        ],
+        pool=PoolSpec(max_threads=0, max_processes=1, pools=2, batch=1),
+        overheads=Overheads(
+            claim_rtt_ms=2, wake_latency_ms=0, dispatch_ms={"process": 1}, timer_ms=7
+        ),
+        consumer_backoff=None,
+    )
+    report = simulate(workload)
+    # Both retries are ready (135, 137) when "quick" ends at 137 in pool 1: its task
+    # process's own claim takes the first, and the backend serving it ends the other
+    # pool's task process's wait, which takes the second. The trace keeps that order.
+    check_trace(workload, report)
+    claims = [(e[0], e[2], e[3]) for e in events(report, "claim") if e[0] == 137]
+    assert claims == [(137, 1, message_id(1, "flaky")), (137, 0, message_id(2, "flaky"))]

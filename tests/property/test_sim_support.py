@@ -110,6 +110,7 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
             claim_rtt_ms=draw(st.integers(0, 3)),
             wake_latency_ms=draw(st.integers(0, 3)),
             dispatch_ms={"thread": draw(st.integers(0, 2)), "process": draw(st.integers(0, 4))},
+            timer_ms=draw(st.sampled_from([0, 0, 7, 100])),
         ),
         lease_ms=draw(st.integers(30, 600)),
         consumer_backoff=draw(st.sampled_from(POLLS)),

@@ -11,23 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from alsek.effects.clock import monotonic_ms, utcnow_ms
+from alsek.effects.clock import monotonic_ms, monotonic_ns, utcnow_ms
 from alsek.effects.consumer import Consumer
-from alsek.effects.execution import Executor
-from alsek.effects.message import Message
-from alsek.effects.pool import acks as ack_batches
-from alsek.effects.pool.events import (
+from alsek.effects.events import (
     Finished,
     Observers,
     Started,
-    claimed_event,
     released_event,
 )
+from alsek.effects.execution import Executor
+from alsek.effects.message import Message
 from alsek.effects.pool.slots import Slots, mechanism_of
 from alsek.effects.runners.base import Hooks
 from alsek.effects.runners.job import Job
 from alsek.effects.task import Task
-from alsek.exceptions import BackendUnavailableError
 from alsek.pure.decisions import Ack, Effect
 from alsek.pure.lifecycle import JobEvent, JobState
 from alsek.pure.outcome import Outcome
@@ -114,6 +111,7 @@ class Completion:
     def complete(self, job: Job, outcome: Outcome, duration_ms: int | None = None) -> Job | None:
         """Record ``outcome`` of ``job`` (once), then give its slot back, or pass it to the
         runner's next job when the ack rode on that job's claim (returned)."""
+        ended_ns = monotonic_ns()
         if not self.slots.step(job, JobEvent.FINISH):
             return None  # the watchdog finished it, or it was let go: not ours to record
         if job.mechanism == "thread":
@@ -125,7 +123,7 @@ class Completion:
             effects, ack = self._record(job, outcome, duration_ms)
             if ack is not None:
                 follower = self._send_ack(job, ack)
-            self._finished(job, outcome, effects, duration_ms)
+            self._finished(job, outcome, effects, duration_ms, ended_ns)
         finally:
             if follower is None:
                 self.slots.step(job, JobEvent.RECORDED)
@@ -152,31 +150,13 @@ class Completion:
 
     def _send_ack(self, job: Job, ack: Message) -> Job | None:
         route = self.slots.route_ack(mechanism_of(job), ack)
-        if route is AckRoute.RUNNER_CLAIM:
-            return self._next_job(job, ack)
-        if route is AckRoute.NOW:
+        if route is not AckRoute.NEXT_CLAIM:  # now (task processes record their own)
             try:
                 assert job.task is not None
                 self.executor.carry_out(job.task, ack, (Ack(ack),), job.lease_expires)
             except Exception:
                 log.exception("could not ack %s; it will be redelivered", job.label)
         return None
-
-    def _next_job(self, job: Job, ack: Message) -> Job | None:
-        """Claim the runner's next message of its mechanism, acking ``ack`` on the way."""
-        try:
-            requested = monotonic_ms()
-            batch = self.consumer.claim_raw((mechanism_of(job),), 1, [ack])
-        except Exception as error:
-            self.slots.keep_ack(ack)
-            if not isinstance(error, BackendUnavailableError):
-                log.exception("claiming after %s failed", job.label)
-            return None
-        ack_batches.report([ack], batch.acked)
-        if not batch.claims:
-            return None
-        self.observers.emit(claimed_event(batch.claims[0]))
-        return self.slots.follow(job, batch.claims[0], self.lease_ms, requested)
 
     def broken(self, job: Job, error: BaseException) -> None:
         """A runner hit an unexpected error with ``job``: log it, let the job go (its
@@ -190,11 +170,17 @@ class Completion:
             self._released(job, "abandoned")
 
     def _finished(
-        self, job: Job, outcome: Outcome, effects: tuple[Effect, ...], duration_ms: int | None
+        self,
+        job: Job,
+        outcome: Outcome,
+        effects: tuple[Effect, ...],
+        duration_ms: int | None,
+        ended_ns: int,
     ) -> None:
         if job.message is not None:
+            message, token = job.message, job.token
             event = Finished(
-                job.message, job.mechanism, outcome, effects, duration_ms, job.token, utcnow_ms()
+                message, job.mechanism, outcome, effects, duration_ms, token, utcnow_ms(), ended_ns
             )
             self.observers.emit(event)
 

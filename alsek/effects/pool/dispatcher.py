@@ -12,9 +12,10 @@ import logging
 import random
 import threading
 
+from alsek.effects.clock import monotonic_ns
 from alsek.effects.consumer import Consumer
+from alsek.effects.events import Observers, answered_event, claimed_event
 from alsek.effects.pool import acks as ack_batches
-from alsek.effects.pool.events import Observers, claimed_event
 from alsek.effects.pool.slots import Slots
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
@@ -84,6 +85,7 @@ class Dispatcher:
 
     def _claim(self, action: policy.Claim, acks: list) -> int:  # type: ignore[type-arg]
         plan = action.plan
+        sent_ns = monotonic_ns()
         if action.wait:
             batch = self.consumer.wait_and_claim_raw(
                 plan.mechanisms, plan.limit, self.next_wake, self.wake_key
@@ -93,6 +95,8 @@ class Dispatcher:
         ack_batches.report(acks, batch.acked)
         self.slots.answered(plan.limit, len(batch.claims))
         self.next_wake = batch.next_wake
+        answered = answered_event("dispatcher", plan.limit, batch, acks, sent_ns, action.wait)
+        self.observers.emit(answered)
         for claim in batch.claims:
             self.observers.emit(claimed_event(claim))
             self.slots.dispatch(claim, self.lease_ms)

@@ -29,12 +29,12 @@ from alsek.effects.backends.transfer import check_transferable
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms, new_token
 from alsek.effects.consumer import Consumer
+from alsek.effects.events import Observer, Observers
 from alsek.effects.execution import Executor
 from alsek.effects.pool import acks as ack_batches
 from alsek.effects.pool.children import Children
 from alsek.effects.pool.completion import Completion
 from alsek.effects.pool.dispatcher import Dispatcher
-from alsek.effects.pool.events import Observer, Observers
 from alsek.effects.pool.monitor import Monitor
 from alsek.effects.pool.reports import Mirror
 from alsek.effects.pool.runners import RunnerFactory
@@ -78,7 +78,7 @@ class WorkerPool:
         idle_ms: how long an idle worker thread or process lives.
         batch: most messages claimed in one round trip.
         observers: told about claims, starts, outcomes and releases
-            (``alsek.effects.pool.events.Observer``).
+            (``alsek.effects.events.Observer``).
     """
 
     def __init__(
@@ -255,7 +255,7 @@ class WorkerPool:
     # -- stopping ------------------------------------------------------------------
 
     def _drain(self) -> None:
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
         started = monotonic_ms()
         while True:
             with self.slots.cond:
@@ -266,7 +266,7 @@ class WorkerPool:
                     self.slots.cond.wait(min(until - now, 500) / 1000)
                     continue
             break
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
         for job in self.slots.live():
             hand_back(self.slots, self.consumer, self.observers, job)
         for runner in self.slots.runners():
@@ -274,4 +274,4 @@ class WorkerPool:
         if self.children is not None:
             self.children.kill_all()
             self.children.finished.wait(5)
-        ack_batches.flush(self.consumer, self.slots.take_acks())
+        ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)

@@ -24,17 +24,18 @@ from typing import Any
 
 import attrs
 
-from alsek.effects.clock import monotonic_ms, utcnow_ms
+from alsek.effects.clock import monotonic_ms, monotonic_ns, utcnow_ms
 from alsek.effects.consumer import Consumer
-from alsek.effects.execution import Executor
-from alsek.effects.message import Message
-from alsek.effects.pool.events import (
+from alsek.effects.events import (
+    ClaimAnswered,
     Finished,
     Observers,
     Started,
     claimed_event,
     released_event,
 )
+from alsek.effects.execution import Executor
+from alsek.effects.message import Message
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
@@ -56,6 +57,7 @@ class Reported:
     effects: tuple[Effect, ...]
     duration_ms: int
     ack_only: bool
+    ended_ns: int
 
 
 class Mirror:
@@ -81,6 +83,13 @@ class Mirror:
     def report(self, child: Any, report: tuple[Any, ...]) -> None:
         """One report of ``child``'s."""
         kind = report[0]
+        if kind == "answered":
+            _, asked, tokens, acked, waited, sent_ns, answered_ns = report
+            event = ClaimAnswered(
+                "runner", asked, tokens, acked, waited, sent_ns, utcnow_ms(), clock_ns=answered_ns
+            )
+            self.observers.emit(event)
+            return
         if kind == "claimed":
             _, name, queue, token, deliveries = report
             claim = Claim(name, queue, None, token, deliveries, 0, "process")
@@ -94,8 +103,8 @@ class Mirror:
         if kind == "started":
             self._started(job, report[2])
         elif kind == "outcome":
-            _, _, outcome, effects, duration, ack_only = report
-            self.ended[job.token] = Reported(outcome, effects, duration, ack_only)
+            _, _, outcome, effects, duration, ack_only, ended_ns = report
+            self.ended[job.token] = Reported(outcome, effects, duration, ack_only, ended_ns)
             self.slots.step(job, JobEvent.FINISH)
         elif kind == "recorded":
             self._recorded(child, job)
@@ -130,6 +139,7 @@ class Mirror:
                     ended.duration_ms,
                     job.token,
                     utcnow_ms(),
+                    ended.ended_ns,
                 )
             )
         self._idle(child)
@@ -175,8 +185,9 @@ class Mirror:
         self.slots.step(job, JobEvent.RECORDED)
         if job.message is not None and outcome is not None:
             at = utcnow_ms()
+            ended_ns = ended.ended_ns if ended is not None else monotonic_ns()
             self.observers.emit(
-                Finished(job.message, "process", outcome, effects, None, job.token, at)
+                Finished(job.message, "process", outcome, effects, None, job.token, at, ended_ns)
             )
 
     def _redo(self, job: Job, ended: Reported) -> tuple[Effect, ...]:

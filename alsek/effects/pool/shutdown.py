@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from alsek.effects.consumer import Consumer
+from alsek.effects.events import Observers, released_event
 from alsek.effects.interpreter import persist
 from alsek.effects.pool.children import Child
-from alsek.effects.pool.events import Observers, released_event
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
 from alsek.pure.lifecycle import JobEvent

@@ -8,6 +8,7 @@ it, decide what follows (``alsek.pure.decisions``) and record it. Nothing
 crosses the parent per task but short reports on a pipe, read
 asynchronously by the parent, which supervises:
 
+* ``answered`` — a claim round trip (for observers' timings);
 * ``claimed`` — the parent renews the lease and knows what to redeliver at
   once if this process dies;
 * ``started`` — the parent enforces the timeout (it kills the process);
@@ -33,7 +34,7 @@ import attrs
 
 from alsek.effects import ackbatch as ack_batches
 from alsek.effects.broker import Broker
-from alsek.effects.clock import monotonic_ms, new_token
+from alsek.effects.clock import monotonic_ms, monotonic_ns, new_token
 from alsek.effects.consumer import Consumer
 from alsek.effects.errors import error_info
 from alsek.effects.execution import Executor
@@ -133,18 +134,30 @@ class ChildLoop:
                 self.retiring = True
 
     def _claim(self) -> Any:
+        sent_ns = monotonic_ns()
         if self.pending is None and self.exhausted:
-            return self.consumer.wait_and_claim_raw(
+            batch = self.consumer.wait_and_claim_raw(
                 ("process",), 1, self.next_wake, self.setup.wake_key
             )
+            self._answered(1, batch, [], sent_ns, True)
+            return batch
         acks = [] if self.pending is None else [self.pending]
         limit = 0 if self.retiring else 1
         batch = self.consumer.claim_raw(("process",), limit, acks)
+        self._answered(limit, batch, acks, sent_ns, False)
         if self.pending is not None:
             ack_batches.report(acks, batch.acked)
             self.report("recorded", self.pending.lock)
             self.pending = None
         return batch
+
+    def _answered(
+        self, asked: int, batch: Any, acks: list[Message], sent_ns: int, waited: bool
+    ) -> None:
+        """Tell the parent about a claim round trip (its observers time them)."""
+        tokens = tuple(claim.token for claim in batch.claims)
+        held = tuple(m.lock for m, ok in zip(acks, batch.acked, strict=False) if ok and m.lock)
+        self.report("answered", asked, tokens, held, waited, sent_ns, monotonic_ns())
 
     def _flush(self) -> None:
         """Send the pending ack before exiting."""
@@ -182,9 +195,10 @@ class ChildLoop:
         except BaseException as error:  # a task's SystemExit is its failure
             outcome = Failed(error_info(error), retry_approved=False)
         duration = monotonic_ms() - started
+        ended_ns = monotonic_ns()
         effects = self.executor.decide(task, message, outcome, duration)
         ack_only = len(effects) == 1 and isinstance(effects[0], Ack)
-        self._report_outcome(claim.token, outcome, effects, duration, ack_only)
+        self._report_outcome(claim.token, outcome, effects, duration, ack_only, ended_ns)
         if ack_only:
             return message
         try:
@@ -205,12 +219,13 @@ class ChildLoop:
         effects: tuple[Effect, ...],
         duration: int,
         ack_only: bool,
+        ended_ns: int,
     ) -> None:
         try:
-            self.report("outcome", token, outcome, effects, duration, ack_only)
+            self.report("outcome", token, outcome, effects, duration, ack_only, ended_ns)
         except Exception as error:  # the result cannot be pickled for the report
             log.warning("could not report the outcome of %s to the pool: %s", token, error)
-            self.report("outcome", token, None, (), duration, ack_only)
+            self.report("outcome", token, None, (), duration, ack_only, ended_ns)
 
 
 def new_wake_key() -> str:

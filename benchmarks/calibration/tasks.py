@@ -28,7 +28,7 @@ from alsek.sim import TaskKind, load_workload
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend
 
-DEFAULT_WORKLOAD = Path(__file__).with_name("calibration_workload.toml")
+DEFAULT_WORKLOAD = Path(__file__).with_name("workload.toml")
 
 
 class PlannedFailure(Exception):
@@ -64,7 +64,8 @@ def planned(key: str, plan: list[list[Any]], message: Message) -> None:
     """Run attempt ``message.retries`` of ``plan``: sleep, then fail if told to.
 
     Start and end (``time.monotonic``, system-wide on Linux, so comparable
-    across processes) go to the ledger for the overhead break-down.
+    across processes, and the clock of the pool's events) go to the ledger for
+    the overhead break-down.
     """
     attempt = message.retries
     duration_ms, fail = plan[min(attempt, len(plan) - 1)]

@@ -1,22 +1,28 @@
-"""What a worker pool tells its observers: claims, starts, outcomes, releases.
+"""What a worker pool tells its observers: claims and their round trips, starts, outcomes,
+releases.
 
 Metrics, the worker registry, the dashboard and benchmarks plug in here
 instead of overriding the pool's methods: subclass ``Observer`` and
 override the events you want. They are called on the pool's own threads,
 so they must be quick; an observer that raises is logged and the pool
-carries on. Times are this host's monotonic
-milliseconds (``alsek.effects.clock.monotonic_ms``) plus, where it helps,
-the wall clock in UTC milliseconds.
+carries on.
+
+Every event says when it happened twice: ``at`` on the wall clock (UTC
+milliseconds, to show and to compare across hosts) and ``clock_ns`` on
+this host's monotonic clock (nanoseconds, for intervals: a claim round
+trip or an ack's way to the backend takes well under a millisecond).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Literal
 
 import attrs
 
-from alsek.effects.clock import utcnow_ms
+from alsek.effects.backends.base import ClaimBatch
+from alsek.effects.clock import monotonic_ns, utcnow_ms
 from alsek.effects.message import Message
 from alsek.exceptions import ValidationError
 from alsek.pure.decisions import Effect
@@ -24,6 +30,9 @@ from alsek.pure.outcome import Outcome
 from alsek.pure.queue_model import Claim
 
 log = logging.getLogger("alsek.worker")
+
+#: Whose claim a ``ClaimAnswered`` reports.
+ClaimSource = Literal["dispatcher", "runner", "shutdown"]
 
 
 @attrs.frozen
@@ -36,6 +45,31 @@ class Claimed:
     deliveries: int
     token: str
     at: int
+    clock_ns: int = attrs.field(factory=monotonic_ns, kw_only=True)
+
+
+@attrs.frozen
+class ClaimAnswered:
+    """A claim round trip answered: what it asked for, claimed and acked (empty ones too).
+
+    ``by`` says whose claim it was: the dispatcher's, a process runner's
+    claim of its next message (carrying its finished task's ack) or the
+    flush of pending acks when the pool stops (``"shutdown"``, asking for
+    nothing). ``tokens`` are the leases of the messages it claimed (each
+    also gets a ``Claimed``); ``acked`` the lease tokens of the finished
+    tasks whose acks rode along and held: their outcome is recorded now.
+    ``sent_ns`` is when it was sent; a claim that ``waited`` for work first
+    was sent when the wait began.
+    """
+
+    by: ClaimSource
+    asked: int
+    tokens: tuple[str, ...]
+    acked: tuple[str, ...]
+    waited: bool
+    sent_ns: int
+    at: int
+    clock_ns: int = attrs.field(factory=monotonic_ns, kw_only=True)
 
 
 @attrs.frozen
@@ -45,11 +79,19 @@ class Started:
     message: Message
     mechanism: str
     at: int
+    clock_ns: int = attrs.field(factory=monotonic_ns, kw_only=True)
 
 
 @attrs.frozen
 class Finished:
-    """``message`` ended with ``outcome``; ``effects`` is what the pool recorded for it."""
+    """``message`` ended with ``outcome``; ``effects`` is what the pool recorded for it.
+
+    ``ended_ns`` is when the runner handed the outcome to the pool, and the
+    event comes once it is recorded, so ``clock_ns - ended_ns`` is what
+    recording took; except for a success whose only effect is an ack kept
+    for the dispatcher's next claim: it is recorded when the
+    ``ClaimAnswered`` listing ``token`` in ``acked`` answers.
+    """
 
     message: Message
     mechanism: str
@@ -58,6 +100,8 @@ class Finished:
     duration_ms: int | None
     token: str
     at: int
+    ended_ns: int
+    clock_ns: int = attrs.field(factory=monotonic_ns, kw_only=True)
 
 
 @attrs.frozen
@@ -76,9 +120,10 @@ class Released:
     how: str
     token: str
     at: int
+    clock_ns: int = attrs.field(factory=monotonic_ns, kw_only=True)
 
 
-Event = Claimed | Started | Finished | Released
+Event = Claimed | ClaimAnswered | Started | Finished | Released
 
 
 def claimed_event(claim: Claim) -> Claimed:
@@ -86,6 +131,22 @@ def claimed_event(claim: Claim) -> Claimed:
     return Claimed(
         claim.name, claim.queue, claim.mechanism, claim.deliveries, claim.token, utcnow_ms()
     )
+
+
+def answered_event(
+    by: ClaimSource,
+    asked: int,
+    batch: ClaimBatch,
+    acks: Sequence[Message],
+    sent_ns: int,
+    waited: bool,
+) -> ClaimAnswered:
+    """The event of a claim round trip that answered ``batch`` (``acks``: the acks it carried)."""
+    held = tuple(
+        message.lock for message, ok in zip(acks, batch.acked, strict=False) if ok and message.lock
+    )
+    tokens = tuple(claim.token for claim in batch.claims)
+    return ClaimAnswered(by, asked, tokens, held, waited, sent_ns, utcnow_ms())
 
 
 def released_event(claim: Claim, how: str) -> Released:
@@ -98,6 +159,9 @@ class Observer:
 
     def on_claimed(self, event: Claimed) -> None:
         """A message was claimed."""
+
+    def on_claim_answered(self, event: ClaimAnswered) -> None:
+        """A claim round trip answered (told before the ``Claimed`` of each message it took)."""
 
     def on_started(self, event: Started) -> None:
         """A task started."""
@@ -129,6 +193,8 @@ class Observers:
             try:
                 if isinstance(event, Claimed):
                     observer.on_claimed(event)
+                elif isinstance(event, ClaimAnswered):
+                    observer.on_claim_answered(event)
                 elif isinstance(event, Started):
                     observer.on_started(event)
                 elif isinstance(event, Finished):
