@@ -17,6 +17,7 @@ from alsek.effects.backends.base import Backend
 from alsek.effects.clock import ManualClock, SystemClock
 from alsek.effects.consumer import Consumer
 from alsek.effects.execution import Executor
+from alsek.exceptions import MessageExistsError
 from alsek.pure.outcome import Succeeded
 from alsek.storage.backends.redis import RedisBackend
 from alsek.storage.result import ResultStore
@@ -253,3 +254,18 @@ def test_a_renewal_starved_by_a_thread_holding_the_gil_is_reported(
         wait_until(lambda: not stored_messages(backend), what="the hog")
     late = warnings()
     assert any("rel_gil_hog" in text and "mechanism='process'" in text for text in late), late
+
+
+def test_a_submission_whose_reply_was_lost_is_retried_without_a_refusal(redis_url: str) -> None:
+    from tests.support import faults
+
+    backend = RedisBackend(redis_url)
+    injector = faults.inject(backend)
+    broker = Broker(backend)
+    broker.submit(Message(task_name="rel_lost_submit"))  # the script is loaded
+    injector.fail_calls("timeout", "outcome", [1], applied=True)  # it ran; the reply is lost
+    sent = broker.submit(Message(task_name="rel_lost_submit"))  # the client retries the call
+    assert injector.events and injector.events[0].applied
+    assert broker.exists(sent)
+    with pytest.raises(MessageExistsError):  # a second submission of it is still refused
+        broker.submit(sent)

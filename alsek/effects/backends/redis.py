@@ -24,6 +24,7 @@ from alsek.effects.backends.base import (
     is_glob,
 )
 from alsek.effects.backends.lazy import LazyClient
+from alsek.effects.clock import new_token
 from alsek.effects.backends.redis_errors import new_retry
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.effects.serialization import Serializer
@@ -385,6 +386,7 @@ class RedisBackend(Backend):
                 now,
                 _flag(virtual),
                 1 if nx else 0,
+                new_token(),  # the same on a retry of this call, new on the next call
             )
         )
 

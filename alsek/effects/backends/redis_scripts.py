@@ -9,6 +9,7 @@ Per queue ``q`` (inside namespace ``ns``)::
     ns:index:q:leased            ZSET  score = lease deadline, member = name
     ns:index:q:leases            HASH  name -> lease token
     ns:index:q:deliveries        HASH  name -> deliveries since the last retry
+    ns:index:q:submits           HASH  name -> token of the call that submitted it
     ns:index:q:signal            LIST  wake-up tokens for blocked consumers
 
 Equal priorities order by member, i.e. lexicographically by zero-padded
@@ -85,11 +86,15 @@ local function forget(q, name)
   unindex(q, name)
   redis.call('HDEL', idx(q, 'entries'), name)
   redis.call('HDEL', idx(q, 'deliveries'), name)
+  redis.call('HDEL', idx(q, 'submits'), name)
   redis.call('DEL', ns .. ':' .. name)
 end
 """
 
-# ARGV: ns, queue, name, payload, mechanism, priority, ready_at, tail, now, virtual, nx
+# ARGV: ns, queue, name, payload, mechanism, priority, ready_at, tail, now, virtual, nx,
+#       submission token
+# A refused nx returns 0, unless the stored message came from this very call: a
+# client that retries a call whose reply was lost gets 1 again, not a refusal.
 ENQUEUE = (
     PRELUDE
     + r"""
@@ -97,14 +102,13 @@ local q, name, payload = ARGV[2], ARGV[3], ARGV[4]
 local now, shift = clock(ARGV[9], ARGV[10])
 local ready_at = math.max(tonumber(ARGV[7]) + shift, 0)
 local key = ns .. ':' .. name
-if ARGV[11] == '1' then
-  local stored = redis.call('GET', key)
-  -- The same bytes again: a client retrying a submission whose reply was lost.
-  if stored then return stored == payload and 1 or 0 end
+if ARGV[11] == '1' and redis.call('EXISTS', key) == 1 then
+  return redis.call('HGET', idx(q, 'submits'), name) == ARGV[12] and 1 or 0
 end
 unindex(q, name)
 redis.call('SET', key, payload)
 place(q, name, entry_of(ARGV[5], ARGV[6], ready_at, ARGV[8]), ready_at, now)
+redis.call('HSET', idx(q, 'submits'), name, ARGV[12])
 redis.call('SADD', ns .. ':index:queues', q)
 return 1
 """

@@ -101,7 +101,7 @@ class Mirror:
             log.debug("a report about a job the pool does not hold: %r", report[:2])
             return
         if kind == "started":
-            self._started(job, report[2])
+            self._started(job, report[2], report[3])
         elif kind == "outcome":
             _, _, outcome, effects, duration, ack_only, ended_ns = report
             self.ended[job.token] = Reported(outcome, effects, duration, ack_only, ended_ns)
@@ -117,14 +117,14 @@ class Mirror:
         """Whether ``job``'s task ran past its deadline."""
         return job.state is JobState.RUNNING and job.deadline is not None and now >= job.deadline
 
-    def _started(self, job: Job, message: Message) -> None:
+    def _started(self, job: Job, message: Message, started_ns: int) -> None:
         job.message = message
         job.task = self.tasks.get(message.task_name)
         now = monotonic_ms()
         job.started_at = now
         job.deadline = task_deadline(now, message.timeout)
         if self.slots.step(job, JobEvent.START):
-            self.observers.emit(Started(message, "process", utcnow_ms()))
+            self.observers.emit(Started(message, "process", utcnow_ms(), clock_ns=started_ns))
 
     def _recorded(self, child: Any, job: Job) -> None:
         ended = self.ended.pop(job.token, None)

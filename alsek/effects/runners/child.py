@@ -188,7 +188,7 @@ class ChildLoop:
         if message is None or task is None:
             self.report("released", claim.token, "refused")
             return None
-        self.report("started", claim.token, message)
+        self.report("started", claim.token, message, monotonic_ns())
         started = monotonic_ms()
         try:
             outcome: Outcome = task.run(message)
