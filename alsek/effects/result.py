@@ -18,6 +18,7 @@ from typing import Any
 from alsek.effects.backends.base import Backend
 from alsek.effects.clock import Clock, system_clock
 from alsek.exceptions import NotFoundError, ResultTimeoutError
+from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import (
     descendant_marker_name,
     descendants_pattern,
@@ -105,7 +106,7 @@ class ResultStore:
     def get(
         self,
         message: Message,
-        timeout: int = 0,
+        timeout: Duration = 0,
         keep: bool = False,
         with_metadata: bool = False,
         descendants: bool = False,
@@ -115,7 +116,8 @@ class ResultStore:
 
         Args:
             message: the message whose result to fetch.
-            timeout: milliseconds to wait for it (0: answer at once).
+            timeout: how long to wait for it, in ms or as a ``timedelta``
+                (0: answer at once).
             keep: leave the result in the backend (False deletes it once read).
             with_metadata: return ``{"result", "timestamp", "uuid"}`` dicts.
             descendants: return a list with the results of ``message`` and of
@@ -127,6 +129,7 @@ class ResultStore:
             ResultTimeoutError: nothing arrived within ``timeout``.
             NotFoundError: ``timeout`` is 0 and there is no result.
         """
+        timeout = to_ms("timeout", timeout)
         if with_timestamp is not None:
             with_metadata = with_timestamp
         if descendants:

@@ -22,6 +22,7 @@ from alsek.effects.signature import check_sync, wants_message
 from alsek.exceptions import TaskTimeoutError, ValidationError
 from alsek.pure.backoff import Backoff, ExponentialBackoff
 from alsek.pure.callbacks import attach, has_callback
+from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
 from alsek.pure.outcome import Failed, Outcome, Succeeded
@@ -55,7 +56,7 @@ class Task:
         name: task name (default: the function's name).
         queue: queue name (default ``'alsek_queue'``).
         priority: lower runs first within a queue.
-        timeout: milliseconds before a run is stopped.
+        timeout: milliseconds (or a ``timedelta``) before a run is stopped.
         max_retries: retries after failures (None: forever).
         backoff: wait between retries (None: retry at once).
         result_store: where results go; results are stored when set.
@@ -71,7 +72,7 @@ class Task:
         name: str | None = None,
         queue: str | None = None,
         priority: int = defaults.DEFAULT_PRIORITY,
-        timeout: int = defaults.DEFAULT_TASK_TIMEOUT,
+        timeout: Duration = defaults.DEFAULT_TASK_TIMEOUT,
         max_retries: int | None = defaults.DEFAULT_MAX_RETRIES,
         backoff: Backoff | None = ExponentialBackoff(),
         result_store: ResultStore | None = None,
@@ -91,7 +92,7 @@ class Task:
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
                 f"got {mechanism!r}"
             )
-        check_duration("timeout", timeout, 1)
+        timeout = check_duration("timeout", to_ms("timeout", timeout), 1)
         check_optional_int("max_retries", max_retries, 0)
         check_priority("priority", priority)
         check_int("max_redeliveries", max_redeliveries, 0)
@@ -196,13 +197,13 @@ class Task:
         kwargs: dict[str, Any] | None = None,
         priority: int | None = None,
         metadata: Any = None,
-        result_ttl: int | None = None,
+        result_ttl: Duration | None = None,
         uuid: str | None = None,
-        delay: int | None = None,
+        delay: Duration | None = None,
         previous_result: Any = None,
         callback: Message | Sequence[Message] | None = None,
         queue: str | None = None,
-        timeout: int | None = None,
+        timeout: Duration | None = None,
         submit: bool = True,
         **aliases: Any,
     ) -> Message:
@@ -210,7 +211,8 @@ class Task:
 
         ``callback`` takes a message or a tuple of messages (nested into a
         chain). The returned message is the root, holding the whole chain
-        in ``callback_message_data``. Raises ``SerializationError`` (and
+        in ``callback_message_data``. ``delay``, ``timeout`` and ``result_ttl``
+        are milliseconds or ``timedelta``s. Raises ``SerializationError`` (and
         submits nothing) if the arguments cannot be encoded by the broker's
         backend.
         """
@@ -218,6 +220,9 @@ class Task:
             callback = aliases.pop("callback_message")
         if aliases:
             raise TypeError(f"generate() got unexpected keyword arguments: {', '.join(aliases)}")
+        delay = to_ms("delay", delay)
+        result_ttl = to_ms("result_ttl", result_ttl)
+        timeout = to_ms("timeout", timeout)
         _check_generate_bounds(priority, delay, result_ttl, timeout)
         skip = self.deferred
         self.cancel_defer()
