@@ -27,7 +27,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from alsek.effects.clock import utcnow_ms
 from alsek.effects.message import Message
-from alsek.effects.task import Task
+from alsek.effects.task import P, R, Task
 from alsek.effects.triggers import SharedSchedule
 from alsek.exceptions import MessageExistsError, SchedulingError, ValidationError
 
@@ -71,7 +71,7 @@ def _check_no_parameters(function: Callable[..., Any], name: str) -> None:
         )
 
 
-class TriggerTask(Task):
+class TriggerTask(Task[P, R]):
     """A task submitted on a schedule (cron, date or interval trigger).
 
     ``generate()`` returns the root message and schedules a submission on
@@ -86,7 +86,7 @@ class TriggerTask(Task):
 
     def __init__(
         self,
-        function: Callable[..., Any],
+        function: Callable[P, R],
         *args: Any,
         trigger: BaseTrigger,
         scheduler: BackgroundScheduler | None = None,

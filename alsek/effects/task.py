@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from alsek import defaults
 from alsek.effects.broker import Broker
+from alsek.effects.deferral import Deferrable
 from alsek.effects.errors import error_info
 from alsek.effects.message import Message
 from alsek.effects.registry import register
@@ -30,7 +31,9 @@ from alsek.pure.policy import TaskPolicy, default_should_retry
 from alsek.pure.validate import check_duration, check_int, check_optional_int, check_priority
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
+#: The parameters and the return type of a task's function.
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _check_generate_bounds(
@@ -47,8 +50,12 @@ def _check_generate_bounds(
         check_duration("timeout", timeout, 1)
 
 
-class Task:
+class Task(Deferrable, Generic[P, R]):
     """A function that runs on worker pools.
+
+    ``Task[P, R]`` carries the function's parameters ``P`` and return type
+    ``R``, so a type checker checks ``task(...)`` calls, ``delay(...)`` and the
+    type of ``result(...)``.
 
     Args:
         function: what to run.
@@ -67,7 +74,7 @@ class Task:
 
     def __init__(
         self,
-        function: Callable[..., Any],
+        function: Callable[P, R],
         broker: Broker,
         name: str | None = None,
         queue: str | None = None,
@@ -124,7 +131,7 @@ class Task:
         kind = type(self).__name__
         return f"{kind}(name={self.name!r}, queue={self.queue!r}, mechanism={self.mechanism!r})"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the function directly, here and now."""
         return self.function(*args, **kwargs)
 
@@ -134,26 +141,6 @@ class Task:
         return TaskPolicy(max_retries=self.max_retries, max_redeliveries=self.max_redeliveries)
 
     # -- producing -----------------------------------------------------------------
-
-    def defer(self) -> Task:
-        """Make the next ``generate()`` (in this thread) build without submitting.
-
-        Deferrals stack, so ``t.defer().generate(callback=t.defer().generate())``
-        defers both calls: Python evaluates both ``defer()`` before either
-        ``generate()``.
-        """
-        self._deferred.count = getattr(self._deferred, "count", 0) + 1
-        return self
-
-    def cancel_defer(self) -> Task:
-        """Undo one pending ``defer()``."""
-        self._deferred.count = max(getattr(self._deferred, "count", 0) - 1, 0)
-        return self
-
-    @property
-    def deferred(self) -> bool:
-        """Whether the next ``generate()`` will skip submission."""
-        return bool(getattr(self._deferred, "count", 0))
 
     def _build(
         self,
@@ -224,8 +211,7 @@ class Task:
         result_ttl = to_ms("result_ttl", result_ttl)
         timeout = to_ms("timeout", timeout)
         _check_generate_bounds(priority, delay, result_ttl, timeout)
-        skip = self.deferred
-        self.cancel_defer()
+        skip = self._take_deferral()
         message = self._build(
             args,
             kwargs,
@@ -245,6 +231,26 @@ class Task:
             # Not submitted yet: still make bad arguments fail here, in the caller's code.
             self.broker.backend.encode(get_message_name(message), message.data)
         return message
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Message:
+        """Submit a call of this task: ``add.delay(1, b=2)`` is
+        ``add.generate(args=(1,), kwargs={"b": 2})``, checked against the
+        function's signature by a type checker. Returns the message."""
+        return self.generate(args=args, kwargs=kwargs)
+
+    def result(self, message: Message, timeout: Duration = 0, keep: bool = False) -> R:
+        """The result of ``message``, typed as
+        the function's return type: ``ResultStore.get`` on this task's store.
+
+        Raises:
+            ValidationError: this task has no ``result_store``.
+            NotFoundError: no result (``timeout`` 0).
+            ResultTimeoutError: none within ``timeout``.
+        """
+        if self.result_store is None:
+            raise ValidationError(f"task {self.name!r} has no result_store to read results from")
+        value: R = self.result_store.get(message, timeout=timeout, keep=keep)
+        return value
 
     def _submit(self, message: Message) -> None:
         self.broker.submit(message)

@@ -21,7 +21,7 @@ from alsek.pure.message import Mechanism
 class RunnerFactory:
     """Makes the runners of one pool (``hooks`` is set by the pool before the first)."""
 
-    def __init__(self, tasks: Iterable[Task]) -> None:
+    def __init__(self, tasks: Iterable[Task[Any, Any]]) -> None:
         self.modules = task_modules([task.function.__module__ for task in tasks])
         self.hooks: Hooks | None = None
         self._context: Any = None
