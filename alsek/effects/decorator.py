@@ -41,6 +41,7 @@ class TaskOptions(TypedDict, total=False):
     base_task: type[Task[Any, Any]] | None
     store_result: bool | None
     max_redeliveries: int
+    result_ttl: Duration | None
 
 
 class TaskDecorator(Protocol):
@@ -57,7 +58,7 @@ def task(
     Options: ``name``, ``queue``, ``priority``, ``timeout``, ``max_retries``,
     ``backoff``, ``trigger``, ``result_store``, ``mechanism``,
     ``base_task`` (a ``Task`` subclass with your hooks), ``store_result``,
-    ``max_redeliveries``. With ``trigger`` the result is a ``TriggerTask``.
+    ``max_redeliveries``, ``result_ttl``. With ``trigger`` the result is a ``TriggerTask``.
     The decorated function stays callable as a plain function.
 
     The result is typed ``Task[P, R]`` with or without a trigger: APScheduler's

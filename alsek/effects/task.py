@@ -28,26 +28,18 @@ from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
 from alsek.pure.outcome import Failed, Outcome, Succeeded
 from alsek.pure.policy import TaskPolicy, default_should_retry
-from alsek.pure.validate import check_duration, check_int, check_optional_int, check_priority
+from alsek.pure.validate import (
+    check_duration,
+    check_int,
+    check_optional_duration,
+    check_optional_int,
+    check_priority,
+)
 
 log = logging.getLogger(__name__)
 #: The parameters and the return type of a task's function.
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _check_generate_bounds(
-    priority: int | None, delay: int | None, result_ttl: int | None, timeout: int | None
-) -> None:
-    """The same checks, and errors, as at task definition: before anything is built."""
-    if priority is not None:
-        check_priority("priority", priority)
-    if delay is not None:
-        check_duration("delay", delay, 0)
-    if result_ttl is not None:
-        check_duration("result_ttl", result_ttl, 1)
-    if timeout is not None:
-        check_duration("timeout", timeout, 1)
 
 
 class Task(Deferrable, Generic[P, R]):
@@ -70,6 +62,9 @@ class Task(Deferrable, Generic[P, R]):
         mechanism: ``'process'`` (default) or ``'thread'``.
         store_result: override whether results are stored.
         max_redeliveries: crash-redeliveries before dead-lettering.
+        result_ttl: how long (ms or a ``timedelta``) this task's results are
+            kept unread, unless ``generate(result_ttl=...)`` says otherwise
+            (None: the result store's ``ttl``).
     """
 
     def __init__(
@@ -86,6 +81,7 @@ class Task(Deferrable, Generic[P, R]):
         mechanism: str = defaults.DEFAULT_MECHANISM,
         store_result: bool | None = None,
         max_redeliveries: int = defaults.DEFAULT_MAX_REDELIVERIES,
+        result_ttl: Duration | None = None,
     ) -> None:
         if not callable(function):
             raise ValidationError(f"a task needs a callable, got {function!r}")
@@ -103,6 +99,7 @@ class Task(Deferrable, Generic[P, R]):
         check_optional_int("max_retries", max_retries, 0)
         check_priority("priority", priority)
         check_int("max_redeliveries", max_redeliveries, 0)
+        result_ttl = check_optional_duration("result_ttl", to_ms("result_ttl", result_ttl), 1)
         if backoff is not None and not isinstance(backoff, Backoff):
             raise ValidationError(f"backoff must be a Backoff instance or None, got {backoff!r}")
         if result_store is not None and not isinstance(result_store, ResultStore):
@@ -121,6 +118,7 @@ class Task(Deferrable, Generic[P, R]):
         if self.store_result and result_store is None:
             raise ValidationError(f"task {self.name!r}: store_result=True needs a result_store")
         self.max_redeliveries = max_redeliveries
+        self.result_ttl = result_ttl
         self._wants_message = wants_message(function)
         self._deferred = threading.local()
         self.__doc__ = function.__doc__
@@ -167,7 +165,7 @@ class Task(Deferrable, Generic[P, R]):
             kwargs=kwargs,
             metadata=metadata,
             store_result=self.store_result,
-            result_ttl=result_ttl,
+            result_ttl=self.result_ttl if result_ttl is None else result_ttl,
             timeout=self.timeout if timeout is None else timeout,
             delay=0 if delay is None else delay,
             previous_result=previous_result,
@@ -207,10 +205,12 @@ class Task(Deferrable, Generic[P, R]):
             callback = aliases.pop("callback_message")
         if aliases:
             raise TypeError(f"generate() got unexpected keyword arguments: {', '.join(aliases)}")
-        delay = to_ms("delay", delay)
-        result_ttl = to_ms("result_ttl", result_ttl)
-        timeout = to_ms("timeout", timeout)
-        _check_generate_bounds(priority, delay, result_ttl, timeout)
+        # The same checks, and errors, as at task definition, before anything is built.
+        if priority is not None:
+            check_priority("priority", priority)
+        delay = check_optional_duration("delay", to_ms("delay", delay), 0)
+        result_ttl = check_optional_duration("result_ttl", to_ms("result_ttl", result_ttl), 1)
+        timeout = check_optional_duration("timeout", to_ms("timeout", timeout), 1)
         skip = self._take_deferral()
         message = self._build(
             args,
@@ -238,8 +238,8 @@ class Task(Deferrable, Generic[P, R]):
         function's signature by a type checker. Returns the message."""
         return self.generate(args=args, kwargs=kwargs)
 
-    def result(self, message: Message, timeout: Duration = 0, keep: bool = False) -> R:
-        """The result of ``message``, typed as
+    def result(self, message: Message | str, timeout: Duration = 0, keep: bool = False) -> R:
+        """The result of ``message`` (or of the message with that uuid), typed as
         the function's return type: ``ResultStore.get`` on this task's store.
 
         Raises:

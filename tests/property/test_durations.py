@@ -83,3 +83,21 @@ def test_a_negative_timedelta_in_a_backoff_is_refused_like_a_negative_int() -> N
         ConstantBackoff(floor=timedelta(seconds=-1))
     with pytest.raises(ValidationError, match="backoff ceiling must be a whole number"):
         ConstantBackoff(ceiling=timedelta(microseconds=1))
+
+
+@given(st.none() | whole_ms | not_timedeltas, st.integers(0, 2))
+def test_an_optional_duration_is_none_or_checked_like_a_duration(value: Any, lo: int) -> None:
+    from alsek.pure.validate import check_optional_duration
+
+    def outcome(check: Any) -> Any:
+        try:
+            return check()
+        except ValidationError as error:
+            return str(error)
+
+    if value is None:
+        assert check_optional_duration("ttl", value, lo) is None
+    else:
+        assert outcome(lambda: check_optional_duration("ttl", value, lo)) == outcome(
+            lambda: check_duration("ttl", value, lo)
+        )
