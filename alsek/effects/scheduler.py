@@ -131,9 +131,11 @@ class TriggerTask(Task[P, R]):
             executor=EXECUTOR,
         )
 
-    def _fire(self, root: Message, fire_time: datetime | None = None) -> None:
-        fire_ms = self.schedule.tick_ms(fire_time) if fire_time else self.broker.clock.now()
-        message = attrs.evolve(
+    def tick(self, root: Message, fire_ms: int) -> Message:
+        """The message this trigger submits for the tick at ``fire_ms`` (UTC ms):
+        a copy of ``root`` with an id derived from (task, tick) and ``root`` as
+        its progenitor."""
+        return attrs.evolve(
             root,
             uuid=tick_uuid(self.name, fire_ms),
             progenitor=root.uuid,
@@ -141,6 +143,10 @@ class TriggerTask(Task[P, R]):
             updated_at=fire_ms,
             delay=0,
         )
+
+    def _fire(self, root: Message, fire_time: datetime | None = None) -> None:
+        fire_ms = self.schedule.tick_ms(fire_time) if fire_time else self.broker.clock.now()
+        message = self.tick(root, fire_ms)
         try:
             self.broker.submit(message)
         except MessageExistsError:
