@@ -16,8 +16,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from alsek import defaults
 from alsek.effects.backends.base import Backend, is_glob
 from alsek.effects.clock import Clock, system_clock
+from alsek.effects.serialization import Serializer
 from alsek.exceptions import KeyExistsError, NotFoundError
 
 
@@ -30,8 +32,13 @@ class MemoryBackend(Backend):
         clock: reads the time for ttls (ms).
     """
 
-    def __init__(self, clock: Clock = system_clock, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        namespace: str = defaults.DEFAULT_NAMESPACE,
+        serializer: Serializer | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        super().__init__(namespace, serializer)
         self.clock = clock
         self._data: dict[str, tuple[Any, int | None]] = {}
         self._lock = threading.RLock()
