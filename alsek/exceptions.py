@@ -100,3 +100,11 @@ class DiscoveryError(AlsekError):
 
 class LockError(AlsekError):
     """A lock operation was used incorrectly."""
+
+
+class TaskFailedError(AlsekError):
+    """In test mode: a task ended in the dead letters (its reasons and traceback follow)."""
+
+
+class StillBusyError(AlsekError):
+    """In test mode: the queues did not become idle within the allowed number of runs."""

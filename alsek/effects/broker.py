@@ -20,6 +20,7 @@ from alsek.effects.message import Message
 from alsek.exceptions import LeaseLostError, MessageExistsError, NotFoundError, ValidationError
 from alsek.pure import codec, transitions
 from alsek.pure.dead_letter import DeadLetterRecord, record_for, resubmission
+from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import (
     DLQ_PREFIX,
     dead_letter_name,
@@ -38,7 +39,7 @@ class Broker:
 
     Args:
         backend: where messages live.
-        dlq_ttl: how long (ms) dead letters are kept; None keeps them until
+        dlq_ttl: how long (ms or a ``timedelta``) dead letters are kept; None keeps them until
             removed or re-submitted.
         dlq: keep dead letters at all (False drops failed messages).
     """
@@ -46,12 +47,13 @@ class Broker:
     def __init__(
         self,
         backend: Backend,
-        dlq_ttl: int | None = None,
+        dlq_ttl: Duration | None = None,
         dlq: bool = True,
         clock: Clock = system_clock,
     ) -> None:
         if not isinstance(backend, Backend):
             raise ValidationError(f"Broker needs a Backend, got {backend!r}")
+        dlq_ttl = to_ms("dlq_ttl", dlq_ttl)
         if dlq_ttl is not None and (not isinstance(dlq_ttl, int) or dlq_ttl <= 0):
             raise ValidationError(f"dlq_ttl must be a positive int (ms) or None, got {dlq_ttl!r}")
         self.backend = backend
@@ -148,10 +150,12 @@ class Broker:
             raise LeaseLostError(f"cannot retry {message.summary}: its lease no longer holds")
         return retried
 
-    def nack(self, message: PureMessage, delay: int = 0) -> bool:
-        """Give ``message`` back unprocessed, claimable again after ``delay`` ms."""
+    def nack(self, message: PureMessage, delay: Duration = 0) -> bool:
+        """Give ``message`` back unprocessed, claimable again after ``delay`` (ms or a
+        ``timedelta``)."""
+        now = self.clock.now()
         return self.release(
-            transitions.nack(message, self.clock.now(), delay), message.lock, "keep"
+            transitions.nack(message, now, to_ms("delay", delay)), message.lock, "keep"
         )
 
     def hand_back(self, message: PureMessage) -> bool:

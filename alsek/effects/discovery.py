@@ -7,6 +7,7 @@ import pkgutil
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from alsek.effects.task import Task
 from alsek.exceptions import DiscoveryError
@@ -63,12 +64,12 @@ def import_target(target: str) -> list[ModuleType]:
     return _walk(_import(target))
 
 
-def collect_tasks(target: str) -> list[Task]:
+def collect_tasks(target: str) -> list[Task[Any, Any]]:
     """Every task defined at module level under ``target``.
 
     Raises ``DiscoveryError`` when nothing can be imported or no task is found.
     """
-    found: dict[int, Task] = {}
+    found: dict[int, Task[Any, Any]] = {}
     for module in import_target(target):
         for value in vars(module).values():
             if isinstance(value, Task):

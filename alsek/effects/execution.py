@@ -32,7 +32,7 @@ class Executor:
 
     def finish(
         self,
-        task: Task,
+        task: Task[Any, Any],
         message: Message,
         outcome: Outcome,
         duration_ms: int | None = None,
@@ -43,7 +43,11 @@ class Executor:
         return self.carry_out(task, message, effects, lease_deadline)
 
     def decide(
-        self, task: Task, message: Message, outcome: Outcome, duration_ms: int | None = None
+        self,
+        task: Task[Any, Any],
+        message: Message,
+        outcome: Outcome,
+        duration_ms: int | None = None,
     ) -> tuple[Effect, ...]:
         """What follows ``outcome`` (logged), without doing it yet."""
         effects = decide(message, task.policy, outcome, self.broker.clock.now())
@@ -52,7 +56,7 @@ class Executor:
 
     def carry_out(
         self,
-        task: Task,
+        task: Task[Any, Any],
         message: Message,
         effects: tuple[Effect, ...],
         lease_deadline: int | None = None,
@@ -62,7 +66,9 @@ class Executor:
             effects, message.lock, task.result_store, lease_deadline=lease_deadline
         )
 
-    def precheck(self, task: Task | None, message: Message, name_hint: str = "") -> Report | None:
+    def precheck(
+        self, task: Task[Any, Any] | None, message: Message, name_hint: str = ""
+    ) -> Report | None:
         """Before running: refuse unknown tasks and crash loops (None: go ahead)."""
         now = self.broker.clock.now()
         if task is None:
@@ -77,7 +83,7 @@ class Executor:
                 log.error("not running %s: %s", message.summary, effect.reason)
         return self.interpreter.carry_out(effects, message.lock)
 
-    def run_inline(self, message: Message, task: Task | None = None) -> Report:
+    def run_inline(self, message: Message, task: Task[Any, Any] | None = None) -> Report:
         """Run ``message`` here and now, then carry out the decision."""
         task = task or lookup(message.task_name)
         refused = self.precheck(task, message)

@@ -193,10 +193,14 @@ class Interpreter:
             )
         elif store is not None and result_store is not None:
             try:
-                name, value, extra = result_store.record(message, store.result)
                 if result_store.backend.identity() == self.broker.backend.identity():
-                    result = ResultWrite(name, value, store.ttl, tuple(extra))
-                    result_store.backend.encode(name, value)  # fail here, before the lease
+                    result = result_store.write_for(message, store.result)
+                    result_store.backend.encode(result.name, result.value)  # fail here, first
+                    persist(
+                        lambda: result_store.link(message),
+                        f"linking the result of {message.summary}",
+                        self.patience_ms,
+                    )
                 else:
                     if not self._lease_holds(message, lease_deadline):
                         return self._lost(message)

@@ -16,6 +16,7 @@ from alsek import defaults
 from alsek.effects.backends.base import Backend
 from alsek.effects.clock import new_token
 from alsek.exceptions import ValidationError
+from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import lock_slot_name
 from alsek.pure.validate import DURATION_UNIT, check_int, check_optional_int
 
@@ -28,8 +29,8 @@ class Lock:
     Args:
         name: what is being locked.
         backend: where the lock lives.
-        ttl: milliseconds after which an unreleased slot frees itself
-            (None: never; a crashed holder then blocks it for good).
+        ttl: milliseconds (or a ``timedelta``) after which an unreleased slot
+            frees itself (None: never; a crashed holder then blocks it for good).
         limit: how many holders at once (1: a mutex).
 
     ``with Lock(...) as lock:`` does not acquire by itself: call
@@ -38,12 +39,18 @@ class Lock:
     """
 
     def __init__(
-        self, name: str, backend: Backend, ttl: int | None = DEFAULT_LOCK_TTL, limit: int = 1
+        self,
+        name: str,
+        backend: Backend,
+        ttl: Duration | None = DEFAULT_LOCK_TTL,
+        limit: int = 1,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValidationError(f"Lock name must be a non-empty string, got {name!r}")
         check_int("Lock limit", limit, 1)
-        check_optional_int("Lock ttl", ttl, 1, defaults.MAX_TTL_MS, DURATION_UNIT)
+        ttl = check_optional_int(
+            "Lock ttl", to_ms("Lock ttl", ttl), 1, defaults.MAX_TTL_MS, DURATION_UNIT
+        )
         self.name = name
         self.backend = backend
         self.ttl = ttl
@@ -66,11 +73,13 @@ class Lock:
         slot, token = holding
         return bool(self.backend.get_or_none(slot) == token)
 
-    def acquire(self, blocking: bool = False, timeout: int | None = None) -> bool:
+    def acquire(self, blocking: bool = False, timeout: Duration | None = None) -> bool:
         """Take a free slot. Returns True if this thread now holds the lock.
 
-        With ``blocking``, retry until a slot frees or ``timeout`` ms pass.
+        With ``blocking``, retry until a slot frees or ``timeout`` (ms or a
+        ``timedelta``) passes.
         """
+        timeout = to_ms("Lock timeout", timeout)
         if self.held:
             return True
         deadline = None if timeout is None else time.monotonic() + timeout / 1000
@@ -96,8 +105,10 @@ class Lock:
         slot, token = holding
         return self.backend.compare_and_delete(slot, token)
 
-    def extend(self, ttl: int | None = None) -> bool:
-        """Push the expiry of this thread's slot ``ttl`` ms (default: the lock's ttl) out."""
+    def extend(self, ttl: Duration | None = None) -> bool:
+        """Push the expiry of this thread's slot ``ttl`` (ms or a ``timedelta``; default:
+        the lock's ttl) out."""
+        ttl = to_ms("Lock ttl", ttl)
         holding = self._holding
         if holding is None:
             return False

@@ -2,12 +2,19 @@
 
 A result is stored as ``{"result": value, "timestamp": ms, "uuid": uuid}``
 (plus ``"order"``, the write time in ns, which orders results written in the
-same millisecond and is not returned)
-at ``results:{uuid}``; a message with a progenitor also leaves a marker at
-``descendants:{progenitor}:{uuid}`` so that ``get(..., descendants=True)``
-can follow the chain (callbacks, triggered runs) without knowing it ahead.
-Results are written with ``nx``: a duplicate run can never overwrite the
-result another run already recorded.
+same millisecond and is not returned) at ``results:{uuid}``. Results are
+written with ``nx``: a duplicate run can never overwrite the result another
+run already recorded.
+
+A message with a progenitor (a callback, a triggered run) is linked to it
+before its result is written (``Backend.add_descendant``), so that
+``get(..., descendants=True)`` can follow the chain without knowing it
+ahead and without scanning the keyspace on Redis (one set per progenitor).
+A link whose result never arrives (the run was lost) is simply skipped.
+
+Every result has a time to live: the message's ``result_ttl`` (set by
+``generate`` or the task's ``result_ttl`` option), else the store's ``ttl``,
+else none (kept until read or deleted).
 """
 
 from __future__ import annotations
@@ -15,16 +22,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from alsek.effects.backends.base import Backend
+from alsek.effects.backends.base import Backend, ResultWrite
 from alsek.effects.clock import Clock, system_clock
-from alsek.exceptions import NotFoundError, ResultTimeoutError
-from alsek.pure.keys import (
-    descendant_marker_name,
-    descendants_pattern,
-    result_name,
-    uuid_from_descendant_marker,
-)
+from alsek.exceptions import NotFoundError, ResultTimeoutError, ValidationError
+from alsek.pure.durations import Duration, to_ms
+from alsek.pure.keys import result_name
 from alsek.pure.message import Message
+from alsek.pure.validate import check_duration
+
+#: A message, or the uuid of one: what the read methods accept.
+MessageOrUuid = Message | str
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
@@ -32,71 +39,107 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "order"}
 
 
+def _uuid_of(target: MessageOrUuid) -> str:
+    if isinstance(target, Message):
+        return target.uuid
+    if isinstance(target, str) and target:
+        return target
+    raise ValidationError(f"expected a Message or a message uuid (str), got {target!r}")
+
+
+def _describe(target: MessageOrUuid) -> str:
+    return target.summary if isinstance(target, Message) else f"message {target!r}"
+
+
 class ResultStore:
     """Stores and fetches task results.
 
     Args:
         backend: where results live (may differ from the broker's backend).
+        ttl: how long (ms or a ``timedelta``) a result is kept when neither its
+            message nor its task sets ``result_ttl``; None keeps it until read.
     """
 
-    def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, backend: Backend, ttl: Duration | None = None, clock: Clock = system_clock
+    ) -> None:
+        if not isinstance(backend, Backend):
+            raise ValidationError(f"ResultStore needs a Backend, got {backend!r}")
+        ttl = to_ms("ResultStore ttl", ttl)
+        self.ttl = None if ttl is None else check_duration("ResultStore ttl", ttl, 1)
         self.backend = backend
         self.clock = clock
 
     def __repr__(self) -> str:
-        return f"ResultStore({self.backend!r})"
+        return f"ResultStore({self.backend!r}, ttl={self.ttl!r})"
 
     @staticmethod
-    def get_storage_name(message: Message) -> str:
-        """Where the result of ``message`` is stored."""
-        return result_name(message.uuid)
+    def get_storage_name(message: MessageOrUuid) -> str:
+        """Where the result of ``message`` (or of the message with that uuid) is stored."""
+        return result_name(_uuid_of(message))
 
-    def record(
-        self, message: Message, result: Any
-    ) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:
-        """Where and what ``set`` writes: (name, value, extra names and values)."""
-        now = self.clock.now()
-        value = {"result": result, "timestamp": now, "uuid": message.uuid, "order": time.time_ns()}
-        extra: list[tuple[str, Any]] = []
+    def ttl_for(self, message: Message) -> int | None:
+        """How long the result of ``message`` is kept (ms; None: until read)."""
+        return self.ttl if message.result_ttl is None else message.result_ttl
+
+    # -- writing -----------------------------------------------------------------
+
+    def write_for(self, message: Message, result: Any) -> ResultWrite:
+        """What ``set`` writes for ``message`` (also written inside a broker's settle)."""
+        value = {
+            "result": result,
+            "timestamp": self.clock.now(),
+            "uuid": message.uuid,
+            "order": time.time_ns(),
+        }
+        return ResultWrite(self.get_storage_name(message), value, self.ttl_for(message))
+
+    def link(self, message: Message) -> None:
+        """Record ``message`` as a descendant of its progenitor (if any), before its
+        result is written: idempotent, and harmless if the result never comes."""
         if message.progenitor:
-            extra.append((descendant_marker_name(message.progenitor, message.uuid), now))
-        return self.get_storage_name(message), value, extra
+            self.backend.add_descendant(message.progenitor, message.uuid, self.ttl_for(message))
 
     def set(self, message: Message, result: Any, nx: bool = True) -> bool:
-        """Store ``result`` for ``message`` (ttl ``message.result_ttl``).
+        """Store ``result`` for ``message`` (kept ``ttl_for(message)`` ms).
 
         Returns False when a result already exists (``nx``): results are
         write-once. Raises ``SerializationError`` (writing nothing) if the
         backend's serializer cannot encode ``result``.
         """
-        name, value, extra = self.record(message, result)
-        return self.backend.set_and_notify(name, value, nx=nx, ttl=message.result_ttl, extra=extra)
+        write = self.write_for(message, result)
+        self.backend.encode(write.name, write.value)  # fail before linking
+        self.link(message)
+        return self.backend.set_and_notify(write.name, write.value, nx=nx, ttl=write.ttl)
 
-    def exists(self, message: Message, descendants: bool = False) -> bool:
-        """Whether a result is stored for ``message`` (or, optionally, a descendant)."""
-        if self.backend.exists(self.get_storage_name(message)):
+    # -- reading -----------------------------------------------------------------
+
+    def exists(self, message: MessageOrUuid, descendants: bool = False) -> bool:
+        """Whether a result is stored for ``message`` (a Message or its uuid), or,
+        with ``descendants``, for any message descending from it."""
+        uuid = _uuid_of(message)
+        if self.backend.exists(result_name(uuid)):
             return True
-        return descendants and any(True for _ in self._descendant_uuids(message.uuid))
+        return descendants and any(
+            self.backend.exists(result_name(child)) for child in self._descendant_uuids(uuid)
+        )
 
     def _descendant_uuids(self, uuid: str) -> list[str]:
         found: list[str] = []
         frontier = [uuid]
         seen = {uuid}
         while frontier:
-            parent = frontier.pop()
-            for marker in self.backend.scan(descendants_pattern(parent)):
-                child = uuid_from_descendant_marker(marker)
+            for child in self.backend.descendants(frontier.pop()):
                 if child not in seen:
                     seen.add(child)
                     found.append(child)
                     frontier.append(child)
         return found
 
-    def _collect(self, message: Message) -> list[dict[str, Any]]:
-        uuids = [message.uuid, *self._descendant_uuids(message.uuid)]
+    def _collect(self, uuid: str) -> list[dict[str, Any]]:
         records = []
-        for uuid in uuids:
-            record = self.backend.get_or_none(result_name(uuid))
+        for each in [uuid, *self._descendant_uuids(uuid)]:
+            record = self.backend.get_or_none(result_name(each))
             if isinstance(record, dict) and "result" in record:
                 records.append(record)
         records.sort(key=lambda r: (r.get("timestamp", 0), r.get("order", 0), r.get("uuid", "")))
@@ -104,8 +147,8 @@ class ResultStore:
 
     def get(
         self,
-        message: Message,
-        timeout: int = 0,
+        message: MessageOrUuid,
+        timeout: Duration = 0,
         keep: bool = False,
         with_metadata: bool = False,
         descendants: bool = False,
@@ -114,9 +157,16 @@ class ResultStore:
         """Fetch the result of ``message``.
 
         Args:
-            message: the message whose result to fetch.
-            timeout: milliseconds to wait for it (0: answer at once).
-            keep: leave the result in the backend (False deletes it once read).
+            message: the message whose result to fetch, or its uuid (a str:
+                a result can be read from any process that knows the id).
+            timeout: how long to wait for it, in ms or as a ``timedelta``
+                (0: answer at once).
+            keep: leave the result in the backend. With ``keep=False`` (the
+                default) a result is deleted as it is read: the read and the
+                delete are one step, so of several readers exactly one gets
+                it, and a second ``get`` raises ``NotFoundError`` (or waits).
+                With ``descendants=True`` every result returned is deleted,
+                with the links to them.
             with_metadata: return ``{"result", "timestamp", "uuid"}`` dicts.
             descendants: return a list with the results of ``message`` and of
                 every message descending from it, ordered by the time they
@@ -127,53 +177,60 @@ class ResultStore:
             ResultTimeoutError: nothing arrived within ``timeout``.
             NotFoundError: ``timeout`` is 0 and there is no result.
         """
+        timeout = to_ms("timeout", timeout)
+        uuid = _uuid_of(message)
         if with_timestamp is not None:
             with_metadata = with_timestamp
         if descendants:
-            records = self._collect(message)
+            records = self._collect(uuid)
             if not records and timeout > 0:
-                self._wait_any(message, timeout)
-                records = self._collect(message)
+                self._wait_any(uuid, timeout)
+                records = self._collect(uuid)
             if not records:
                 self._missing(message, timeout)
             if not keep:
-                self.delete(message, descendants=True, missing_ok=True)
+                self.delete(uuid, descendants=True, missing_ok=True)
             return records if with_metadata else [r["result"] for r in records]
-        name = self.get_storage_name(message)
-        record = self.backend.wait_for_value(name, timeout, delete=not keep)
+        record = self.backend.wait_for_value(result_name(uuid), timeout, delete=not keep)
         if record is None:
             self._missing(message, timeout)
         return _public(record) if with_metadata else record["result"]
 
-    def _wait_any(self, message: Message, timeout: int) -> None:
+    def _wait_any(self, uuid: str, timeout: int) -> None:
         deadline = self.clock.now() + timeout
-        name = self.get_storage_name(message)
+        name = result_name(uuid)
         while True:
             remaining = deadline - self.clock.now()
-            if remaining <= 0 or self._collect(message):
+            if remaining <= 0 or self._collect(uuid):
                 return
             self.backend.wait_for_value(name, min(remaining, 50))
 
     @staticmethod
-    def _missing(message: Message, timeout: int) -> None:
+    def _missing(message: MessageOrUuid, timeout: int) -> None:
         if timeout > 0:
-            raise ResultTimeoutError(f"no result for {message.summary} within {timeout} ms")
-        raise NotFoundError(f"no result stored for {message.summary}")
+            raise ResultTimeoutError(f"no result for {_describe(message)} within {timeout} ms")
+        raise NotFoundError(f"no result stored for {_describe(message)}")
 
-    def delete(self, message: Message, descendants: bool = False, missing_ok: bool = False) -> int:
-        """Delete the result of ``message`` (and its descendants'); returns how many."""
-        uuids = [message.uuid]
+    # -- deleting ----------------------------------------------------------------
+
+    def delete(
+        self, message: MessageOrUuid, descendants: bool = False, missing_ok: bool = False
+    ) -> int:
+        """Delete the result of ``message`` (a Message or its uuid) and, with
+        ``descendants``, those of its descendants and the links to them.
+        Returns how many results were deleted."""
+        uuid = _uuid_of(message)
+        uuids = [uuid]
         if descendants:
-            uuids += self._descendant_uuids(message.uuid)
+            uuids += self._descendant_uuids(uuid)
         deleted = 0
-        for uuid in uuids:
-            if self.backend.exists(result_name(uuid)):
-                self.backend.delete(result_name(uuid), missing_ok=True)
+        for each in uuids:
+            if self.backend.exists(result_name(each)):
+                self.backend.delete(result_name(each), missing_ok=True)
                 deleted += 1
         if descendants:
-            for uuid in uuids:
-                for marker in list(self.backend.scan(descendants_pattern(uuid))):
-                    self.backend.delete(marker, missing_ok=True)
+            for each in uuids:
+                self.backend.forget_descendants(each)
         if not deleted and not missing_ok:
-            raise NotFoundError(f"no result stored for {message.summary}")
+            raise NotFoundError(f"no result stored for {_describe(message)}")
         return deleted

@@ -27,7 +27,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from alsek.effects.clock import utcnow_ms
 from alsek.effects.message import Message
-from alsek.effects.task import Task
+from alsek.effects.task import P, R, Task
 from alsek.effects.triggers import SharedSchedule
 from alsek.exceptions import MessageExistsError, SchedulingError, ValidationError
 
@@ -71,7 +71,7 @@ def _check_no_parameters(function: Callable[..., Any], name: str) -> None:
         )
 
 
-class TriggerTask(Task):
+class TriggerTask(Task[P, R]):
     """A task submitted on a schedule (cron, date or interval trigger).
 
     ``generate()`` returns the root message and schedules a submission on
@@ -86,7 +86,7 @@ class TriggerTask(Task):
 
     def __init__(
         self,
-        function: Callable[..., Any],
+        function: Callable[P, R],
         *args: Any,
         trigger: BaseTrigger,
         scheduler: BackgroundScheduler | None = None,
@@ -131,9 +131,11 @@ class TriggerTask(Task):
             executor=EXECUTOR,
         )
 
-    def _fire(self, root: Message, fire_time: datetime | None = None) -> None:
-        fire_ms = self.schedule.tick_ms(fire_time) if fire_time else self.broker.clock.now()
-        message = attrs.evolve(
+    def tick(self, root: Message, fire_ms: int) -> Message:
+        """The message this trigger submits for the tick at ``fire_ms`` (UTC ms):
+        a copy of ``root`` with an id derived from (task, tick) and ``root`` as
+        its progenitor."""
+        return attrs.evolve(
             root,
             uuid=tick_uuid(self.name, fire_ms),
             progenitor=root.uuid,
@@ -141,6 +143,10 @@ class TriggerTask(Task):
             updated_at=fire_ms,
             delay=0,
         )
+
+    def _fire(self, root: Message, fire_time: datetime | None = None) -> None:
+        fire_ms = self.schedule.tick_ms(fire_time) if fire_time else self.broker.clock.now()
+        message = self.tick(root, fire_ms)
         try:
             self.broker.submit(message)
         except MessageExistsError:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from alsek import defaults
 from alsek.effects.broker import Broker
+from alsek.effects.deferral import Deferrable
 from alsek.effects.errors import error_info
 from alsek.effects.message import Message
 from alsek.effects.registry import register
@@ -22,32 +23,31 @@ from alsek.effects.signature import check_sync, wants_message
 from alsek.exceptions import TaskTimeoutError, ValidationError
 from alsek.pure.backoff import Backoff, ExponentialBackoff
 from alsek.pure.callbacks import attach, has_callback
+from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
 from alsek.pure.outcome import Failed, Outcome, Succeeded
 from alsek.pure.policy import TaskPolicy, default_should_retry
-from alsek.pure.validate import check_duration, check_int, check_optional_int, check_priority
+from alsek.pure.validate import (
+    check_duration,
+    check_int,
+    check_optional_duration,
+    check_optional_int,
+    check_priority,
+)
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
+#: The parameters and the return type of a task's function.
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _check_generate_bounds(
-    priority: int | None, delay: int | None, result_ttl: int | None, timeout: int | None
-) -> None:
-    """The same checks, and errors, as at task definition: before anything is built."""
-    if priority is not None:
-        check_priority("priority", priority)
-    if delay is not None:
-        check_duration("delay", delay, 0)
-    if result_ttl is not None:
-        check_duration("result_ttl", result_ttl, 1)
-    if timeout is not None:
-        check_duration("timeout", timeout, 1)
-
-
-class Task:
+class Task(Deferrable, Generic[P, R]):
     """A function that runs on worker pools.
+
+    ``Task[P, R]`` carries the function's parameters ``P`` and return type
+    ``R``, so a type checker checks ``task(...)`` calls, ``delay(...)`` and the
+    type of ``result(...)``.
 
     Args:
         function: what to run.
@@ -55,29 +55,33 @@ class Task:
         name: task name (default: the function's name).
         queue: queue name (default ``'alsek_queue'``).
         priority: lower runs first within a queue.
-        timeout: milliseconds before a run is stopped.
+        timeout: milliseconds (or a ``timedelta``) before a run is stopped.
         max_retries: retries after failures (None: forever).
         backoff: wait between retries (None: retry at once).
         result_store: where results go; results are stored when set.
         mechanism: ``'process'`` (default) or ``'thread'``.
         store_result: override whether results are stored.
         max_redeliveries: crash-redeliveries before dead-lettering.
+        result_ttl: how long (ms or a ``timedelta``) this task's results are
+            kept unread, unless ``generate(result_ttl=...)`` says otherwise
+            (None: the result store's ``ttl``).
     """
 
     def __init__(
         self,
-        function: Callable[..., Any],
+        function: Callable[P, R],
         broker: Broker,
         name: str | None = None,
         queue: str | None = None,
         priority: int = defaults.DEFAULT_PRIORITY,
-        timeout: int = defaults.DEFAULT_TASK_TIMEOUT,
+        timeout: Duration = defaults.DEFAULT_TASK_TIMEOUT,
         max_retries: int | None = defaults.DEFAULT_MAX_RETRIES,
         backoff: Backoff | None = ExponentialBackoff(),
         result_store: ResultStore | None = None,
         mechanism: str = defaults.DEFAULT_MECHANISM,
         store_result: bool | None = None,
         max_redeliveries: int = defaults.DEFAULT_MAX_REDELIVERIES,
+        result_ttl: Duration | None = None,
     ) -> None:
         if not callable(function):
             raise ValidationError(f"a task needs a callable, got {function!r}")
@@ -91,10 +95,11 @@ class Task:
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
                 f"got {mechanism!r}"
             )
-        check_duration("timeout", timeout, 1)
+        timeout = check_duration("timeout", to_ms("timeout", timeout), 1)
         check_optional_int("max_retries", max_retries, 0)
         check_priority("priority", priority)
         check_int("max_redeliveries", max_redeliveries, 0)
+        result_ttl = check_optional_duration("result_ttl", to_ms("result_ttl", result_ttl), 1)
         if backoff is not None and not isinstance(backoff, Backoff):
             raise ValidationError(f"backoff must be a Backoff instance or None, got {backoff!r}")
         if result_store is not None and not isinstance(result_store, ResultStore):
@@ -113,6 +118,7 @@ class Task:
         if self.store_result and result_store is None:
             raise ValidationError(f"task {self.name!r}: store_result=True needs a result_store")
         self.max_redeliveries = max_redeliveries
+        self.result_ttl = result_ttl
         self._wants_message = wants_message(function)
         self._deferred = threading.local()
         self.__doc__ = function.__doc__
@@ -123,7 +129,7 @@ class Task:
         kind = type(self).__name__
         return f"{kind}(name={self.name!r}, queue={self.queue!r}, mechanism={self.mechanism!r})"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the function directly, here and now."""
         return self.function(*args, **kwargs)
 
@@ -133,26 +139,6 @@ class Task:
         return TaskPolicy(max_retries=self.max_retries, max_redeliveries=self.max_redeliveries)
 
     # -- producing -----------------------------------------------------------------
-
-    def defer(self) -> Task:
-        """Make the next ``generate()`` (in this thread) build without submitting.
-
-        Deferrals stack, so ``t.defer().generate(callback=t.defer().generate())``
-        defers both calls: Python evaluates both ``defer()`` before either
-        ``generate()``.
-        """
-        self._deferred.count = getattr(self._deferred, "count", 0) + 1
-        return self
-
-    def cancel_defer(self) -> Task:
-        """Undo one pending ``defer()``."""
-        self._deferred.count = max(getattr(self._deferred, "count", 0) - 1, 0)
-        return self
-
-    @property
-    def deferred(self) -> bool:
-        """Whether the next ``generate()`` will skip submission."""
-        return bool(getattr(self._deferred, "count", 0))
 
     def _build(
         self,
@@ -179,7 +165,7 @@ class Task:
             kwargs=kwargs,
             metadata=metadata,
             store_result=self.store_result,
-            result_ttl=result_ttl,
+            result_ttl=self.result_ttl if result_ttl is None else result_ttl,
             timeout=self.timeout if timeout is None else timeout,
             delay=0 if delay is None else delay,
             previous_result=previous_result,
@@ -196,13 +182,13 @@ class Task:
         kwargs: dict[str, Any] | None = None,
         priority: int | None = None,
         metadata: Any = None,
-        result_ttl: int | None = None,
+        result_ttl: Duration | None = None,
         uuid: str | None = None,
-        delay: int | None = None,
+        delay: Duration | None = None,
         previous_result: Any = None,
         callback: Message | Sequence[Message] | None = None,
         queue: str | None = None,
-        timeout: int | None = None,
+        timeout: Duration | None = None,
         submit: bool = True,
         **aliases: Any,
     ) -> Message:
@@ -210,7 +196,8 @@ class Task:
 
         ``callback`` takes a message or a tuple of messages (nested into a
         chain). The returned message is the root, holding the whole chain
-        in ``callback_message_data``. Raises ``SerializationError`` (and
+        in ``callback_message_data``. ``delay``, ``timeout`` and ``result_ttl``
+        are milliseconds or ``timedelta``s. Raises ``SerializationError`` (and
         submits nothing) if the arguments cannot be encoded by the broker's
         backend.
         """
@@ -218,9 +205,13 @@ class Task:
             callback = aliases.pop("callback_message")
         if aliases:
             raise TypeError(f"generate() got unexpected keyword arguments: {', '.join(aliases)}")
-        _check_generate_bounds(priority, delay, result_ttl, timeout)
-        skip = self.deferred
-        self.cancel_defer()
+        # The same checks, and errors, as at task definition, before anything is built.
+        if priority is not None:
+            check_priority("priority", priority)
+        delay = check_optional_duration("delay", to_ms("delay", delay), 0)
+        result_ttl = check_optional_duration("result_ttl", to_ms("result_ttl", result_ttl), 1)
+        timeout = check_optional_duration("timeout", to_ms("timeout", timeout), 1)
+        skip = self._take_deferral()
         message = self._build(
             args,
             kwargs,
@@ -240,6 +231,26 @@ class Task:
             # Not submitted yet: still make bad arguments fail here, in the caller's code.
             self.broker.backend.encode(get_message_name(message), message.data)
         return message
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Message:
+        """Submit a call of this task: ``add.delay(1, b=2)`` is
+        ``add.generate(args=(1,), kwargs={"b": 2})``, checked against the
+        function's signature by a type checker. Returns the message."""
+        return self.generate(args=args, kwargs=kwargs)
+
+    def result(self, message: Message | str, timeout: Duration = 0, keep: bool = False) -> R:
+        """The result of ``message`` (or of the message with that uuid), typed as
+        the function's return type: ``ResultStore.get`` on this task's store.
+
+        Raises:
+            ValidationError: this task has no ``result_store``.
+            NotFoundError: no result (``timeout`` 0).
+            ResultTimeoutError: none within ``timeout``.
+        """
+        if self.result_store is None:
+            raise ValidationError(f"task {self.name!r} has no result_store to read results from")
+        value: R = self.result_store.get(message, timeout=timeout, keep=keep)
+        return value
 
     def _submit(self, message: Message) -> None:
         self.broker.submit(message)

@@ -16,6 +16,7 @@ import attrs
 
 from alsek import defaults
 from alsek.exceptions import ValidationError
+from alsek.pure.durations import to_ms
 from alsek.pure.validate import check_int
 
 
@@ -30,6 +31,23 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
             f"{'int' if bound else 'number'}, "
             f"got {value!r}"
         )
+
+
+# Durations may be given as ``timedelta``s; the records hold milliseconds.
+def _constant_ms(value: Any) -> Any:
+    return to_ms("backoff constant", value)
+
+
+def _factor_ms(value: Any) -> Any:
+    return to_ms("backoff factor", value)
+
+
+def _floor_ms(value: Any) -> Any:
+    return to_ms("backoff floor", value)
+
+
+def _ceiling_ms(value: Any) -> Any:
+    return to_ms("backoff ceiling", value)
 
 
 def _check_bounds(backoff: Backoff) -> None:
@@ -83,9 +101,13 @@ class Backoff:
 class ConstantBackoff(Backoff):
     """The same wait after every incident."""
 
-    constant: int = attrs.field(default=60_000, validator=_non_negative)
-    floor: int | None = attrs.field(default=60_000, validator=_non_negative)
-    ceiling: int | None = attrs.field(default=3_600_000, validator=_non_negative)
+    constant: int = attrs.field(default=60_000, converter=_constant_ms, validator=_non_negative)
+    floor: int | None = attrs.field(default=60_000, converter=_floor_ms, validator=_non_negative)
+    ceiling: int | None = attrs.field(
+        default=3_600_000,
+        converter=_ceiling_ms,
+        validator=_non_negative,
+    )
     zero_override: bool = True
 
     def __attrs_post_init__(self) -> None:
@@ -99,9 +121,11 @@ class ConstantBackoff(Backoff):
 class LinearBackoff(Backoff):
     """A wait of ``factor * incidents``."""
 
-    factor: int = attrs.field(default=10_000, validator=_non_negative)
-    floor: int | None = attrs.field(default=60_000, validator=_non_negative)
-    ceiling: int | None = attrs.field(default=3_600_000, validator=_non_negative)
+    factor: int = attrs.field(default=10_000, converter=_factor_ms, validator=_non_negative)
+    floor: int | None = attrs.field(default=60_000, converter=_floor_ms, validator=_non_negative)
+    ceiling: int | None = attrs.field(
+        default=3_600_000, converter=_ceiling_ms, validator=_non_negative
+    )
     zero_override: bool = True
 
     def __attrs_post_init__(self) -> None:
@@ -116,9 +140,13 @@ class ExponentialBackoff(Backoff):
     """A wait of ``factor * base ** incidents``."""
 
     base: int = attrs.field(default=4, validator=_non_negative)
-    factor: int = attrs.field(default=10_000, validator=_non_negative)
-    floor: int | None = attrs.field(default=60_000, validator=_non_negative)
-    ceiling: int | None = attrs.field(default=3_600_000, validator=_non_negative)
+    factor: int = attrs.field(default=10_000, converter=_factor_ms, validator=_non_negative)
+    floor: int | None = attrs.field(default=60_000, converter=_floor_ms, validator=_non_negative)
+    ceiling: int | None = attrs.field(
+        default=3_600_000,
+        converter=_ceiling_ms,
+        validator=_non_negative,
+    )
     zero_override: bool = True
 
     def __attrs_post_init__(self) -> None:

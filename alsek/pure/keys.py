@@ -6,6 +6,7 @@ Layout (kept from the original Alsek so existing data stays readable)::
     dlq:queues:{queue}:tasks:{task}:messages:{uuid}   its dead letter
     results:{uuid}                                    a result
     descendants:{progenitor}:{uuid}                   marks a descendant's result
+    descendants:{progenitor}                          (Redis) the set of those uuids
     locks:{name}:{slot}                               a lock slot
 """
 
@@ -96,6 +97,11 @@ def result_name(uuid: str) -> str:
 def descendant_marker_name(progenitor: str, uuid: str) -> str:
     """A marker saying ``uuid`` descends from ``progenitor`` and has a result."""
     return f"descendants:{progenitor}:{uuid}"
+
+
+def descendants_set_name(progenitor: str) -> str:
+    """The set of the direct descendants of ``progenitor`` (backends that keep sets)."""
+    return f"descendants:{progenitor}"
 
 
 def descendants_pattern(progenitor: str) -> str:

@@ -52,6 +52,11 @@ def check_duration(field: str, value: Any, lo: int = 0) -> int:
     return check_int(field, value, lo, defaults.MAX_DURATION_MS, DURATION_UNIT)
 
 
+def check_optional_duration(field: str, value: Any, lo: int = 0) -> int | None:
+    """``check_duration``, letting None through."""
+    return None if value is None else check_duration(field, value, lo)
+
+
 def check_priority(field: str, value: Any) -> int:
     """A priority: an int in ``[MIN_PRIORITY, MAX_PRIORITY]`` (Redis keeps scores as doubles)."""
     return check_int(field, value, defaults.MIN_PRIORITY, defaults.MAX_PRIORITY)

@@ -41,6 +41,15 @@ FACADES = {
         "JsonSerializer": "alsek.effects.serialization",
     },
     "alsek.storage.result": {"ResultStore": "alsek.effects.result"},
+    "alsek.testing": {
+        "MemoryBackend": "alsek.effects.memory",
+        "Drained": "alsek.effects.drain",
+        "Run": "alsek.effects.drain",
+        "eager": "alsek.effects.drain",
+        "fire": "alsek.effects.drain",
+        "fired_root": "alsek.effects.drain",
+        "run_until_idle": "alsek.effects.drain",
+    },
 }
 
 

@@ -38,7 +38,14 @@ from alsek.exceptions import (
     SerializationError,
     ValidationError,
 )
-from alsek.pure.keys import check_namespace, parse_message_name, subnamespace_pattern
+from alsek.pure.keys import (
+    check_namespace,
+    descendant_marker_name,
+    descendants_pattern,
+    parse_message_name,
+    subnamespace_pattern,
+    uuid_from_descendant_marker,
+)
 from alsek.pure.message import MECHANISMS
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -76,7 +83,7 @@ class ClaimBatch:
 
 @attrs.frozen
 class ResultWrite:
-    """A result to write once (``nx``) with its extra names (descendant markers)."""
+    """A result to write once (``nx``), with extra names written alongside (same ttl)."""
 
     name: str
     value: Any
@@ -321,6 +328,29 @@ class Backend(ABC):
             return False
         self.set(name, value, ttl=ttl)
         return True
+
+    # -- result descendants ---------------------------------------------------------
+
+    def add_descendant(self, progenitor: str, uuid: str, ttl: int | None = None) -> None:
+        """Record that the message ``uuid`` descends from ``progenitor`` (idempotent),
+        for ``ttl`` ms (None: until forgotten).
+
+        Generic form: one marker name per descendant, listed by a scan of
+        ``descendants:{progenitor}:*`` (on DiskCache an index range over its
+        keys). A backend whose scan walks the whole keyspace (Redis) keeps one
+        set per progenitor instead; it must answer ``descendants`` with every
+        uuid added and not yet expired or forgotten.
+        """
+        self.set(descendant_marker_name(progenitor, uuid), 1, ttl=ttl)
+
+    def descendants(self, progenitor: str) -> list[str]:
+        """The uuids recorded by ``add_descendant`` for ``progenitor`` (direct ones only)."""
+        return [uuid_from_descendant_marker(m) for m in self.scan(descendants_pattern(progenitor))]
+
+    def forget_descendants(self, progenitor: str) -> None:
+        """Drop every descendant link of ``progenitor``."""
+        for marker in list(self.scan(descendants_pattern(progenitor))):
+            self.delete(marker, missing_ok=True)
 
     # -- queue operations (generic: scans; overridden by indexed backends) ------
 

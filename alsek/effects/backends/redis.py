@@ -35,6 +35,7 @@ from alsek.exceptions import (
     ValidationError,
 )
 from alsek.pure.faults import redact_url
+from alsek.pure.keys import descendants_set_name
 from alsek.pure.ordering import ready_member
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -364,6 +365,31 @@ class RedisBackend(Backend):
             args += [entry.queue, entry.name, self.encode(entry.name, callback.value)]
             args += _entry_args(entry)
         return bool(self._run("SETTLE", *args, len(extra) // 2, *extra))
+
+    # -- result descendants ---------------------------------------------------------
+    # One set per progenitor: listing descendants never scans the keyspace.
+    # Its ttl follows the latest descendant added, so it outlives the results
+    # linked before (a progenitor's descendants share their task's ttl).
+
+    @_unavailable
+    def add_descendant(self, progenitor: str, uuid: str, ttl: int | None = None) -> None:
+        key = self.full_name(descendants_set_name(progenitor))
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.sadd(key, uuid)
+        if ttl is None:
+            pipe.persist(key)
+        else:
+            pipe.pexpire(key, ttl)
+        pipe.execute()
+
+    @_unavailable
+    def descendants(self, progenitor: str) -> list[str]:
+        members = self.conn.smembers(self.full_name(descendants_set_name(progenitor)))
+        return sorted(_text(member) for member in members)
+
+    @_unavailable
+    def forget_descendants(self, progenitor: str) -> None:
+        self.conn.delete(self.full_name(descendants_set_name(progenitor)))
 
     # -- queue operations --------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from alsek.effects.clock import monotonic_ms, monotonic_ns, utcnow_ms
 from alsek.effects.consumer import Consumer
@@ -50,7 +51,7 @@ class Completion:
     def __init__(
         self,
         slots: Slots,
-        tasks: Mapping[str, Task],
+        tasks: Mapping[str, Task[Any, Any]],
         consumer: Consumer,
         executor: Executor,
         observers: Observers,

@@ -51,7 +51,7 @@ from alsek.pure.ordering import queue_order
 log = logging.getLogger("alsek.worker")
 
 
-def broker_of(tasks: Sequence[Task]) -> Broker:
+def broker_of(tasks: Sequence[Task[Any, Any]]) -> Broker:
     """The broker every task uses (brokers on the same store and namespace count as one)."""
     brokers: dict[Any, Broker] = {}
     for task in tasks:
@@ -83,7 +83,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        tasks: Iterable[Task],
+        tasks: Iterable[Task[Any, Any]],
         queues: Sequence[str] | None = None,
         max_threads: int = defaults.DEFAULT_MAX_THREADS,
         max_processes: int | None = None,

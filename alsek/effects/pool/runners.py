@@ -21,7 +21,7 @@ class RunnerFactory:
     """Makes the thread runners of one pool (``hooks`` is set by the pool before the
     first) and, once, the context task processes start in."""
 
-    def __init__(self, tasks: Iterable[Task]) -> None:
+    def __init__(self, tasks: Iterable[Task[Any, Any]]) -> None:
         self.modules = task_modules([task.function.__module__ for task in tasks])
         self.hooks: Hooks | None = None
         self._context: Any = None

@@ -28,7 +28,7 @@ class Job:
     claim: Claim
     lease_expires: int
     message: Message | None = None
-    task: Task | None = None
+    task: Task[Any, Any] | None = None
     state: JobState = JobState.CLAIMED
     started_at: int | None = None
     deadline: int | None = None

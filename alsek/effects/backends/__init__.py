@@ -1,0 +1,1 @@
+"""Storage backends: the Backend base class, Redis, DiskCache, lazy clients."""

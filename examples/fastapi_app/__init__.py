@@ -1,0 +1,1 @@
+"""A FastAPI app that hands reports to Alsek workers (see docs/recipes/fastapi.md)."""
