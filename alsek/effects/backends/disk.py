@@ -20,7 +20,6 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
-from alsek.effects.backends import transfer
 from alsek.effects.backends.base import (
     Backend,
     ClaimBatch,
@@ -128,9 +127,8 @@ class DiskCacheBackend(Backend):
         where = self._where or (
             self._conn.directory if isinstance(self._conn, diskcache.Cache) else None
         )
-        if where is None:
-            return transfer.reopen_lazy_disk, (self._conn, self.namespace, self.serializer)
-        return transfer.reopen_disk, (str(where), self.namespace, self.serializer)
+        conn = self._conn if where is None else str(where)
+        return DiskCacheBackend, (conn, self.namespace, self.serializer)
 
     @staticmethod
     def _now(now: int, virtual: bool) -> int:

@@ -24,9 +24,9 @@ from alsek.effects.backends.base import (
     is_glob,
 )
 from alsek.effects.backends.lazy import LazyClient
-from alsek.effects.clock import new_token
 from alsek.effects.backends.redis_errors import new_retry
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
+from alsek.effects.clock import new_token
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
     DeserializationError,
@@ -102,7 +102,7 @@ class RedisBackend(Backend):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickles as how to reopen it (for task processes), not as live sockets."""
         recipe = transfer.redis_recipe(self._conn, self._url, self._from_url)
-        return transfer.reopen_redis, (recipe, self.namespace, self.serializer)
+        return _reopen, (recipe, self.namespace, self.serializer)
 
     @staticmethod
     def _connect(url: str | None) -> redis.Redis:
@@ -614,3 +614,8 @@ class RedisBackend(Backend):
                 "every queued message; use 'appendonly yes' with 'appendfsync always' or 'everysec'"
             )
         return warnings
+
+
+def _reopen(recipe: tuple[str, Any], namespace: str, serializer: Serializer) -> RedisBackend:
+    """A ``RedisBackend`` from how another process's one pickled itself."""
+    return RedisBackend(transfer.reopen_redis_client(recipe), namespace, serializer)

@@ -15,6 +15,20 @@ from typing import Any
 from alsek.exceptions import ValidationError
 
 
+def reopen_redis_client(recipe: tuple[str, Any]) -> Any:
+    """What ``RedisBackend`` is given again: a URL, a client on a fresh pool, or the
+    (picklable) lazy client."""
+    import redis
+
+    kind, value = recipe
+    if kind == "pool":
+        connection_class, kwargs = value
+        return redis.Redis(
+            connection_pool=redis.ConnectionPool(connection_class=connection_class, **kwargs)
+        )
+    return value
+
+
 def redis_recipe(conn: Any, url: str | None, from_url: bool) -> tuple[str, Any]:
     """How to reopen a Redis client: ``("url", url)`` or ``("pool", (class, kwargs))``."""
     import redis
@@ -43,36 +57,6 @@ def _picklable(value: Any) -> bool:
     except Exception:
         return False
     return True
-
-
-def reopen_redis(recipe: tuple[str, Any], namespace: str, serializer: Any) -> Any:
-    """A ``RedisBackend`` from ``redis_recipe``'s answer."""
-    import redis
-
-    from alsek.effects.backends.redis import RedisBackend
-
-    kind, value = recipe
-    if kind == "url":
-        return RedisBackend(value, namespace=namespace, serializer=serializer)
-    if kind == "pool":
-        connection_class, kwargs = value
-        pool = redis.ConnectionPool(connection_class=connection_class, **kwargs)
-        return RedisBackend(redis.Redis(connection_pool=pool), namespace, serializer)
-    return RedisBackend(value, namespace=namespace, serializer=serializer)
-
-
-def reopen_disk(directory: str, namespace: str, serializer: Any) -> Any:
-    """A ``DiskCacheBackend`` on ``directory``."""
-    from alsek.effects.backends.disk import DiskCacheBackend
-
-    return DiskCacheBackend(directory, namespace=namespace, serializer=serializer)
-
-
-def reopen_lazy_disk(conn: Any, namespace: str, serializer: Any) -> Any:
-    """A ``DiskCacheBackend`` on a (picklable) lazy client."""
-    from alsek.effects.backends.disk import DiskCacheBackend
-
-    return DiskCacheBackend(conn, namespace=namespace, serializer=serializer)
 
 
 def check_transferable(backend: Any) -> None:

@@ -66,7 +66,7 @@ class Mirror:
     def __init__(
         self,
         slots: Slots,
-        tasks: Mapping[str, Task],
+        tasks: Mapping[str, Task[Any, Any]],
         consumer: Consumer,
         executor: Executor,
         observers: Observers,
