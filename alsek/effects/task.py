@@ -170,7 +170,7 @@ class Task(Deferrable, Generic[P, R]):
             delay=0 if delay is None else delay,
             previous_result=previous_result,
             backoff_settings=None if self.backoff is None else self.backoff.settings,
-            mechanism=self.mechanism,  # type: ignore[arg-type]
+            mechanism=self.mechanism,
             priority=self.priority if priority is None else priority,
             **fields,
         )
