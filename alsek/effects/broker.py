@@ -294,3 +294,28 @@ class Broker:
     def parse_name(name: str) -> tuple[str, str, str]:
         """``(queue, task_name, uuid)`` of a message name."""
         return parse_message_name(name)
+
+    # -- operability (alsek.effects.backends.operations, alsek.effects.cancelling) --
+
+    def oldest_ready_age(self, queue: str) -> int | None:
+        """How long (ms) the oldest ready message of ``queue`` has been waiting to run
+        since it became ready (None: nothing is ready)."""
+        from alsek.effects.backends.operations import operations_for
+
+        return operations_for(self.backend).oldest_ready_age(
+            queue, self.clock.now(), virtual=self.virtual
+        )
+
+    def workers(self) -> list[Any]:
+        """The live worker pools' registry records (``alsek.pure.workers.WorkerRecord``)."""
+        from alsek.effects.inspection import live_workers
+
+        return live_workers(self)
+
+    def cancel(self, message_or_uuid: PureMessage | str) -> Any:
+        """Cancel a message: removed if it waits (ready or delayed), stopped by its pool
+        if it runs; either way recorded as cancelled and never retried. Returns an
+        ``alsek.pure.cancel.CancelResult``."""
+        from alsek.effects.cancelling import cancel
+
+        return cancel(self, message_or_uuid)

@@ -18,6 +18,7 @@ import threading
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms
 from alsek.effects.execution import Executor
+from alsek.effects.pool.cancels import Canceller
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
@@ -37,8 +38,16 @@ MAX_NAP_MS = 100
 class Monitor:
     """Renewals and thread timeouts for one pool (run ``run`` in a thread)."""
 
-    def __init__(self, slots: Slots, broker: Broker, executor: Executor, lease_ms: int) -> None:
+    def __init__(
+        self,
+        slots: Slots,
+        broker: Broker,
+        executor: Executor,
+        lease_ms: int,
+        canceller: Canceller | None = None,
+    ) -> None:
         self.slots = slots
+        self.canceller = canceller
         self.broker = broker
         self.executor = executor
         self.lease_ms = lease_ms
@@ -64,6 +73,8 @@ class Monitor:
                     self._renew(now)
                     next_renew, failures = now + every, 0
                 nap = min(next_renew, self._enforce_thread_timeouts(now), now + MAX_NAP_MS) - now
+                if self.canceller is not None:
+                    nap = min(nap, self.canceller.check(now) - now)
             except Exception as error:  # outages, server refusals, bugs of ours: never die
                 failures += 1
                 nap = int(policy.retry_renewal_after(failures, self.lease_ms) * _jitter())
