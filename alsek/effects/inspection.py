@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from alsek.effects.backends.operations import Place, operations_for
-from alsek.effects.broker import Broker
 from alsek.effects.failures import read_failure
 from alsek.effects.result import ResultStore
 from alsek.exceptions import DeserializationError, NotFoundError, ValidationError
@@ -25,6 +24,9 @@ from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.failure import FailureRecord
 from alsek.pure.keys import parse_message_name, result_name
 from alsek.pure.workers import WorkerRecord
+
+if TYPE_CHECKING:
+    from alsek.effects.broker import Broker
 
 
 @attrs.frozen

@@ -129,7 +129,7 @@ class WorkerPool:
             new_worker_id(token),
             self.queues,
             {"thread": capacity.max_threads, "process": capacity.max_processes},
-            self._busy,
+            self.busy,
         )
         self.observers.add(self.heartbeat)
         self.runners = RunnerFactory(self.tasks.values())
@@ -170,7 +170,8 @@ class WorkerPool:
         """This pool's id in the worker registry."""
         return self.heartbeat.worker_id
 
-    def _busy(self) -> dict[str, int]:
+    def busy(self) -> dict[str, int]:
+        """Slots in use per mechanism."""
         busy = {"thread": 0, "process": 0}
         for job in self.slots.live():
             busy[mechanism_of(job)] += 1
