@@ -118,6 +118,14 @@ def p_wait(ledger: str, seconds: float) -> str:
     return "waited"
 
 
+@task(placeholder, mechanism="process", backoff=NO_WAIT)
+def p_loaded(module: str) -> bool:
+    """Whether ``module`` is loaded in the task process."""
+    import sys
+
+    return module in sys.modules
+
+
 ALL = [
     p_echo,
     t_echo,
@@ -130,6 +138,7 @@ ALL = [
     t_fail,
     t_loop,
     p_wait,
+    p_loaded,
 ]
 
 
