@@ -119,3 +119,21 @@ def test_redis_reads_the_registry_from_its_index_and_prunes_it(redis_url: str) -
     wait_until(lambda: not client.exists("reg:workers:w1"), 10, "the key to expire")
     assert operations.workers() == []
     assert client.hkeys("reg:index:workers") == []  # the stale id was dropped
+
+
+@pytest.mark.usefixtures("bound")
+def test_a_stuck_thread_given_up_on_leaves_the_running_list(broker: Broker) -> None:
+    from alsek.effects.pool.events import Finished, Observer
+
+    finished: list[Finished] = []
+
+    class Collect(Observer):
+        def on_outcome(self, event: Finished) -> None:
+            finished.append(event)
+
+    message = wt.t_stuck.generate(args=(4,))
+    with WorkerPool(wt.ALL, max_threads=1, max_processes=0, observers=[Collect()]) as pool:
+        wait_until(lambda: bool(finished), 30, "the timeout to be recorded")
+        assert finished[0].message.uuid == message.uuid
+        assert type(finished[0].outcome).__name__ == "TimedOut"
+        assert pool.heartbeat.record().running == ()

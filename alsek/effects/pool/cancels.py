@@ -127,22 +127,34 @@ class Canceller:
             return
         # A thread stuck in C code never sees the exception: record the cancellation
         # ourselves and abandon the thread (as for a thread timeout).
-        if not self.slots.step(job, JobEvent.FINISH):
-            return
         log.error("%s ignored the stop; abandoning its thread", job.label)
-        outcome = Cancelled(RUNNING_REASON)
-        try:
-            assert job.task is not None and job.message is not None
-            effects = self.executor.decide(job.task, job.message, outcome)
-            self.executor.carry_out(job.task, job.message, effects, job.lease_expires)
-            event = Finished(
-                job.message, job.mechanism, outcome, effects, None, job.token, utcnow_ms()
-            )
-            self.observers.emit(event)
-        except Exception:
-            log.exception("could not record the cancellation of %s", job.label)
-        finally:
-            self.slots.step(job, JobEvent.RECORDED, worker_lost=True)
+        stopped = Cancelled(RUNNING_REASON)
+        finish_abandoned(self.slots, self.executor, self.observers, job, lambda: stopped)
+
+
+def finish_abandoned(
+    slots: Slots,
+    executor: Executor,
+    observers: Observers,
+    job: Job,
+    outcome_of: Callable[[], Outcome],
+) -> None:
+    """Record the outcome (``outcome_of()``, asked only if the job is still ours) of a
+    thread job whose thread is given up on (stuck past a timeout or a stop), tell the
+    observers, and free its slot without its thread."""
+    if not slots.step(job, JobEvent.FINISH):
+        return  # it finished after all
+    try:
+        assert job.task is not None and job.message is not None
+        outcome = outcome_of()
+        effects = executor.decide(job.task, job.message, outcome)
+        executor.carry_out(job.task, job.message, effects, job.lease_expires)
+        at = utcnow_ms()
+        observers.emit(Finished(job.message, job.mechanism, outcome, effects, None, job.token, at))
+    except Exception:
+        log.exception("could not record the outcome of %s", job.label)
+    finally:
+        slots.step(job, JobEvent.RECORDED, worker_lost=True)
 
 
 def no_review(job: Job, outcome: Outcome) -> Outcome:

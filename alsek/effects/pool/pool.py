@@ -150,7 +150,9 @@ class WorkerPool:
         )
         canceller = Canceller(self.slots, self.operations, executor, self.observers)
         self.completion.review = canceller.review
-        self.monitor = Monitor(self.slots, self.broker, executor, lease_ms, canceller)
+        self.monitor = Monitor(
+            self.slots, self.broker, executor, lease_ms, canceller, self.observers
+        )
         self.completion.on_thread_deadline = self.monitor.alarm
         self.completion.on_thread_end = self.monitor.check_starved
         self._thread: threading.Thread | None = None
