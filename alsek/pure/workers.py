@@ -70,31 +70,26 @@ class TaskStats:
         return self.succeeded + self.failed
 
 
-def claimed(stats: TaskStats) -> TaskStats:
-    """One more message of the task claimed."""
-    return attrs.evolve(stats, claimed=stats.claimed + 1)
-
-
-def started(stats: TaskStats, wait_ms: int) -> TaskStats:
-    """One more run started after waiting ``wait_ms`` since it became ready."""
-    return attrs.evolve(
-        stats, started=stats.started + 1, wait_ms_sum=stats.wait_ms_sum + max(wait_ms, 0)
-    )
-
-
-def finished(stats: TaskStats, succeeded: bool, run_ms: int | None) -> TaskStats:
-    """One more run ended (a success or not) after ``run_ms`` (None: not measured)."""
-    stats = attrs.evolve(
-        stats,
-        succeeded=stats.succeeded + (1 if succeeded else 0),
-        failed=stats.failed + (0 if succeeded else 1),
-    )
-    if run_ms is None:
-        return stats
-    buckets = list(stats.run_buckets)
-    buckets[bucket_of(run_ms)] += 1
-    return attrs.evolve(
-        stats, run_ms_sum=stats.run_ms_sum + max(run_ms, 0), run_buckets=tuple(buckets)
+def task_stats(
+    claimed: int,
+    started: int,
+    succeeded: int,
+    failed: int,
+    run_ms_sum: int,
+    wait_ms_sum: int,
+    run_buckets: tuple[int, ...],
+) -> TaskStats:
+    """A task's stats from raw tallies, checked: counts are non-negative, no more runs
+    finish than start, and the histogram has one bucket per bound plus one."""
+    counts = (claimed, started, succeeded, failed, run_ms_sum, wait_ms_sum, *run_buckets)
+    if min(counts, default=0) < 0:
+        raise ValueError(f"task statistics cannot be negative: {counts}")
+    if len(run_buckets) != len(RUN_BUCKETS_MS) + 1:
+        raise ValueError(f"a run-time histogram has {len(RUN_BUCKETS_MS) + 1} buckets")
+    if sum(run_buckets) > succeeded + failed:
+        raise ValueError("more runs measured than finished")
+    return TaskStats(
+        claimed, started, succeeded, failed, run_ms_sum, wait_ms_sum, tuple(run_buckets)
     )
 
 

@@ -29,6 +29,28 @@ from alsek.pure.outcome import Succeeded
 log = logging.getLogger("alsek.worker")
 
 
+class Tally:
+    """One task's running counts (mutable: updated on every event, under the lock)."""
+
+    __slots__ = ("buckets", "counts")
+
+    def __init__(self) -> None:
+        #: claimed, started, succeeded, failed, run_ms_sum, wait_ms_sum
+        self.counts = [0, 0, 0, 0, 0, 0]
+        self.buckets = [0] * (len(stats.RUN_BUCKETS_MS) + 1)
+
+    def finished(self, succeeded: bool, run_ms: int | None) -> None:
+        self.counts[2 if succeeded else 3] += 1
+        if run_ms is not None:
+            self.counts[4] += max(run_ms, 0)
+            self.buckets[stats.bucket_of(run_ms)] += 1
+
+    def freeze(self) -> stats.TaskStats:
+        claimed, started, succeeded, failed, run_ms, wait_ms = self.counts
+        buckets = tuple(self.buckets)
+        return stats.task_stats(claimed, started, succeeded, failed, run_ms, wait_ms, buckets)
+
+
 def new_worker_id(token: str) -> str:
     """A pool's id in the registry: host, pid and a random part."""
     return f"{socket.gethostname()}-{os.getpid()}-{token[:6]}"
@@ -66,7 +88,7 @@ class Heartbeat(Observer):
         self.ttl_ms = ttl_ms
         self.started_at = utcnow_ms()
         self.lock = threading.Lock()
-        self.tasks: dict[str, stats.TaskStats] = {}
+        self.tasks: dict[str, Tally] = {}
         self.running: dict[str, stats.RunningTask] = {}
         self.processed = 0
         self.failed = 0
@@ -77,8 +99,11 @@ class Heartbeat(Observer):
 
     # -- observing -----------------------------------------------------------------
 
-    def _update(self, task: str, change: Callable[[stats.TaskStats], stats.TaskStats]) -> None:
-        self.tasks[task] = change(self.tasks.get(task, stats.TaskStats()))
+    def _tally(self, task: str) -> Tally:
+        tally = self.tasks.get(task)
+        if tally is None:
+            tally = self.tasks[task] = Tally()
+        return tally
 
     def on_claimed(self, event: Claimed) -> None:
         try:
@@ -86,7 +111,7 @@ class Heartbeat(Observer):
         except ValidationError:
             return  # poison under a foreign key: it is dead-lettered, not run
         with self.lock:
-            self._update(task, stats.claimed)
+            self._tally(task).counts[0] += 1
 
     def on_started(self, event: Started) -> None:
         message = event.message
@@ -96,15 +121,15 @@ class Heartbeat(Observer):
         wait = event.at - message.ready_at
         with self.lock:
             self.running[message.lock or message.uuid] = running
-            self._update(message.task_name, lambda s: stats.started(s, wait))
+            counts = self._tally(message.task_name).counts
+            counts[1] += 1
+            counts[5] += max(wait, 0)
 
     def on_outcome(self, event: Finished) -> None:
         ok = isinstance(event.outcome, Succeeded)
         with self.lock:
             self.running.pop(event.token, None)
-            self._update(
-                event.message.task_name, lambda s: stats.finished(s, ok, event.duration_ms)
-            )
+            self._tally(event.message.task_name).finished(ok, event.duration_ms)
             self.processed += 1
             self.failed += 0 if ok else 1
 
@@ -133,7 +158,7 @@ class Heartbeat(Observer):
                 processed=self.processed,
                 failed=self.failed,
                 tasks_per_s=round(stats.per_second(self.throughput), 3),
-                tasks=dict(self.tasks),
+                tasks={task: tally.freeze() for task, tally in self.tasks.items()},
             )
 
     def beat(self) -> None:
