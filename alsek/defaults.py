@@ -30,6 +30,16 @@ DEFAULT_BATCH: Final = 16
 CONSUMER_BACKOFF_FACTOR: Final = 50
 CONSUMER_BACKOFF_FLOOR: Final = 50
 CONSUMER_BACKOFF_CEILING: Final = 500
+#: How long a message's last error is kept (``errors:{uuid}``, shown by ``inspect``).
+DEFAULT_ERROR_TTL_MS: Final = 7 * 24 * 3600 * 1000
+#: How often a worker pool refreshes its record in the worker registry, and how
+#: long that record outlives the last refresh (a pool that vanished drops out).
+HEARTBEAT_MS: Final = 2_000
+HEARTBEAT_TTL_MS: Final = 10_000
+#: How often a pool with running tasks checks whether any of them was cancelled.
+CANCEL_POLL_MS: Final = 250
+#: How long a request to stop a running message waits for a pool to act on it.
+CANCEL_REQUEST_TTL_MS: Final = 24 * 3600 * 1000
 #: Lower and upper bounds on a priority: Redis keeps scores as doubles.
 MIN_PRIORITY: Final = -(2**31)
 MAX_PRIORITY: Final = 2**31 - 1

@@ -102,8 +102,37 @@ class LockError(AlsekError):
     """A lock operation was used incorrectly."""
 
 
-class TaskFailedError(AlsekError):
-    """In test mode: a task ended in the dead letters (its reasons and traceback follow)."""
+class TaskCancelledError(AlsekError):
+    """Raised inside a running thread task whose message was cancelled."""
+
+
+class TaskFailedError(AlsekError, RuntimeError):
+    """The task of a message ended for good without a result: it failed, timed out,
+    crashed or was cancelled, and no retry follows.
+
+    Carries what went wrong: ``type_name``, ``error_message``, ``traceback`` (the
+    task's own, where there is one), ``attempts`` (runs that ended in an outcome)
+    and ``outcome`` (``failed``, ``timed_out``, ``crashed`` or ``cancelled``).
+    """
+
+    def __init__(
+        self,
+        uuid: str,
+        type_name: str,
+        error_message: str,
+        traceback: str = "",
+        attempts: int = 1,
+        outcome: str = "failed",
+    ) -> None:
+        self.uuid = uuid
+        self.type_name = type_name
+        self.error_message = error_message
+        self.traceback = traceback
+        self.attempts = attempts
+        self.outcome = outcome
+        what = f"{type_name}: {error_message}" if error_message else type_name
+        runs = f"{attempts} attempt{'' if attempts == 1 else 's'}"
+        super().__init__(f"message {uuid!r} {outcome.replace('_', ' ')} after {runs}: {what}")
 
 
 class StillBusyError(AlsekError):

@@ -1,31 +1,62 @@
 """The command line: ``alsek PACKAGE [options]`` starts a worker pool.
 
 ``alsek PACKAGE`` is short for ``alsek worker PACKAGE`` (also reachable as
-``python -m alsek worker PACKAGE``). Other commands: ``deadletters`` to
-list, inspect and re-submit dead letters, and ``simulate`` to predict a
-workload's behaviour.
+``python -m alsek worker PACKAGE``). Other commands, one module each:
+``status`` (queues and workers), ``inspect`` (one message), ``cancel``,
+``scheduler`` (run triggers), ``deadletters`` (list, show, re-submit and
+remove dead letters) and ``simulate`` (predict a workload's behaviour).
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import json
-import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from alsek import __version__, defaults
-from alsek.exceptions import AlsekError, BackendAuthError
+from alsek import __version__
+from alsek.cli.worker import worker
+from alsek.exceptions import AlsekError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+def _is_package(word: str) -> bool:
+    """Whether ``word`` names a file, a directory or an importable top-level module
+    (found without importing it)."""
+    if Path(word).exists():
+        return True
+    try:
+        sys.path.insert(0, str(Path.cwd()))
+        try:
+            return importlib.util.find_spec(word) is not None
+        finally:
+            sys.path.pop(0)
+    except (ImportError, ValueError):
+        return False
+
+
+def looks_like_a_command(word: str, commands: list[str]) -> bool:
+    """A word close to a command's name (``stauts``, ``deadletter``) that names no
+    package: a mistyped command, not a package to import."""
+    if any(c in word for c in "./\\") or word.startswith("-"):
+        return False
+    return bool(difflib.get_close_matches(word, commands, n=1, cutoff=0.6)) and not _is_package(
+        word
+    )
 
 
 class _DefaultToWorker(click.Group):
-    """A group where an unknown first word is a package for the ``worker`` command."""
+    """A group where an unknown first word is a package for the ``worker`` command,
+    unless it looks like a mistyped command (then click says "No such command")."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
+        word = args[0] if args else ""
+        unknown = bool(word) and not word.startswith("-") and word not in self.commands
+        # A mistyped command falls through to click's "No such command".
+        if unknown and not looks_like_a_command(word, list(self.commands)):
             args = ["worker", *args]
         return super().parse_args(ctx, args)
 
@@ -60,145 +91,9 @@ def main() -> None:
 
 
 def _tasks(package: str) -> list[Any]:
-    from alsek.effects.discovery import collect_tasks
+    from alsek.cli.target import collect
 
-    try:
-        return collect_tasks(package)
-    except AlsekError as error:
-        raise click.ClickException(str(error)) from None
-
-
-@main.command("worker")
-@click.argument("package")
-@click.option(
-    "-q",
-    "--queues",
-    default=None,
-    help="Comma-separated queues to consume, highest priority first "
-    "(default: the tasks' queues, alphabetically).",
-)
-@click.option(
-    "--max_threads",
-    "--max-threads",
-    "max_threads",
-    type=click.IntRange(min=0),
-    default=defaults.DEFAULT_MAX_THREADS,
-    show_default=True,
-    help="Most thread-mechanism tasks running at once.",
-)
-@click.option(
-    "--max_processes",
-    "--max-processes",
-    "max_processes",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Most process-mechanism tasks running at once (default: the CPU count).",
-)
-@click.option(
-    "--consumer_backoff_factor",
-    "--consumer-backoff-factor",
-    type=click.IntRange(min=0),
-    default=defaults.CONSUMER_BACKOFF_FACTOR,
-    show_default=True,
-    help="Consumer backoff: extra wait (ms) per consecutive empty pass.",
-)
-@click.option(
-    "--consumer_backoff_floor",
-    "--consumer-backoff-floor",
-    type=click.IntRange(min=0),
-    default=defaults.CONSUMER_BACKOFF_FLOOR,
-    show_default=True,
-    help="Consumer backoff: shortest wait (ms).",
-)
-@click.option(
-    "--consumer_backoff_ceiling",
-    "--consumer-backoff-ceiling",
-    type=click.IntRange(min=0),
-    default=defaults.CONSUMER_BACKOFF_CEILING,
-    show_default=True,
-    help="Consumer backoff: longest wait (ms) between passes.",
-)
-@click.option(
-    "--lease",
-    "lease_ms",
-    type=click.IntRange(min=100),
-    default=defaults.DEFAULT_LEASE_MS,
-    show_default=True,
-    help="Lease (ms) on a claimed message, renewed while it runs.",
-)
-@click.option(
-    "--grace",
-    "grace_ms",
-    type=click.IntRange(min=0),
-    default=defaults.DEFAULT_GRACE_MS,
-    show_default=True,
-    help="On SIGINT/SIGTERM, how long (ms) running tasks may finish.",
-)
-@click.option(
-    "--idle",
-    "idle_ms",
-    type=click.IntRange(min=1),
-    default=defaults.DEFAULT_IDLE_MS,
-    show_default=True,
-    help="How long (ms) an idle worker thread or process lives.",
-)
-@click.option(
-    "--log-level",
-    "--log_level",
-    "log_level",
-    default="INFO",
-    show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
-    help="Logging level.",
-)
-def worker(
-    package: str,
-    queues: str | None,
-    max_threads: int,
-    max_processes: int | None,
-    consumer_backoff_factor: int,
-    consumer_backoff_floor: int,
-    consumer_backoff_ceiling: int,
-    lease_ms: int,
-    grace_ms: int,
-    idle_ms: int,
-    log_level: str,
-) -> None:
-    """Start a worker pool for the tasks found in PACKAGE.
-
-    PACKAGE is a module (my_tasks), a file (my_tasks.py), a dotted path to a
-    nested module (my_project.my_tasks), or a directory scanned recursively
-    (my_project). Stops on SIGINT/SIGTERM after letting running tasks finish.
-    """
-    from alsek.effects.pool.pool import WorkerPool
-    from alsek.pure.backoff import LinearBackoff
-    from alsek.pure.ordering import parse_queues
-
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
-    tasks = _tasks(package)
-    try:
-        backoff = LinearBackoff(
-            factor=consumer_backoff_factor,
-            floor=consumer_backoff_floor,
-            ceiling=consumer_backoff_ceiling,
-            zero_override=False,
-        )
-        pool = WorkerPool(
-            tasks,
-            queues=parse_queues(queues),
-            max_threads=max_threads,
-            max_processes=max_processes,
-            backoff=backoff,
-            lease_ms=lease_ms,
-            grace_ms=grace_ms,
-            idle_ms=idle_ms,
-        )
-    except AlsekError as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        pool.run()
-    except BackendAuthError as error:  # refused credentials: no retry will help
-        raise click.ClickException(str(error)) from None
+    return collect(package)
 
 
 @main.group("deadletters")
@@ -273,6 +168,22 @@ def deadletters_remove(broker: Any, uuids: tuple[str, ...]) -> None:
         except AlsekError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"removed {uuid}")
+
+
+def _mount() -> None:
+    from alsek.cli.cancel import cancel
+    from alsek.cli.inspection import inspect_message
+    from alsek.cli.scheduler import scheduler
+    from alsek.cli.status import status
+
+    main.add_command(worker, "worker")
+    main.add_command(status, "status")
+    main.add_command(inspect_message, "inspect")
+    main.add_command(cancel, "cancel")
+    main.add_command(scheduler, "scheduler")
+
+
+_mount()
 
 
 def _mount_simulator() -> None:

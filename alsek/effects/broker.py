@@ -19,6 +19,7 @@ from alsek.effects.clock import Clock, is_virtual, system_clock
 from alsek.effects.message import Message
 from alsek.exceptions import LeaseLostError, MessageExistsError, NotFoundError, ValidationError
 from alsek.pure import codec, transitions
+from alsek.pure.cancel import CancelResult
 from alsek.pure.dead_letter import DeadLetterRecord, record_for, resubmission
 from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import (
@@ -30,6 +31,7 @@ from alsek.pure.keys import (
 )
 from alsek.pure.message import Message as PureMessage
 from alsek.pure.queue_model import DeliveryChange, entry_for
+from alsek.pure.workers import WorkerRecord
 
 log = logging.getLogger(__name__)
 
@@ -298,3 +300,28 @@ class Broker:
     def parse_name(name: str) -> tuple[str, str, str]:
         """``(queue, task_name, uuid)`` of a message name."""
         return parse_message_name(name)
+
+    # -- operability (alsek.effects.backends.operations, alsek.effects.cancelling) --
+
+    def oldest_ready_age(self, queue: str) -> int | None:
+        """How long (ms) the oldest ready message of ``queue`` has been waiting to run
+        since it became ready (None: nothing is ready)."""
+        from alsek.effects.backends.operations_for import operations_for
+
+        return operations_for(self.backend).oldest_ready_age(
+            queue, self.clock.now(), virtual=self.virtual
+        )
+
+    def workers(self) -> list[WorkerRecord]:
+        """The live worker pools' registry records (``alsek.pure.workers.WorkerRecord``)."""
+        from alsek.effects.inspection import live_workers
+
+        return live_workers(self)
+
+    def cancel(self, message_or_uuid: PureMessage | str) -> CancelResult:
+        """Cancel a message: removed if it waits (ready or delayed), stopped by the pool
+        running it (on any host) if it runs; either way recorded as cancelled and never
+        retried. Returns what was done (``REMOVED``, ``REQUESTED`` or ``NOT_FOUND``)."""
+        from alsek.effects.cancelling import cancel
+
+        return cancel(self, message_or_uuid)

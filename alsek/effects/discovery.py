@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import sys
 from pathlib import Path
@@ -13,11 +14,25 @@ from alsek.effects.task import Task
 from alsek.exceptions import DiscoveryError
 
 
-def _import(name: str) -> ModuleType:
+def _origin(name: str) -> str | None:
+    """The file module ``name`` would be loaded from (None: unknown), without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return None if spec is None else spec.origin
+
+
+def _import(name: str, where: Path | str | None = None) -> ModuleType:
+    """Import ``name``; a failure names the file and the error, whatever raised."""
     try:
         return importlib.import_module(name)
-    except ImportError as error:
-        raise DiscoveryError(f"cannot import {name!r}: {error}") from error
+    except Exception as error:
+        where = where or _origin(name)
+        place = f" ({where})" if where else ""
+        raise DiscoveryError(
+            f"cannot import {name!r}{place}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _walk(package: ModuleType) -> list[ModuleType]:
@@ -25,7 +40,11 @@ def _walk(package: ModuleType) -> list[ModuleType]:
     path = getattr(package, "__path__", None)
     if path is None:
         return modules
-    for info in pkgutil.walk_packages(path, prefix=package.__name__ + "."):
+
+    def failed(name: str) -> None:
+        _import(name)  # re-raises the package's own import error, with its file
+
+    for info in pkgutil.walk_packages(path, prefix=package.__name__ + ".", onerror=failed):
         modules.append(_import(info.name))
     return modules
 
@@ -42,7 +61,7 @@ def _modules_in_directory(directory: Path) -> list[ModuleType]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         name = ".".join(p for p in relative.parts if p != "__init__") or directory.name
-        modules.append(_import(name))
+        modules.append(_import(name, file))
     return modules
 
 
@@ -61,7 +80,21 @@ def import_target(target: str) -> list[ModuleType]:
         return _walk(_import(path.stem))
     if path.is_dir():
         return _modules_in_directory(path)
+    if _is_missing(target):
+        raise DiscoveryError(
+            f"cannot import {target!r}: it is neither an importable module nor a file or "
+            f"directory here ({Path.cwd()})"
+        )
     return _walk(_import(target))
+
+
+def _is_missing(target: str) -> bool:
+    """Whether the top-level module of ``target`` cannot be found at all."""
+    top = target.split(".", 1)[0]
+    try:
+        return bool(top) and importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return True
 
 
 def collect_tasks(target: str) -> list[Task[Any, Any]]:

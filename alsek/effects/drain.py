@@ -100,8 +100,14 @@ class Drained:
             return self
         lines = [f"{d.message.summary}: {d.reason}" for d in dead]
         failures = [r.outcome for r in self.runs if isinstance(r.outcome, Failed)]
-        trace = f"\n\nlast traceback:\n{failures[-1].error.traceback}" if failures else ""
-        raise TaskFailedError("dead-lettered:\n" + "\n".join(lines) + trace)
+        last = failures[-1].error if failures else None
+        raise TaskFailedError(
+            dead[-1].message.uuid,
+            last.type_name if last is not None else "DeadLettered",
+            "dead-lettered:\n" + "\n".join(lines),
+            traceback=last.traceback if last is not None else "",
+            attempts=dead[-1].message.retries + 1,
+        )
 
 
 def _claim(broker: Broker, consumer: Consumer, now: int, skip_delays: bool) -> ClaimBatch:

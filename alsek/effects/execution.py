@@ -16,8 +16,9 @@ from alsek.effects.interpreter import Interpreter, Report
 from alsek.effects.message import Message
 from alsek.effects.registry import lookup
 from alsek.effects.task import Task
-from alsek.pure.decisions import DeadLetter, Effect, Reschedule, decide, decide_on_claim, reject
-from alsek.pure.outcome import Crashed, Failed, Outcome, Succeeded, TimedOut
+from alsek.effects.task_log import log_outcome
+from alsek.pure.decisions import DeadLetter, Effect, decide, decide_on_claim, reject
+from alsek.pure.outcome import Outcome
 
 log = logging.getLogger("alsek.worker")
 
@@ -94,33 +95,10 @@ class Executor:
         return self.finish(task, message, outcome, self.broker.clock.now() - start)
 
     @staticmethod
-    def _log(message: Message, outcome: Outcome, effects: Any, duration_ms: int | None) -> None:
-        took = "" if duration_ms is None else f" in {duration_ms} ms"
-        last = effects[-1]
-        if isinstance(outcome, Succeeded):
-            if log.isEnabledFor(logging.INFO):
-                log.info("ok %s%s", message.summary, took)
-            return
-        if isinstance(outcome, Failed):
-            what = f"failed{took}: {outcome.error.summary}"
-        elif isinstance(outcome, TimedOut):
-            what = f"timed out after {outcome.timeout} ms"
-        elif isinstance(outcome, Crashed):
-            what = f"crashed: {outcome.detail}"
-        else:  # pragma: no cover - the Outcome union is closed
-            what = repr(outcome)
-        if isinstance(last, Reschedule) and last.kind == "retry":
-            log.warning(
-                "%s %s; retry %d in %d ms",
-                message.summary,
-                what,
-                last.message.retries,
-                last.message.delay,
-            )
-        elif isinstance(last, Reschedule):
-            log.warning("%s %s; redelivering", message.summary, what)
-        else:
-            log.warning("%s %s", message.summary, what)
+    def _log(
+        message: Message, outcome: Outcome, effects: tuple[Effect, ...], duration_ms: int | None
+    ) -> None:
+        log_outcome(message, outcome, effects, duration_ms)
 
 
 def run_message(message: Message, broker: Broker | None = None) -> Report:

@@ -19,17 +19,22 @@ import attrs
 from alsek.effects.backends.base import ResultWrite
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms
+from alsek.effects.failures import write_failure
 from alsek.effects.result import ResultStore
 from alsek.exceptions import BackendUnavailableError, MessageExistsError, SerializationError
+from alsek.pure.cancel import cancel_marker_name
 from alsek.pure.dead_letter import record_for
 from alsek.pure.decisions import (
     Ack,
+    Cancel,
     DeadLetter,
     Effect,
+    RecordFailure,
     Reschedule,
     StoreResult,
     SubmitCallback,
 )
+from alsek.pure.failure import failure_record
 from alsek.pure.keys import get_message_name
 from alsek.pure.message import Message
 
@@ -165,6 +170,16 @@ class Interpreter:
                 if not ok:
                     return self._lost(effect.message)
                 log.error("dead-lettered %s: %s", effect.message.summary, effect.reason)
+            elif isinstance(effect, RecordFailure):
+                self._record_failure(effect, result_store)
+            elif isinstance(effect, Cancel):
+                if not persist(
+                    lambda e=effect: self.broker.ack(e.message),  # type: ignore[misc]
+                    f"removing cancelled {effect.message.summary}",
+                    self.patience_ms,
+                ):
+                    return self._lost(effect.message)
+                self._forget_cancel_request(effect.message)
             else:  # pragma: no cover - the Effect union is closed
                 raise TypeError(f"unknown effect {effect!r} at position {position}")
         return Report(True)
@@ -222,6 +237,36 @@ class Interpreter:
             self.patience_ms,
         )
         return Report(True) if ok else self._lost(message)
+
+    def _record_failure(self, effect: RecordFailure, result_store: ResultStore | None) -> None:
+        """Keep the run's error where ``inspect`` and the result's readers look; never
+        raises (the outcome itself matters more than its description)."""
+        record = failure_record(effect)
+        backends = [self.broker.backend]
+        if (
+            effect.final
+            and result_store is not None
+            and effect.message.store_result
+            and result_store.backend.identity() != self.broker.backend.identity()
+        ):
+            backends.append(result_store.backend)
+        for backend in backends:
+            try:
+                persist(
+                    lambda b=backend: write_failure(b, record),  # type: ignore[misc]
+                    f"recording the error of {effect.message.summary}",
+                    self.patience_ms,
+                )
+            except Exception as error:
+                log.warning("could not record the error of %s (%s)", effect.message.summary, error)
+
+    def _forget_cancel_request(self, message: Message) -> None:
+        try:
+            self.broker.backend.delete(
+                cancel_marker_name(get_message_name(message)), missing_ok=True
+            )
+        except Exception as error:  # it expires on its own
+            log.debug("could not clear the cancel request of %s: %s", message.summary, error)
 
     def _submit_callback(self, message: Message) -> None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from alsek.effects.backends.base import Backend, ResultWrite
 from alsek.effects.clock import Clock, system_clock
+from alsek.effects.failures import failed_error, read_failure
 from alsek.exceptions import NotFoundError, ResultTimeoutError, ValidationError
 from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import result_name
@@ -32,6 +33,10 @@ from alsek.pure.validate import check_duration
 
 #: A message, or the uuid of one: what the read methods accept.
 MessageOrUuid = Message | str
+
+#: While waiting for a result, how often to look for a recorded failure (ms);
+#: recording one also wakes the wait where the backend can signal it.
+FAILURE_CHECK_MS = 250
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +179,10 @@ class ResultStore:
             with_timestamp: alias of ``with_metadata``.
 
         Raises:
+            TaskFailedError: (without ``descendants``) the task ended for good
+                without a result (failed, timed out, crashed or was
+                cancelled, with no retry to come); it carries the error's
+                type, message and traceback and the number of attempts.
             ResultTimeoutError: nothing arrived within ``timeout``.
             NotFoundError: ``timeout`` is 0 and there is no result.
         """
@@ -191,10 +200,28 @@ class ResultStore:
             if not keep:
                 self.delete(uuid, descendants=True, missing_ok=True)
             return records if with_metadata else [r["result"] for r in records]
-        record = self.backend.wait_for_value(result_name(uuid), timeout, delete=not keep)
-        if record is None:
-            self._missing(message, timeout)
+        record = self._wait_for_result(message, uuid, timeout, delete=not keep)
         return _public(record) if with_metadata else record["result"]
+
+    def _wait_for_result(
+        self, message: MessageOrUuid, uuid: str, timeout: int, delete: bool
+    ) -> Any:
+        """The stored record of ``uuid``'s result, waiting up to ``timeout`` ms; a
+        final failure recorded meanwhile ends the wait with ``TaskFailedError``."""
+        name = result_name(uuid)
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            remaining = max(int((deadline - time.monotonic()) * 1000), 0)
+            record = self.backend.wait_for_value(
+                name, min(remaining, FAILURE_CHECK_MS), delete=delete
+            )
+            if record is not None:
+                return record
+            failure = read_failure(self.backend, uuid)
+            if failure is not None and failure.final:
+                raise failed_error(failure)
+            if time.monotonic() >= deadline:
+                self._missing(message, timeout)
 
     def _wait_any(self, uuid: str, timeout: int) -> None:
         deadline = self.clock.now() + timeout

@@ -20,7 +20,7 @@ from alsek.effects.message import Message
 from alsek.effects.registry import register
 from alsek.effects.result import ResultStore
 from alsek.effects.signature import check_sync, wants_message
-from alsek.exceptions import TaskTimeoutError, ValidationError
+from alsek.exceptions import TaskCancelledError, TaskTimeoutError, ValidationError
 from alsek.pure.backoff import Backoff, ExponentialBackoff
 from alsek.pure.callbacks import attach, has_callback
 from alsek.pure.durations import Duration, to_ms
@@ -287,8 +287,8 @@ class Task(Deferrable, Generic[P, R]):
         """Run ``message`` and report what happened, hooks' answers included."""
         try:
             result = self.execute(message)
-        except TaskTimeoutError:
-            raise  # raised into the thread by the pool's watchdog: it reports TimedOut
+        except (TaskTimeoutError, TaskCancelledError):
+            raise  # raised into the thread by the pool's monitor: it reports the outcome
         except Exception as error:
             return self.failed(message, error)
         try:

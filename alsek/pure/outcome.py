@@ -44,10 +44,12 @@ class Failed:
 
 @attrs.frozen
 class TimedOut:
-    """The task ran past its ``timeout`` and was stopped."""
+    """The task ran past its ``timeout`` and was stopped (``traceback``: where a thread
+    task was when it was interrupted; empty for a terminated process)."""
 
     timeout: int
     retry_approved: bool
+    traceback: str = ""
 
 
 @attrs.frozen
@@ -57,4 +59,44 @@ class Crashed:
     detail: str
 
 
-Outcome = Succeeded | Failed | TimedOut | Crashed
+@attrs.frozen
+class Cancelled:
+    """Someone asked for the message to stop (``Broker.cancel``); it is never retried."""
+
+    reason: str = "cancelled"
+
+
+Outcome = Succeeded | Failed | TimedOut | Crashed | Cancelled
+
+#: The name of each outcome kind, as logs, metrics and records spell it.
+OUTCOME_NAMES: dict[type, str] = {
+    Succeeded: "succeeded",
+    Failed: "failed",
+    TimedOut: "timed_out",
+    Crashed: "crashed",
+    Cancelled: "cancelled",
+}
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """``'succeeded'``, ``'failed'``, ``'timed_out'``, ``'crashed'`` or ``'cancelled'``."""
+    return OUTCOME_NAMES[type(outcome)]
+
+
+def failure_of(outcome: Outcome) -> ErrorInfo | None:
+    """What went wrong, as an error description (None for a success).
+
+    A timeout reads as ``TaskTimeoutError``, a crash as ``TaskCrashedError`` and a
+    cancellation as ``TaskCancelledError``, so every failure has a type, a message
+    and (where one exists) a traceback.
+    """
+    if isinstance(outcome, Failed):
+        return outcome.error
+    if isinstance(outcome, TimedOut):
+        text = f"timed out after {outcome.timeout} ms"
+        return ErrorInfo("TaskTimeoutError", text, outcome.traceback)
+    if isinstance(outcome, Crashed):
+        return ErrorInfo("TaskCrashedError", outcome.detail)
+    if isinstance(outcome, Cancelled):
+        return ErrorInfo("TaskCancelledError", outcome.reason)
+    return None

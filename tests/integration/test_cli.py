@@ -73,7 +73,7 @@ def run_one(tmp_path: Path, redis_url: str, target: str, task_name: str) -> str:
         result = store.get(message, timeout=30_000)
     finally:
         output = stop(worker)
-    assert f"ok {message.summary}" in output
+    assert f"{task_name} {message.uuid[-8:]} succeeded in " in output
     return str(result)
 
 
@@ -241,7 +241,7 @@ def test_logs_say_what_the_pool_does(tmp_path: Path, redis_url: str) -> None:
     finally:
         output = stop(worker)
     assert "INFO alsek.worker: started WorkerPool" in output
-    assert "ok Message(" in output and "task='fine') in " in output
+    assert " INFO alsek.task: fine " in output and " succeeded in " in output
     assert "RuntimeError: kaboom; retry 1 in 100 ms" in output
     assert "timed out after 300 ms" in output
     assert "ERROR alsek.outcome: dead-lettered" in output

@@ -26,7 +26,7 @@ from alsek.pure.backoff import (
 from alsek.pure.callbacks import attach
 from alsek.pure.capacity import Capacity, Load
 from alsek.pure.message import MECHANISMS, Message
-from alsek.pure.outcome import Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
+from alsek.pure.outcome import Cancelled, Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
 from alsek.pure.policy import TaskPolicy
 from alsek.pure.queue_model import IndexEntry
 
@@ -224,9 +224,15 @@ error_infos = st.builds(
 )
 succeeded = st.builds(Succeeded, result=json_values, callback_approved=st.booleans())
 failed = st.builds(Failed, error=error_infos, retry_approved=st.booleans())
-timed_out = st.builds(TimedOut, timeout=st.integers(1, 10**8), retry_approved=st.booleans())
+timed_out = st.builds(
+    TimedOut,
+    timeout=st.integers(1, 10**8),
+    retry_approved=st.booleans(),
+    traceback=st.text(max_size=20),
+)
 crashed = st.builds(Crashed, detail=st.text(max_size=20))
-outcomes: st.SearchStrategy[Outcome] = st.one_of(succeeded, failed, timed_out, crashed)
+cancelled = st.builds(Cancelled, reason=st.text(min_size=1, max_size=20))
+outcomes: st.SearchStrategy[Outcome] = st.one_of(succeeded, failed, timed_out, crashed, cancelled)
 
 policies = st.builds(
     TaskPolicy,

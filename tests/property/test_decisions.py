@@ -14,8 +14,10 @@ from alsek.pure.backoff import backoff_from_settings
 from alsek.pure.callbacks import attach, has_callback
 from alsek.pure.decisions import (
     Ack,
+    Cancel,
     DeadLetter,
     Effect,
+    RecordFailure,
     Reschedule,
     StoreResult,
     SubmitCallback,
@@ -24,11 +26,21 @@ from alsek.pure.decisions import (
     reject,
 )
 from alsek.pure.message import Message
-from alsek.pure.outcome import Crashed, Failed, Outcome, Succeeded, TimedOut
+from alsek.pure.outcome import (
+    Cancelled,
+    Crashed,
+    Failed,
+    Outcome,
+    Succeeded,
+    TimedOut,
+    failure_of,
+    outcome_name,
+)
 from alsek.pure.policy import TaskPolicy, default_should_retry
 from tests.property.strategies import (
     MAX_TIME,
     backoffs,
+    cancelled,
     crashed,
     failed,
     heavy,
@@ -42,7 +54,7 @@ from tests.property.strategies import (
 )
 
 nows = st.integers(min_value=0, max_value=MAX_TIME)
-TERMINAL = (Ack, Reschedule, DeadLetter)
+TERMINAL = (Ack, Reschedule, DeadLetter, Cancel)
 
 
 _small = small_messages()
@@ -96,8 +108,41 @@ def test_exactly_one_terminal_effect_and_it_is_last(
         if not isinstance(effect, SubmitCallback)
     )
     if not isinstance(outcome, Succeeded):
-        assert effects == (terminal,)
+        assert len(effects) == 2 and isinstance(effects[0], RecordFailure)
         assert not isinstance(terminal, Ack)
+
+
+def outcome_of_failure(effects: tuple[Effect, ...]) -> tuple[RecordFailure, Effect]:
+    """The failure record and the terminal effect that follow anything but a success."""
+    record, terminal = effects
+    assert isinstance(record, RecordFailure)
+    return record, terminal
+
+
+@heavy
+@given(chained_messages(), policies, st.one_of(failed, timed_out, crashed, cancelled), nows)
+def test_every_failure_is_recorded_with_its_error_and_whether_it_is_final(
+    message: Message, policy: TaskPolicy, outcome: Outcome, now: int
+) -> None:
+    record, terminal = outcome_of_failure(decide(message, policy, outcome, now))
+    assert record.message == message and record.at == now
+    assert record.error == failure_of(outcome)
+    assert record.outcome == outcome_name(outcome)
+    assert record.attempts == message.retries + 1
+    # Final exactly when nothing will run the message again.
+    assert record.final is (not isinstance(terminal, Reschedule))
+
+
+@heavy
+@given(chained_messages(), policies, cancelled, nows)
+def test_a_cancelled_message_is_removed_and_never_retried(
+    message: Message, policy: TaskPolicy, outcome: Cancelled, now: int
+) -> None:
+    record, terminal = outcome_of_failure(decide(message, policy, outcome, now))
+    assert terminal == Cancel(message, outcome.reason, now)
+    assert record.final and record.outcome == "cancelled"
+    assert record.error.type_name == "TaskCancelledError"
+    assert record.error.message == outcome.reason
 
 
 @heavy
@@ -128,7 +173,7 @@ def test_success(message: Message, policy: TaskPolicy, outcome: Succeeded, now: 
 
 
 @heavy
-@given(chained_messages(), policies, st.one_of(failed, timed_out, crashed), nows)
+@given(chained_messages(), policies, st.one_of(failed, timed_out, crashed, cancelled), nows)
 def test_no_result_and_no_callback_without_success(
     message: Message, policy: TaskPolicy, outcome: Outcome, now: int
 ) -> None:
@@ -141,7 +186,7 @@ def test_no_result_and_no_callback_without_success(
 def test_failure_retries_with_backoff_or_dead_letters(
     message: Message, policy: TaskPolicy, outcome: Failed | TimedOut, now: int
 ) -> None:
-    (effect,) = decide(message, policy, outcome, now)
+    _, effect = outcome_of_failure(decide(message, policy, outcome, now))
     if outcome.retry_approved:
         assert isinstance(effect, Reschedule) and effect.kind == "retry"
         new = effect.message
@@ -166,7 +211,7 @@ def test_failure_retries_with_backoff_or_dead_letters(
 def test_crash_redelivers_until_the_limit(
     message: Message, policy: TaskPolicy, outcome: Crashed, now: int
 ) -> None:
-    (effect,) = decide(message, policy, outcome, now)
+    _, effect = outcome_of_failure(decide(message, policy, outcome, now))
     if message.deliveries <= policy.max_redeliveries:
         assert isinstance(effect, Reschedule) and effect.kind == "redeliver"
         again = effect.message
@@ -202,7 +247,7 @@ def test_claim_check_and_crash_outcome_agree(deliveries: int, limit: int, now: i
     """A message whose crash was observed is never run again past the limit."""
     message = Message(task_name="t", uuid="u", created_at=0, deliveries=deliveries)
     policy = TaskPolicy(max_redeliveries=limit)
-    (effect,) = decide(message, policy, Crashed("lost"), now)
+    _, effect = outcome_of_failure(decide(message, policy, Crashed("lost"), now))
     if isinstance(effect, Reschedule):
         # The redelivered message is claimed with one more delivery: it may run.
         claimed_again = attrs.evolve(effect.message, deliveries=deliveries + 1)

@@ -88,15 +88,22 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class Worker:
-    """``python -m alsek worker TARGET ...`` running in a subprocess."""
+    """``python -m alsek worker TARGET ...`` (or another long-running ``command``)
+    running in a subprocess."""
 
     def __init__(
-        self, cwd: Path, target: str, args: Sequence[str], env: dict[str, str], log: Path
+        self,
+        cwd: Path,
+        target: str,
+        args: Sequence[str],
+        env: dict[str, str],
+        log: Path,
+        command: str = "worker",
     ) -> None:
         self.log = log
         self.handle = open(log, "ab")  # noqa: SIM115 - closed in wait()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "alsek", "worker", target, *args],
+            [sys.executable, "-m", "alsek", command, target, *args],
             cwd=cwd,
             env=env,
             stdout=self.handle,

@@ -98,7 +98,48 @@ def t_fail(ledger: str) -> None:
     raise ValueError("always fails")
 
 
-ALL = [p_echo, t_echo, p_ledger, t_ledger, p_sleep, t_spin, t_stuck, p_crash, t_fail]
+@task(placeholder, mechanism="thread", timeout=120_000, max_retries=3, backoff=NO_WAIT)
+def t_loop(ledger: str, seconds: float) -> str:
+    """Runs Python bytecode for ``seconds`` (an asynchronous exception lands at once)."""
+    record(ledger, "start")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(100))
+    record(ledger, "end")
+    return "looped"
+
+
+@task(placeholder, mechanism="process", timeout=120_000, max_retries=3, backoff=NO_WAIT)
+def p_wait(ledger: str, seconds: float) -> str:
+    """Sleeps ``seconds`` in a task process."""
+    record(ledger, f"start {os.getpid()}")
+    time.sleep(seconds)
+    record(ledger, "end")
+    return "waited"
+
+
+@task(placeholder, mechanism="process", backoff=NO_WAIT)
+def p_loaded(module: str) -> bool:
+    """Whether ``module`` is loaded in the task process."""
+    import sys
+
+    return module in sys.modules
+
+
+ALL = [
+    p_echo,
+    t_echo,
+    p_ledger,
+    t_ledger,
+    p_sleep,
+    t_spin,
+    t_stuck,
+    p_crash,
+    t_fail,
+    t_loop,
+    p_wait,
+    p_loaded,
+]
 
 
 def bind(broker: Broker, result_store: ResultStore | None = None) -> None:

@@ -69,6 +69,9 @@ class Completion:
         self.on_thread_deadline: Callable[[int], None] = lambda deadline: None
         #: Called when a thread task ends, before its outcome is recorded.
         self.on_thread_end: Callable[[Job], None] = lambda job: None
+        #: Reads a job's outcome before it is recorded (a cancelled job's crash is
+        #: its cancellation: ``cancels.Canceller.review``).
+        self.review: Callable[[Job, Outcome], Outcome] = lambda job, outcome: outcome
 
     def hooks(self) -> Hooks:
         """What a runner is given."""
@@ -117,6 +120,7 @@ class Completion:
             return None  # the watchdog finished it, or it was let go: not ours to record
         if job.mechanism == "thread":
             self.on_thread_end(job)
+        outcome = self.review(job, outcome)
         follower: Job | None = None
         try:
             if duration_ms is None and job.started_at is not None:

@@ -17,13 +17,14 @@ import threading
 
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms
+from alsek.effects.events import Observers
 from alsek.effects.execution import Executor
+from alsek.effects.pool.cancels import Canceller, finish_abandoned
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
-from alsek.pure.lifecycle import JobEvent
 from alsek.pure.timing import renew_interval
 
 log = logging.getLogger("alsek.worker")
@@ -37,8 +38,18 @@ MAX_NAP_MS = 100
 class Monitor:
     """Renewals and thread timeouts for one pool (run ``run`` in a thread)."""
 
-    def __init__(self, slots: Slots, broker: Broker, executor: Executor, lease_ms: int) -> None:
+    def __init__(
+        self,
+        slots: Slots,
+        broker: Broker,
+        executor: Executor,
+        lease_ms: int,
+        canceller: Canceller | None = None,
+        observers: Observers | None = None,
+    ) -> None:
         self.slots = slots
+        self.observers = observers
+        self.canceller = canceller
         self.broker = broker
         self.executor = executor
         self.lease_ms = lease_ms
@@ -64,6 +75,8 @@ class Monitor:
                     self._renew(now)
                     next_renew, failures = now + every, 0
                 nap = min(next_renew, self._enforce_thread_timeouts(now), now + MAX_NAP_MS) - now
+                if self.canceller is not None:
+                    nap = min(nap, self.canceller.check(now) - now)
             except Exception as error:  # outages, server refusals, bugs of ours: never die
                 failures += 1
                 nap = int(policy.retry_renewal_after(failures, self.lease_ms) * _jitter())
@@ -139,15 +152,8 @@ class Monitor:
         return earliest
 
     def _abandon_thread(self, job: Job) -> None:
-        if not self.slots.step(job, JobEvent.FINISH):
-            return  # it finished after all
-        try:
-            assert job.task is not None and job.message is not None
-            self.executor.finish(job.task, job.message, timed_out(job), None, job.lease_expires)
-        except Exception:
-            log.exception("could not record the timeout of %s", job.label)
-        finally:
-            self.slots.step(job, JobEvent.RECORDED, worker_lost=True)
+        observers = self.observers if self.observers is not None else Observers()
+        finish_abandoned(self.slots, self.executor, observers, job, lambda: timed_out(job))
 
 
 def _jitter() -> float:

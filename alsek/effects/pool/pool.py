@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from alsek import defaults
+from alsek.effects.backends.operations_for import operations_for
 from alsek.effects.backends.transfer import check_transferable
 from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms, new_token
@@ -32,14 +33,16 @@ from alsek.effects.consumer import Consumer
 from alsek.effects.events import Observer, Observers
 from alsek.effects.execution import Executor
 from alsek.effects.pool import acks as ack_batches
+from alsek.effects.pool.cancels import Canceller
 from alsek.effects.pool.children import Children
 from alsek.effects.pool.completion import Completion
 from alsek.effects.pool.dispatcher import Dispatcher
+from alsek.effects.pool.heartbeat import Heartbeat, new_worker_id
 from alsek.effects.pool.monitor import Monitor
 from alsek.effects.pool.reports import Mirror
 from alsek.effects.pool.runners import RunnerFactory
 from alsek.effects.pool.shutdown import hand_back, install_signals
-from alsek.effects.pool.slots import Slots
+from alsek.effects.pool.slots import Slots, mechanism_of
 from alsek.effects.runners.child import ChildSetup
 from alsek.effects.task import Task
 from alsek.exceptions import BackendUnavailableError, ValidationError
@@ -102,7 +105,17 @@ class WorkerPool:
             max_processes = os.cpu_count() or 1
         capacity = cap.Capacity(max_threads=max_threads, max_processes=max_processes)
         cap.plan_claim(capacity, cap.Load(), batch)  # validates batch
-        self.queues = queue_order(queues, {task.queue for task in self.tasks.values()})
+        task_queues = {task.queue for task in self.tasks.values()}
+        self.queues = queue_order(queues, task_queues)
+        for queue in self.queues:
+            if queue not in task_queues:
+                log.warning(
+                    "queue %r is not the queue of any task here (%s): only messages "
+                    "generated with queue=%r run from it",
+                    queue,
+                    ", ".join(sorted(task_queues)),
+                    queue,
+                )
         self.consumer = Consumer(
             self.broker, subset=self.queues, backoff=backoff, lease_ms=lease_ms
         )
@@ -113,6 +126,16 @@ class WorkerPool:
         self.observers = Observers()
         for observer in observers:
             self.observers.add(observer)
+        token = new_token()
+        self.operations = operations_for(self.broker.backend)
+        self.heartbeat = Heartbeat(
+            self.operations,
+            new_worker_id(token),
+            self.queues,
+            {"thread": capacity.max_threads, "process": capacity.max_processes},
+            self.busy,
+        )
+        self.observers.add(self.heartbeat)
         self.runners = RunnerFactory(self.tasks.values())
         processes = max_processes if self._has("process") else 0
         self.slots = Slots(
@@ -132,13 +155,19 @@ class WorkerPool:
             self.observers,
             lease_ms,
             batch,
-            f"pool-{new_token()}",
+            f"pool-{token}",
             self.stopping,
         )
-        self.monitor = Monitor(self.slots, self.broker, executor, lease_ms)
+        canceller = Canceller(self.slots, self.operations, executor, self.observers)
+        self.completion.review = canceller.review
+        self.monitor = Monitor(
+            self.slots, self.broker, executor, lease_ms, canceller, self.observers
+        )
         self.completion.on_thread_deadline = self.monitor.alarm
         self.completion.on_thread_end = self.monitor.check_starved
         self.children = self._children(processes, executor, backoff, idle_ms)
+        if self.children is not None:
+            self.children.mirror.review = canceller.review
         self._thread: threading.Thread | None = None
 
     def _has(self, mechanism: str) -> bool:
@@ -181,6 +210,18 @@ class WorkerPool:
         """Tasks whose outcome this pool recorded."""
         return self.slots.completed
 
+    @property
+    def worker_id(self) -> str:
+        """This pool's id in the worker registry."""
+        return self.heartbeat.worker_id
+
+    def busy(self) -> dict[str, int]:
+        """Slots in use per mechanism."""
+        busy = {"thread": 0, "process": 0}
+        for job in self.slots.live():
+            busy[mechanism_of(job)] += 1
+        return busy
+
     def __repr__(self) -> str:
         return (
             f"WorkerPool(tasks={sorted(self.tasks)}, queues={list(self.queues)}, "
@@ -204,12 +245,20 @@ class WorkerPool:
             monitor.start()
             if self.children is not None:
                 self.children.start()
-            log.info("started %r on %r", self, self.broker.backend)
+            self.heartbeat.start()
+            log.info(
+                "started %r on %s (namespace %r) as worker %s",
+                self,
+                self.operations.describe(),
+                self.broker.backend.namespace,
+                self.worker_id,
+            )
             self.dispatcher.run()
             self._drain()
             monitor.join(5)
         finally:
             restore()
+            self.heartbeat.stop()
             self.stopped.set()
             log.info("pool stopped after %d tasks", self.completed)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -79,6 +79,9 @@ class Mirror:
         self.observers = observers
         self.lease_ms = lease_ms
         self.ended: dict[str, Reported] = {}
+        #: Reads the outcome of a job whose process died (a cancelled job's process was
+        #: terminated on purpose: ``cancels.Canceller.review``).
+        self.review: Callable[[Job, Outcome], Outcome] = lambda job, outcome: outcome
 
     def report(self, child: Any, report: tuple[Any, ...]) -> None:
         """One report of ``child``'s."""
@@ -173,7 +176,7 @@ class Mirror:
             elif self._load(job) and self.slots.step(job, JobEvent.FINISH):
                 assert job.task is not None and job.message is not None
                 crashed = Crashed(f"task process died ({how})")
-                outcome = timed_out(job) if timed_out_ else crashed
+                outcome = self.review(job, timed_out(job) if timed_out_ else crashed)
                 effects = self.executor.decide(job.task, job.message, outcome)
                 self.executor.carry_out(job.task, job.message, effects, job.lease_expires)
             else:

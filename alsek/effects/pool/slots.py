@@ -148,16 +148,16 @@ class Slots:
             job.state = result.state
             wake = policy.Wake.NOTHING
             if result.frees_slot:
-                wake = self._free(job, worker_lost)
+                wake = self._free(job, worker_lost, finished=event is JobEvent.RECORDED)
         if wake is policy.Wake.INTERRUPT:
             self.interrupt()
         return result.changed
 
-    def _free(self, job: Job, worker_lost: bool) -> policy.Wake:
+    def _free(self, job: Job, worker_lost: bool, finished: bool) -> policy.Wake:
         kind = mechanism_of(job)
         self.jobs.pop(job.token, None)
         self.state, wake = policy.free(self.state, kind)
-        if job.state is JobState.DONE:
+        if finished:  # an outcome was recorded (not refused unrun, not let go)
             self.completed += 1
         runner = job.worker
         if runner is not None and runner in self.workers[kind]:

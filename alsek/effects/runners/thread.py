@@ -16,8 +16,8 @@ import platform
 from alsek.effects.errors import error_info
 from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
-from alsek.exceptions import TaskTimeoutError
-from alsek.pure.outcome import Failed, Outcome, TimedOut
+from alsek.exceptions import TaskCancelledError, TaskTimeoutError
+from alsek.pure.outcome import Cancelled, Failed, Outcome, TimedOut
 
 log = logging.getLogger("alsek.worker")
 CAN_INTERRUPT = platform.python_implementation() == "CPython"
@@ -39,8 +39,9 @@ def clear_in_thread(thread_id: int) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
 
 
-def timed_out(job: Job) -> TimedOut:
-    """The outcome of ``job`` overrunning its timeout (asks ``do_retry``)."""
+def timed_out(job: Job, raised: BaseException | None = None) -> TimedOut:
+    """The outcome of ``job`` overrunning its timeout (asks ``do_retry``); ``raised`` is
+    the ``TaskTimeoutError`` raised in its thread, whose traceback says where it was."""
     assert job.task is not None and job.message is not None
     error = TaskTimeoutError(f"{job.message.summary} timed out after {job.message.timeout} ms")
     try:
@@ -48,7 +49,8 @@ def timed_out(job: Job) -> TimedOut:
     except Exception:
         log.exception("do_retry of %s raised; not retrying", job.message.summary)
         retry = False
-    return TimedOut(job.message.timeout, retry_approved=retry)
+    where = "" if raised is None else error_info(raised).traceback
+    return TimedOut(job.message.timeout, retry_approved=retry, traceback=where)
 
 
 class ThreadWorker(Runner):
@@ -57,12 +59,13 @@ class ThreadWorker(Runner):
     def __init__(self, hooks: Hooks) -> None:
         super().__init__(hooks, "alsek-thread-worker")
 
-    def interrupt(self, job: Job) -> bool:
-        """Raise ``TaskTimeoutError`` in this thread if it is still running ``job``."""
+    def interrupt(self, job: Job, error: type[BaseException] = TaskTimeoutError) -> bool:
+        """Raise ``error`` (``TaskTimeoutError``; ``TaskCancelledError`` for a cancel) in
+        this thread if it is still running ``job``."""
         with self.lock:
             if self.job is not job or self.ident is None:
                 return False
-            return raise_in_thread(self.ident, TaskTimeoutError)
+            return raise_in_thread(self.ident, error)
 
     def step(self, job: Job) -> Job | None:
         return self._run(job) if self.hooks.prepare(job) else None
@@ -83,8 +86,10 @@ class ThreadWorker(Runner):
                     self.job = None
                     if self.ident is not None:
                         clear_in_thread(self.ident)
-        except TaskTimeoutError:
-            outcome = timed_out(job)
+        except TaskTimeoutError as error:
+            outcome = timed_out(job, error)
+        except TaskCancelledError:
+            outcome = Cancelled("cancelled while running")
         except BaseException as error:  # a task's SystemExit is its failure
             outcome = Failed(error_info(error), retry_approved=False)
         return self.hooks.complete(job, outcome)
