@@ -14,10 +14,11 @@ from alsek.core.worker import WorkerPool
 from alsek.effects.backends.base import Backend
 from alsek.effects.failures import read_failure
 from alsek.effects.inspection import locate
-from alsek.exceptions import TaskFailedError
+from alsek.exceptions import TaskFailedError, ValidationError
 from alsek.pure.cancel import CancelResult
 from alsek.storage.result import ResultStore
 from tests.support import worker_tasks as wt
+from tests.support.memory_backend import CustomBackend
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "it") -> None:
@@ -86,6 +87,12 @@ def test_a_running_message_is_stopped_by_its_pool_and_never_retried(
     ledger = tmp_path / "ledger"
     task = wt.t_loop if task_name == "t_loop" else wt.p_wait
     message = task.generate(args=(str(ledger), 60))
+    if processes and isinstance(broker.backend, CustomBackend):
+        # An in-memory backend cannot reach a task process: the pool says so up front.
+        with pytest.raises(ValidationError, match="cannot be sent to task processes"):
+            WorkerPool(wt.ALL, max_threads=threads, max_processes=processes)
+        assert broker.exists(message)
+        return
     with WorkerPool(wt.ALL, max_threads=threads, max_processes=processes) as pool:
         wait_until(lambda: ledger.exists(), 30, "the task to start")
         assert broker.cancel(message) is CancelResult.REQUESTED
