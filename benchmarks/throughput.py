@@ -90,15 +90,16 @@ def drain(tasks: list[Any], n: int, **pool_options: Any) -> float:
 def claim_cost_by_depth(url: str, depths: tuple[int, ...] = (1_000, 100_000)) -> str:
     """Mean time of one claim + ack of a single message with the queue ``depth`` deep."""
     from alsek.core import Broker, Message
+    from alsek.effects.backends import redis_lua as lua
     from alsek.effects.backends.redis import RedisBackend
-    from alsek.effects.backends.redis import _entry_text as entry_text
+    from alsek.effects.backends.redis import _entry_args as entry_args
     from alsek.pure.keys import get_message_name
     from alsek.pure.queue_model import entry_for
 
     figures = []
     backend = RedisBackend(url, namespace="depth")
     broker = Broker(backend)
-    script = backend._script("ENQUEUE")
+    lua.load(backend.conn, "enqueue")
     for depth in depths:
         backend.clear_namespace()
         pipe = backend.conn.pipeline(transaction=False)
@@ -107,8 +108,8 @@ def claim_cost_by_depth(url: str, depths: tuple[int, ...] = (1_000, 100_000)) ->
             name = get_message_name(message)
             entry = entry_for(message, name)
             args = [backend.namespace, "depth", name, backend.encode(name, message.data),
-                    entry_text(entry), entry.ready_at, entry.ready_at, 1]
-            script(keys=[], args=args, client=pipe)
+                    *entry_args(entry), entry.ready_at, "0", 1, f"s{i}"]
+            lua.queue(pipe, "enqueue", args)
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()

@@ -35,6 +35,32 @@ DeliveryChange = Literal["keep", "reset", "uncount"]
 
 
 @attrs.frozen
+class DeliveryUpdate:
+    """How a release changes a message's delivery count, as numbers every backend
+    applies the same way: ``max(0, (0 if reset else count) + delta)``."""
+
+    reset: bool
+    delta: int
+
+
+def delivery_update(change: DeliveryChange) -> DeliveryUpdate:
+    """The one rule for deliveries on release: a retry starts a new count, a nack
+    (the message was never really handled) takes its delivery back, a hand-back keeps it."""
+    if change == "reset":
+        return DeliveryUpdate(True, 0)
+    if change == "uncount":
+        return DeliveryUpdate(False, -1)
+    if change == "keep":
+        return DeliveryUpdate(False, 0)
+    raise ValidationError(f"deliveries must be 'keep', 'reset' or 'uncount', got {change!r}")
+
+
+def deliveries_after(count: int, update: DeliveryUpdate) -> int:
+    """The delivery count after ``update``."""
+    return max(0, (0 if update.reset else count) + update.delta)
+
+
+@attrs.frozen
 class IndexEntry:
     """Where a message sits in its queue's order."""
 
@@ -243,11 +269,7 @@ def release(
     if not holds(model, name, token):
         return model, False
     slot = model.slots[name]
-    count = {
-        "keep": slot.deliveries,
-        "reset": 0,
-        "uncount": max(slot.deliveries - 1, 0),
-    }[deliveries]
+    count = deliveries_after(slot.deliveries, delivery_update(deliveries))
     new = Slot(entry, slot.payload if payload is None else payload, None, None, count)
     return _with(model, name, new), True
 

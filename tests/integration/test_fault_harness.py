@@ -87,10 +87,6 @@ def write_by_script(backend: RedisBackend) -> None:
 def test_an_injected_refusal_is_what_the_real_server_says(
     kind: str, real: Any, write: Any, url: str, server: RedisServer
 ) -> None:
-    if kind == "oom" and write is write_by_script:
-        # A real server refuses a script only if its first write may grow memory;
-        # the enqueue script deletes first, so real OOM lets it through.
-        write = write_plain
     with real(server):
         genuine = failure(lambda: write(RedisBackend(url)))
     faulty = RedisBackend(url)

@@ -130,7 +130,7 @@ class LostReply(RedisBackend):
 
     def _run(self, name: str, *args: Any) -> Any:
         reply = super()._run(name, *args)
-        if name == "SETTLE" and not self.lost:
+        if name == "settle" and not self.lost:
             self.lost += 1
             from redis.exceptions import ConnectionError as RedisConnectionError
 

@@ -16,6 +16,7 @@ as redis-py does on such errors, and redis-py's retry policy runs.
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 from typing import Any
 
 from redis._parsers.base import BaseParser
@@ -23,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alsek.effects.backends import redis_lua as lua
 from tests.support.fault_plan import Command, FaultInjector, Rule, instrument
 
 #: The servers' own texts (Redis 7).
@@ -83,8 +85,20 @@ def describe(args: tuple[Any, ...]) -> Command:
     name = _text(args[0]).split()[0].upper()
     if name in ("EVALSHA", "EVAL") and len(args) > 1:
         label = f"EVALSHA {_text(args[1])}" if name == "EVALSHA" else "EVAL"
-        return Command(name=label, write=True, grows=True)
+        # A script flagged allow-oom is never refused for memory.
+        grows = name != "EVALSHA" or _text(args[1]) not in _ALLOW_OOM
+        return Command(name=label, write=True, grows=grows)
     return Command(name=name, write=name in WRITES, grows=name in GROWS, setup=name in SETUP)
+
+
+_SCRIPTS = [
+    lua.script(path.stem)
+    for path in (Path(lua.__file__).parent / "lua").glob("*.lua")
+    if path.stem != "prelude"
+]
+#: Scripts that declare their flags (``#!lua``): the server checks them before running.
+_FLAGGED = frozenset(s.sha for s in _SCRIPTS if s.source.startswith("#!lua"))
+_ALLOW_OOM = frozenset(s.sha for s in _SCRIPTS if s.source.startswith("#!lua flags=allow-oom"))
 
 
 def error_for(rule: Rule, command: Command, host: str) -> Exception:
@@ -96,7 +110,9 @@ def error_for(rule: Rule, command: Command, host: str) -> Exception:
             f"Error while reading from {host} : (104, 'Connection reset by peer')"
         )
     text = REPLIES[rule.kind]
-    if rule.kind in _IN_SCRIPT and command.name.startswith("EVALSHA "):
+    # A script with a #!lua line is refused before it starts: no script suffix.
+    sha = command.name.split()[1] if command.name.startswith("EVALSHA ") else None
+    if rule.kind in _IN_SCRIPT and sha is not None and sha not in _FLAGGED:
         text += f" script: {command.name.split()[1]}, on @user_script:1."
     error: Exception = BaseParser.parse_error(text)
     return error

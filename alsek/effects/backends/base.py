@@ -47,7 +47,7 @@ from alsek.pure.keys import (
     uuid_from_descendant_marker,
 )
 from alsek.pure.message import MECHANISMS
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, delivery_update
 
 _MISSING: Any = object()
 _wakers: dict[str, threading.Event] = {}
@@ -577,9 +577,11 @@ class Backend(ABC):
             return False
         self.set(name, value)
         _, lease_name, lease = self._current_lease(name)
-        if deliveries == "reset":
+        # Deliveries are counted as lease records here: drop them all, or this one.
+        update = delivery_update(deliveries)
+        if update.reset:
             self._drop_leases(name)
-        elif deliveries == "uncount" and lease_name:
+        elif update.delta < 0 and lease_name:
             self.delete(lease_name, missing_ok=True)
         elif lease is not None:
             self.set(lease_name, {**lease, "state": "released"})

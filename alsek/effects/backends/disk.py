@@ -41,7 +41,13 @@ from alsek.exceptions import (
     ValidationError,
 )
 from alsek.pure.ordering import name_tail
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.queue_model import (
+    Claim,
+    DeliveryChange,
+    IndexEntry,
+    deliveries_after,
+    delivery_update,
+)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alsek_index (
@@ -529,7 +535,7 @@ class DiskCacheBackend(Backend):
                 return False
             row = self._row(name)
             count = row[2] if row else 0
-            count = {"keep": count, "reset": 0, "uncount": max(count - 1, 0)}[deliveries]
+            count = deliveries_after(count, delivery_update(deliveries))
             self.conn.set(self.full_name(name), encoded)
             self._place(entry, now, count)
         if entry.ready_at <= now:

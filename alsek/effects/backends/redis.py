@@ -12,7 +12,7 @@ from typing import Any
 import redis
 
 from alsek import defaults
-from alsek.effects.backends import redis_scripts as lua
+from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends import transfer
 from alsek.effects.backends.base import (
     Backend,
@@ -37,7 +37,7 @@ from alsek.exceptions import (
 from alsek.pure.faults import redact_url
 from alsek.pure.keys import descendants_set_name
 from alsek.pure.ordering import ready_member
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, delivery_update
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,6 @@ class RedisBackend(Backend):
                 f"RedisBackend conn must be a URL, a redis.Redis or a LazyClient, got {conn!r}"
             )
         self._conn: redis.Redis | LazyClient = conn
-        self._scripts: dict[str, Any] = {}
         self._local = threading.local()
         self._identity: tuple[Any, ...] | None = None
 
@@ -155,15 +154,18 @@ class RedisBackend(Backend):
     @_unavailable
     def check(self) -> None:
         """PING the server: raises ``BackendAuthError`` for refused credentials and
-        ``BackendUnavailableError`` when it cannot be reached or cannot serve."""
+        ``BackendUnavailableError`` when it cannot be reached or cannot serve; and
+        ``ValidationError`` for a server older than 7.0 (the scripts use its flags)."""
         self.conn.ping()
-
-    def _script(self, name: str) -> Any:
-        script = self._scripts.get(name)
-        if script is None:
-            script = self.conn.register_script(getattr(lua, name))
-            self._scripts[name] = script
-        return script
+        try:
+            version = str(self.conn.info("server").get("redis_version", ""))
+        except redis.ResponseError:  # INFO may be refused on managed services
+            return
+        major = version.split(".")[0]
+        if major.isdigit() and int(major) < 7:
+            raise ValidationError(
+                f"Alsek needs Redis 7.0 or newer; {self.describe()} runs Redis {version}"
+            )
 
     @property
     def fast(self) -> redis.Redis:
@@ -179,7 +181,7 @@ class RedisBackend(Backend):
         return client
 
     def _run(self, name: str, *args: Any) -> Any:
-        return self._script(name)(keys=[], args=[self.namespace, *args], client=self.fast)
+        return lua.run(self.fast, name, [self.namespace, *args])
 
     # -- primitives --------------------------------------------------------------
 
@@ -240,16 +242,15 @@ class RedisBackend(Backend):
     @_unavailable
     def compare_and_delete(self, name: str, value: Any) -> bool:
         """Delete ``name`` only if it holds ``value`` (atomic)."""
-        script = self._script("COMPARE_AND_DELETE")
         encoded = self.encode(name, value)
-        return bool(script(keys=[], args=[self.full_name(name), encoded], client=self.conn))
+        return bool(lua.run(self.conn, "compare_and_delete", [self.full_name(name), encoded]))
 
     @_unavailable
     def compare_and_expire(self, name: str, value: Any, ttl: int) -> bool:
         """Reset the ttl of ``name`` only if it holds ``value`` (atomic)."""
-        script = self._script("COMPARE_AND_EXPIRE")
         encoded = self.encode(name, value)
-        return bool(script(keys=[], args=[self.full_name(name), encoded, ttl], client=self.conn))
+        args = [self.full_name(name), encoded, ttl]
+        return bool(lua.run(self.conn, "compare_and_expire", args))
 
     # -- waiting -------------------------------------------------------------------
 
@@ -321,7 +322,6 @@ class RedisBackend(Backend):
         flat: list[Any] = []
         for extra_name, extra_value in extra:
             flat += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
-        script = self._script("SET_AND_NOTIFY")
         args = [
             self.full_name(name),
             encoded,
@@ -331,7 +331,7 @@ class RedisBackend(Backend):
             len(extra),
             *flat,
         ]
-        return bool(script(keys=[], args=args, client=self.fast))
+        return bool(lua.run(self.fast, "set_and_notify", args))
 
     @_unavailable
     def settle(
@@ -364,7 +364,7 @@ class RedisBackend(Backend):
             entry = callback.entry
             args += [entry.queue, entry.name, self.encode(entry.name, callback.value)]
             args += _entry_args(entry)
-        return bool(self._run("SETTLE", *args, len(extra) // 2, *extra))
+        return bool(self._run("settle", *args, len(extra) // 2, *extra))
 
     # -- result descendants ---------------------------------------------------------
     # One set per progenitor: listing descendants never scans the keyspace.
@@ -404,7 +404,7 @@ class RedisBackend(Backend):
         encoded = self.encode(entry.name, value)
         return bool(
             self._run(
-                "ENQUEUE",
+                "enqueue",
                 entry.queue,
                 entry.name,
                 encoded,
@@ -414,25 +414,6 @@ class RedisBackend(Backend):
                 1 if nx else 0,
                 new_token(),  # the same on a retry of this call, new on the next call
             )
-        )
-
-    def _decode_claim(self, raw: list[Any], offset: int, decode: bool = True) -> Claim:
-        name = _text(raw[offset])
-        payload_raw = raw[offset + 2]
-        payload: Any = Encoded(payload_raw)
-        if decode:
-            try:
-                payload = self.decode(name, payload_raw)
-            except DeserializationError as error:
-                payload = CorruptPayload(payload_raw, str(error))
-        return Claim(
-            name=name,
-            queue=_text(raw[offset + 1]),
-            payload=payload,
-            token=_text(raw[offset + 3]),
-            deliveries=int(raw[offset + 4]),
-            deadline=int(raw[offset + 5]),
-            mechanism=_text(raw[offset + 6]),
         )
 
     @_unavailable
@@ -448,7 +429,7 @@ class RedisBackend(Backend):
         virtual: bool = False,
     ) -> ClaimBatch:
         args = self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual)
-        return self._claimed(self._run(*args), decode)
+        return parse_claim_reply(self._run(*args), self.decode if decode else None)
 
     @staticmethod
     def _claim_args(
@@ -462,7 +443,7 @@ class RedisBackend(Backend):
     ) -> list[Any]:
         order = list(queues) if queues is not None else []
         return [
-            "CLAIM",
+            "claim",
             now,
             _flag(virtual),
             lease_ms,
@@ -504,22 +485,19 @@ class RedisBackend(Backend):
         args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens)
         pipe = self.fast.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
-        self._script(args[0])(keys=[], args=[self.namespace, *args[1:]], client=pipe)
-        return self._claimed(pipe.execute()[1], decode)
-
-    def _claimed(self, raw: list[Any], decode: bool = True) -> ClaimBatch:
-        n_acks = int(raw[1])
-        acked = tuple(bool(int(x)) for x in raw[2 : 2 + n_acks])
-        start = 2 + n_acks
-        claims = tuple(self._decode_claim(raw, i, decode) for i in range(start, len(raw), 7))
-        wake = int(raw[0])
-        return ClaimBatch(claims, None if wake < 0 else wake, acked)
+        lua.queue(pipe, args[0], [self.namespace, *args[1:]])
+        try:
+            reply = pipe.execute()[1]
+        except redis.exceptions.NoScriptError:  # first use, or the server restarted
+            lua.load(self.fast, args[0])
+            reply = self._run(*args)
+        return parse_claim_reply(reply, self.decode if decode else None)
 
     @_unavailable
     def renew(
         self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
     ) -> bool:
-        return bool(self._run("RENEW", now, _flag(virtual), lease_ms, queue, name, token)[0])
+        return bool(self._run("renew", now, _flag(virtual), lease_ms, queue, name, token)[0])
 
     @_unavailable
     def renew_many(
@@ -532,11 +510,11 @@ class RedisBackend(Backend):
         if not leases:
             return []
         flat = [part for lease in leases for part in lease]
-        return [bool(x) for x in self._run("RENEW", now, _flag(virtual), lease_ms, *flat)]
+        return [bool(x) for x in self._run("renew", now, _flag(virtual), lease_ms, *flat)]
 
     @_unavailable
     def ack(self, queue: str, name: str, token: str | None) -> bool:
-        return bool(self._run("ACK", queue, name, token or ""))
+        return bool(self._run("ack", queue, name, token or ""))
 
     @_unavailable
     def release(
@@ -551,9 +529,10 @@ class RedisBackend(Backend):
         virtual: bool = False,
     ) -> bool:
         encoded = self.encode(name, value)
+        update = delivery_update(deliveries)
         return bool(
             self._run(
-                "RELEASE",
+                "release",
                 queue,
                 name,
                 token or "",
@@ -561,7 +540,8 @@ class RedisBackend(Backend):
                 *_entry_args(entry),
                 now,
                 _flag(virtual),
-                deliveries,
+                "1" if update.reset else "0",
+                update.delta,
             )
         )
 
@@ -578,7 +558,7 @@ class RedisBackend(Backend):
         encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else ""
         return bool(
             self._run(
-                "DEAD_LETTER",
+                "dead_letter",
                 queue,
                 name,
                 token or "",
@@ -590,7 +570,7 @@ class RedisBackend(Backend):
 
     @_unavailable
     def queue_counts(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
-        ready, delayed, leased = self._run("COUNTS", queue, now, _flag(virtual))
+        ready, delayed, leased = self._run("counts", queue, now, _flag(virtual))
         return {"ready": int(ready), "delayed": int(delayed), "leased": int(leased)}
 
     @_unavailable
@@ -614,6 +594,45 @@ class RedisBackend(Backend):
                 "every queued message; use 'appendonly yes' with 'appendfsync always' or 'everysec'"
             )
         return warnings
+
+
+CLAIM_FIELDS = 7  # name, queue, payload, token, deliveries, deadline, mechanism
+
+
+def parse_claim_reply(
+    reply: list[Any], decode: Callable[[str, bytes], Any] | None = None
+) -> ClaimBatch:
+    """The reply of ``claim.lua`` (its header documents the layout) as a ``ClaimBatch``.
+
+    Payloads are decoded with ``decode`` (a payload that does not decode becomes a
+    ``CorruptPayload``, for the consumer to dead-letter), or kept ``Encoded`` when
+    it is None (a task process decodes its own).
+    """
+    n_acks = int(reply[1])
+    acked = tuple(bool(int(x)) for x in reply[2 : 2 + n_acks])
+    claims = []
+    for at in range(2 + n_acks, len(reply), CLAIM_FIELDS):
+        name, queue, raw, token, deliveries, deadline, mechanism = reply[at : at + CLAIM_FIELDS]
+        name = _text(name)
+        payload: Any = Encoded(raw)
+        if decode is not None:
+            try:
+                payload = decode(name, raw)
+            except DeserializationError as error:
+                payload = CorruptPayload(raw, str(error))
+        claims.append(
+            Claim(
+                name=name,
+                queue=_text(queue),
+                payload=payload,
+                token=_text(token),
+                deliveries=int(deliveries),
+                deadline=int(deadline),
+                mechanism=_text(mechanism),
+            )
+        )
+    wake = int(reply[0])
+    return ClaimBatch(tuple(claims), None if wake < 0 else wake, acked)
 
 
 def _reopen(recipe: tuple[str, Any], namespace: str, serializer: Serializer) -> RedisBackend:

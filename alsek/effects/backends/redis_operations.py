@@ -1,4 +1,4 @@
-"""Operations on Redis, from its queue index (``redis_scripts``): no keyspace scans.
+"""Operations on Redis, from its queue index (``lua/``): no keyspace scans.
 
 Besides the queue index, the worker registry keeps ``ns:index:workers``
 (HASH worker id -> 1) next to each ``ns:workers:{id}`` record (with a TTL);
@@ -10,79 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends.operations import WORKERS_PREFIX, Operations, Place, worker_name
 from alsek.effects.backends.redis import RedisBackend
 from alsek.effects.backends.redis_errors import unavailable
-from alsek.effects.backends.redis_scripts import PRELUDE
 from alsek.exceptions import DeserializationError
 from alsek.pure.cancel import cancel_marker_name
-
-# ARGV: ns, queue, now, virtual. Returns how long (ms) the oldest ready message has
-# been ready, or -1. Ready sets order by priority first, so the oldest of each
-# priority level present is compared (at most 64 levels per mechanism), with the
-# delayed entries that are due but not yet moved.
-OLDEST_READY = (
-    PRELUDE
-    + r"""
-local q = ARGV[2]
-local now = clock(ARGV[3], ARGV[4])
-local oldest = nil
-local due = redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
-if #due > 0 then oldest = tonumber(due[2]) end
-for _, m in ipairs({'thread', 'process'}) do
-  local key = idx(q, 'ready:' .. m)
-  local low = '-inf'
-  for level = 1, 64 do
-    local r = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-    if #r == 0 then break end
-    local ready = tonumber(string.sub(r[1], 1, 15))
-    if oldest == nil or ready < oldest then oldest = ready end
-    low = '(' .. r[2]
-  end
-end
-if oldest == nil then return -1 end
-return math.max(now - oldest, 0)
-"""
-)
-
-# ARGV: ns, queue, name, now, virtual. Returns {state, deliveries, ready_in, lease_left}
-# (lease_left -1 when not running), or nil when the message is not queued.
-PLACE = (
-    PRELUDE
-    + r"""
-local q, name = ARGV[2], ARGV[3]
-local now = clock(ARGV[4], ARGV[5])
-local e = redis.call('HGET', idx(q, 'entries'), name)
-if not e then return false end
-local mech, prio, member = parse(e)
-local ready = tonumber(string.sub(member, 1, 15))
-local d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0')
-local deadline = redis.call('ZSCORE', idx(q, 'leased'), name)
-if deadline and tonumber(deadline) > now then
-  return {'running', d, ready - now, tonumber(deadline) - now}
-end
-if ready > now then return {'delayed', d, ready - now, -1} end
-return {'ready', d, ready - now, -1}
-"""
-)
-
-# ARGV: ns, queue, name, now, virtual. Removes the message unless its lease holds.
-# Returns 'removed', 'running' or 'missing'.
-CANCEL_WAITING = (
-    PRELUDE
-    + r"""
-local q, name = ARGV[2], ARGV[3]
-local now = clock(ARGV[4], ARGV[5])
-local deadline = redis.call('ZSCORE', idx(q, 'leased'), name)
-if deadline and tonumber(deadline) > now then return 'running' end
-if redis.call('HEXISTS', idx(q, 'entries'), name) == 0
-  and redis.call('EXISTS', ns .. ':' .. name) == 0 then
-  return 'missing'
-end
-forget(q, name)
-return 'removed'
-"""
-)
 
 
 def _text(value: bytes | str) -> str:
@@ -94,18 +27,11 @@ class RedisOperations(Operations):
 
     backend: RedisBackend
 
-    def __init__(self, backend: RedisBackend) -> None:
-        super().__init__(backend)
-        self._scripts: dict[str, Any] = {}
-
     def describe(self) -> str:
         return self.backend.describe()
 
-    def _run(self, source: str, *args: Any) -> Any:
-        script = self._scripts.get(source)
-        if script is None:
-            script = self._scripts[source] = self.backend.conn.register_script(source)
-        return script(keys=[], args=[self.backend.namespace, *args], client=self.backend.conn)
+    def _run(self, name: str, *args: Any) -> Any:
+        return lua.run(self.backend.conn, name, [self.backend.namespace, *args])
 
     @staticmethod
     def _flag(virtual: bool) -> str:
@@ -113,7 +39,7 @@ class RedisOperations(Operations):
 
     @unavailable
     def oldest_ready_age(self, queue: str, now: int, virtual: bool = False) -> int | None:
-        age = int(self._run(OLDEST_READY, queue, now, self._flag(virtual)))
+        age = int(self._run("oldest_ready", queue, now, self._flag(virtual)))
         return None if age < 0 else age
 
     @unavailable
@@ -130,7 +56,7 @@ class RedisOperations(Operations):
         from alsek.pure.keys import parse_message_name
 
         queue = parse_message_name(name)[0]
-        reply = self._run(PLACE, queue, name, now, self._flag(virtual))
+        reply = self._run("place", queue, name, now, self._flag(virtual))
         if not reply:
             return None
         state, deliveries, ready_in, lease_left = reply
@@ -139,7 +65,7 @@ class RedisOperations(Operations):
 
     @unavailable
     def cancel_waiting(self, queue: str, name: str, now: int, virtual: bool = False) -> str:
-        return _text(self._run(CANCEL_WAITING, queue, name, now, self._flag(virtual)))
+        return _text(self._run("cancel_waiting", queue, name, now, self._flag(virtual)))
 
     @unavailable
     def cancel_requested(self, names: Sequence[str]) -> list[bool]:

@@ -1,0 +1,8 @@
+-- compare_and_expire.lua: reset a key's ttl only if it holds the given value.
+-- KEYS: none; ARGV[1] is the full key.
+-- ARGV: full key, value, ttl_ms.
+-- Reply: 1 when extended, else 0.
+if redis.call('GET', ARGV[1]) == ARGV[2] then
+  return redis.call('PEXPIRE', ARGV[1], ARGV[3])
+end
+return 0

@@ -1,0 +1,17 @@
+-- dead_letter.lua: store the dead-letter record and forget the message, fenced.
+-- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- ARGV: ns, queue, name, token, dlq_key ('' = keep none), dlq_value, dlq_ttl ('' = none).
+-- Reply: 1, or 0 (writing nothing) when the token no longer holds the lease.
+-- Runs after prelude.lua.
+local q, name, token = ARGV[2], ARGV[3], ARGV[4]
+local dlq_key, dlq_value, dlq_ttl = ARGV[5], ARGV[6], ARGV[7]
+if not holds(q, name, token) then return 0 end
+if dlq_key ~= '' then
+  if dlq_ttl ~= '' then
+    redis.call('SET', dlq_key, dlq_value, 'PX', dlq_ttl)
+  else
+    redis.call('SET', dlq_key, dlq_value)
+  end
+end
+forget(q, name)
+return 1

@@ -1,0 +1,76 @@
+"""The Redis backend's Lua scripts: read from ``lua/*.lua``, run by SHA.
+
+Each file documents its KEYS, ARGV and reply in its header. Queue scripts are
+prefixed with ``prelude.lua`` (shared helpers). Under ``maxmemory`` a server
+refuses a script without a ``#!lua`` line only at its first write that may grow
+memory, so a script that deletes first would always run: ``enqueue.lua`` starts
+with ``#!lua`` (refused whole when out of memory: producers feel the limit),
+``renew.lua`` with ``#!lua flags=allow-oom`` (a renewal grows nothing, and a
+refused one would let a running task be delivered again). Needs Redis >= 7.
+
+A script is sent by ``EVALSHA`` and loaded only when the server answers
+NOSCRIPT (first use, or after a restart or ``SCRIPT FLUSH``): one round trip
+per call, also inside a pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import redis
+from attrs import frozen
+
+#: Scripts that stand alone; every other one runs after the prelude.
+STANDALONE = frozenset({"compare_and_delete", "compare_and_expire", "set_and_notify"})
+
+
+@frozen
+class LuaScript:
+    """A script's name, full source and SHA1 (as the server names it)."""
+
+    name: str
+    source: str
+    sha: str
+
+
+def _read(name: str) -> str:
+    return resources.files("alsek.effects.backends").joinpath(f"lua/{name}.lua").read_text()
+
+
+@cache
+def script(name: str) -> LuaScript:
+    """The script ``lua/{name}.lua``, with the prelude when it needs it.
+
+    A file may start with a ``#!lua`` line (its flags for the server); it stays first.
+    """
+    body = _read(name)
+    shebang = ""
+    if body.startswith("#!lua"):
+        shebang, body = body.split("\n", 1)
+        shebang += "\n"
+    source = shebang + (body if name in STANDALONE else _read("prelude") + body)
+    return LuaScript(name, source, hashlib.sha1(source.encode()).hexdigest())
+
+
+def run(client: redis.Redis, name: str, args: list[Any]) -> Any:
+    """Run script ``name`` with ``args`` (no KEYS) on ``client``."""
+    lua = script(name)
+    try:
+        return client.evalsha(lua.sha, 0, *args)
+    except redis.exceptions.NoScriptError:
+        client.script_load(lua.source)
+        return client.evalsha(lua.sha, 0, *args)
+
+
+def queue(pipe: Any, name: str, args: list[Any]) -> None:
+    """Add script ``name`` to a pipeline by SHA. If the server answers NOSCRIPT, the
+    pipeline raises ``redis.exceptions.NoScriptError``: load it (``load``) and retry."""
+    pipe.execute_command("EVALSHA", script(name).sha, 0, *args)
+
+
+def load(client: redis.Redis, name: str) -> None:
+    """Load script ``name`` into the server's script cache."""
+    client.script_load(script(name).source)
