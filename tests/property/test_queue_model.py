@@ -109,3 +109,22 @@ def test_release_delivery_changes(
     assert released.slots[entry.name].deliveries == expected
     assert released.slots[entry.name].payload == "p"
     assert qm.state_of(released, entry.name, now) == "ready"
+
+
+@given(st.integers(0, 10**6), st.sampled_from(["keep", "reset", "uncount"]))
+def test_the_delivery_rule_never_goes_negative_and_means_what_it_says(
+    count: int, change: qm.DeliveryChange
+) -> None:
+    after = qm.deliveries_after(count, qm.delivery_update(change))
+    assert after >= 0
+    expected = {"keep": count, "reset": 0, "uncount": max(count - 1, 0)}[change]
+    assert after == expected
+
+
+def test_an_unknown_delivery_change_is_refused_by_name() -> None:
+    import pytest
+
+    from alsek.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="'forget'"):
+        qm.delivery_update("forget")  # type: ignore[arg-type]
