@@ -30,7 +30,7 @@ from alsek.pure.keys import (
     parse_message_name,
 )
 from alsek.pure.message import Message as PureMessage
-from alsek.pure.queue_model import DeliveryChange, entry_for
+from alsek.pure.queue_model import DeliveryChange, LeaseRef, entry_for, lease_of
 from alsek.pure.workers import WorkerRecord
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class Broker:
     ) -> ClaimBatch:
         """Ack ``acks`` (claimed messages, fenced by their tokens), then claim up to
         ``len(tokens)`` ready messages, in one backend round trip."""
-        fenced = [(m.queue, get_message_name(m), m.lock or "") for m in acks]
+        fenced = [lease_of(m) for m in acks]
         return self.backend.claim(
             queues,
             mechanisms,
@@ -243,11 +243,10 @@ class Broker:
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:
         """Extend the leases of claimed ``messages``; False where a lease was lost."""
-        leases = [(m.queue, get_message_name(m), m.lock or "") for m in messages]
-        return self.renew_leases(leases, lease_ms)
+        return self.renew_leases([lease_of(m) for m in messages], lease_ms)
 
-    def renew_leases(self, leases: Sequence[tuple[str, str, str]], lease_ms: int) -> list[bool]:
-        """Extend ``(queue, name, token)`` leases; False where a lease was lost."""
+    def renew_leases(self, leases: Sequence[LeaseRef], lease_ms: int) -> list[bool]:
+        """Extend ``leases``; False where a lease was lost."""
         return self.backend.renew_many(leases, self.clock.now(), lease_ms, virtual=self.virtual)
 
     def queues(self) -> list[str]:

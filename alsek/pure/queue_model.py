@@ -27,6 +27,7 @@ from typing import Any, Literal
 import attrs
 
 from alsek.exceptions import ValidationError
+from alsek.pure.keys import get_message_name
 from alsek.pure.message import Message
 from alsek.pure.ordering import name_tail
 from alsek.pure.timing import ready_at as message_ready_at
@@ -100,6 +101,21 @@ class Claim:
     deliveries: int
     deadline: int
     mechanism: str = "process"
+
+
+@attrs.frozen
+class LeaseRef:
+    """Which lease a fenced call addresses: the message's queue and name, and the
+    token it was claimed with ('' = unconditionally, for administrative use)."""
+
+    queue: str
+    name: str
+    token: str
+
+
+def lease_of(message: Message) -> LeaseRef:
+    """The lease a claimed ``message`` holds (its ``lock`` is the claim token)."""
+    return LeaseRef(message.queue, get_message_name(message), message.lock or "")
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ import pytest
 from alsek.core import Broker, Message
 from alsek.effects.backends.base import ResultWrite
 from alsek.exceptions import BackendUnavailableError
-from alsek.pure.queue_model import entry_for
+from alsek.pure.queue_model import LeaseRef, entry_for
 from alsek.storage.backends.disk import DiskCacheBackend
 
 NAME = "queues:q:tasks:t:messages:m1"
@@ -66,7 +66,7 @@ def writers(backend: DiskCacheBackend, held: Any) -> dict[str, Callable[[], Any]
             ["q"], ["process"], lambda: 10, 1_000, ["t3"], 0
         ),
         "renew": lambda: backend.renew("q", NAME, token, 10, 1_000),
-        "renew_many": lambda: backend.renew_many([("q", NAME, token)], 10, 1_000),
+        "renew_many": lambda: backend.renew_many([LeaseRef("q", NAME, token)], 10, 1_000),
         "ack": lambda: backend.ack("q", NAME, token),
         "release": lambda: backend.release("q", NAME, token, entry, held.message.data, "keep", 10),
         "dead_letter": lambda: backend.dead_letter("q", NAME, token, "dlq:" + NAME, {}, None),

@@ -10,8 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from alsek.effects.backends.disk import DELAYED, LEASED, READY, DiskCacheBackend
+from alsek.effects.backends.disk import DiskCacheBackend
 from alsek.effects.backends.disk_errors import translate_public_methods
+from alsek.effects.backends.disk_store import DELAYED, LEASED, READY
 from alsek.effects.backends.operations import WORKERS_PREFIX, Operations, Place
 from alsek.exceptions import DeserializationError
 from alsek.pure.cancel import cancel_marker_name

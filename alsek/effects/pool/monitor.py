@@ -25,6 +25,7 @@ from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
+from alsek.pure.queue_model import LeaseRef
 from alsek.pure.timing import renew_interval
 
 log = logging.getLogger("alsek.worker")
@@ -95,7 +96,7 @@ class Monitor:
         jobs = self.slots.live()
         if not jobs:
             return
-        leases = [(job.claim.queue, job.claim.name, job.token) for job in jobs]
+        leases = [LeaseRef(job.claim.queue, job.claim.name, job.token) for job in jobs]
         held = self.broker.renew_leases(leases, self.lease_ms)
         still = set(self.slots.live())
         for job, ok in zip(jobs, held, strict=True):
