@@ -16,16 +16,13 @@ from typing import Any
 import diskcache
 
 from alsek.effects.backends.disk_errors import translate_public_methods
-from alsek.effects.backends.disk_store import DELAYED, LEASED, READY, DiskCacheStore
+from alsek.effects.backends.disk_index import DiskCacheIndex
+from alsek.effects.backends.disk_store import LEASED
 from alsek.effects.backends.records import (
     ClaimBatch,
-    CorruptPayload,
-    Encoded,
     ResultWrite,
     Submission,
 )
-from alsek.exceptions import DeserializationError
-from alsek.pure.ordering import name_tail
 from alsek.pure.queue_model import (
     Claim,
     DeliveryChange,
@@ -39,7 +36,7 @@ __all__ = ["DiskCacheBackend"]
 
 
 @translate_public_methods
-class DiskCacheBackend(DiskCacheStore):
+class DiskCacheBackend(DiskCacheIndex):
     """SQLite storage on one machine, through DiskCache.
 
     Args:
@@ -67,23 +64,6 @@ class DiskCacheBackend(DiskCacheStore):
             ).fetchall()
         return sorted(row[0] for row in rows)
 
-    def _place(self, entry: IndexEntry, now: int, deliveries: int) -> None:
-        self._sql(
-            "INSERT OR REPLACE INTO alsek_index (namespace, name, queue, mechanism, priority, "
-            "ready_at, created_at, tiebreak, state, token, deadline, deliveries) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-            self.namespace,
-            entry.name,
-            entry.queue,
-            entry.mechanism,
-            entry.priority,
-            entry.ready_at,
-            entry.created_at,
-            name_tail(entry.name),
-            READY if entry.ready_at <= now else DELAYED,
-            deliveries,
-        )
-
     def enqueue(
         self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
     ) -> bool:
@@ -93,97 +73,6 @@ class DiskCacheBackend(DiskCacheStore):
         if written:
             self._wake()
         return written
-
-    def _enqueue_locked(self, entry: IndexEntry, encoded: Any, now: int, nx: bool) -> bool:
-        key = self.full_name(entry.name)
-        if nx:
-            if not self.conn.add(key, encoded):
-                return False
-        else:
-            self.conn.set(key, encoded)
-        row = self._row(entry.name)
-        self._place(entry, now, row[2] if row else 0)
-        return True
-
-    def _row(self, name: str) -> tuple[str, str | None, int] | None:
-        row = self._sql(
-            "SELECT queue, token, deliveries FROM alsek_index WHERE namespace = ? AND name = ?",
-            self.namespace,
-            name,
-        ).fetchone()
-        return None if row is None else (row[0], row[1], int(row[2]))
-
-    def _prepare(self, queue: str, now: int) -> None:
-        self._sql(
-            "UPDATE alsek_index SET state = ? WHERE namespace = ? AND queue = ? AND state = ? "
-            "AND ready_at <= ?",
-            READY,
-            self.namespace,
-            queue,
-            DELAYED,
-            now,
-        )
-        self._sql(
-            "UPDATE alsek_index SET state = ?, token = NULL, deadline = NULL "
-            "WHERE namespace = ? AND queue = ? AND state = ? AND deadline <= ?",
-            READY,
-            self.namespace,
-            queue,
-            LEASED,
-            now,
-        )
-
-    def _take(
-        self,
-        queue: str,
-        mechanisms: Sequence[str],
-        now: int,
-        lease_ms: int,
-        token: str,
-        decode: bool = True,
-    ) -> Claim | None:
-        while True:
-            # The best ready row of each mechanism, each one index lookup; then the best.
-            best = None
-            for wanted in dict.fromkeys(mechanisms):
-                row = self._sql(
-                    "SELECT priority, ready_at, created_at, tiebreak, name, mechanism "
-                    "FROM alsek_index WHERE namespace = ? AND queue = ? AND state = ? "
-                    "AND mechanism = ? "
-                    "ORDER BY priority, ready_at, created_at, tiebreak, name LIMIT 1",
-                    self.namespace,
-                    queue,
-                    READY,
-                    wanted,
-                ).fetchone()
-                if row is not None and (best is None or tuple(row[:5]) < tuple(best[:5])):
-                    best = row
-            if best is None:
-                return None
-            name, mechanism = best[4], best[5]
-            raw = self.conn.get(self.full_name(name), default=None)
-            if raw is None:  # vanished behind the index's back
-                self._sql(
-                    "DELETE FROM alsek_index WHERE namespace = ? AND name = ?", self.namespace, name
-                )
-                continue
-            self._sql(
-                "UPDATE alsek_index SET state = ?, token = ?, deadline = ?, "
-                "deliveries = deliveries + 1 WHERE namespace = ? AND name = ?",
-                LEASED,
-                token,
-                now + lease_ms,
-                self.namespace,
-                name,
-            )
-            deliveries = self._row(name)[2]  # type: ignore[index]
-            payload: Any = Encoded(raw)
-            if decode:
-                try:
-                    payload = self.decode(name, raw)
-                except DeserializationError as error:
-                    payload = CorruptPayload(raw, str(error))
-            return Claim(name, queue, payload, token, deliveries, now + lease_ms, mechanism)
 
     def claim(
         self,
@@ -223,23 +112,6 @@ class DiskCacheBackend(DiskCacheStore):
             wake = self._wake_time(order) if len(claims) < len(tokens) else None
         return ClaimBatch(tuple(claims), wake, tuple(acked))
 
-    def _wake_time(self, queues: Sequence[str]) -> int | None:
-        """The earliest lease deadline or ready time among ``queues``: one index
-        lookup per queue and state (a MIN on each index's last column)."""
-        times = []
-        for queue in queues:
-            for state, column in ((LEASED, "deadline"), (DELAYED, "ready_at")):
-                row = self._sql(
-                    f"SELECT MIN({column}) FROM alsek_index "
-                    "WHERE namespace = ? AND queue = ? AND state = ?",
-                    self.namespace,
-                    queue,
-                    state,
-                ).fetchone()
-                if row is not None and row[0] is not None:
-                    times.append(int(row[0]))
-        return min(times, default=None)
-
     def renew(
         self, queue: str, name: str, token: str, now: int, lease_ms: int, virtual: bool = False
     ) -> bool:
@@ -268,16 +140,6 @@ class DiskCacheBackend(DiskCacheStore):
                 )
                 results.append(cursor.rowcount == 1)
         return results
-
-    def _holds(self, name: str, token: str | None) -> bool:
-        row = self._row(name)
-        if token is None:
-            return row is not None or self.full_name(name) in self.conn
-        return row is not None and row[1] == token
-
-    def _forget(self, name: str) -> None:
-        self._sql("DELETE FROM alsek_index WHERE namespace = ? AND name = ?", self.namespace, name)
-        self.conn.delete(self.full_name(name))
 
     def ack(self, queue: str, name: str, token: str | None) -> bool:
         with self._transact():

@@ -21,8 +21,9 @@ from alsek.effects.backends.records import (
     ResultWrite,
     Submission,
 )
+from alsek.effects.backends.redis_connection import MAX_BLOCK_S, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
-from alsek.effects.backends.redis_store import MAX_BLOCK_S, RedisStore, _flag, _text
+from alsek.effects.backends.redis_store import RedisStore, _flag
 from alsek.effects.clock import new_token
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import DeserializationError
