@@ -13,9 +13,6 @@ from pathlib import Path
 import click
 
 from alsek.exceptions import ValidationError
-from alsek.sim import load_workload, plot
-from alsek.sim import simulate as run_simulation
-from alsek.sim.plot import PlotUnavailableError
 
 
 def _check_plotting() -> None:
@@ -61,6 +58,11 @@ def simulate(
     The simulator runs Alsek's own scheduling, retry, backoff, dead-letter and
     capacity rules on a virtual clock, so the answer comes in seconds.
     """
+    # The simulator is imported here, not with the CLI: a worker starts without it.
+    from alsek.sim import load_workload, plot
+    from alsek.sim import simulate as run_simulation
+    from alsek.sim.plot import PlotUnavailableError
+
     if plot_path is not None:
         _check_plotting()
     try:
