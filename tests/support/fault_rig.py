@@ -201,9 +201,13 @@ class Rig:
 
     def width(self, sleep_ms: int = 1_500, timeout: float = 20) -> tuple[int, dict[str, int]]:
         """Run a new batch of ``max_threads`` thread tasks and ``max_processes`` process tasks
-        that all sleep; returns the slots it found missing, and the concurrency per mechanism."""
+        that all sleep; returns the slots it found missing, and the concurrency per mechanism.
+
+        Task processes start on demand (one more each time every live one is busy), so
+        process tasks sleep long enough for a slow start on a loaded machine (4 s)."""
         wanted = {"thread": self.max_threads, "process": self.max_processes}
-        specs = [Spec(m, sleep_ms=sleep_ms) for m, n in wanted.items() for _ in range(n)]
+        naps = {"thread": sleep_ms, "process": max(sleep_ms, 4_000)}
+        specs = [Spec(m, sleep_ms=naps[m]) for m, n in wanted.items() for _ in range(n)]
         uuids = self.submit(specs, ledger=self.width_ledger)
         mechanism = {u: s.mechanism for u, s in zip(uuids, specs, strict=True)}
         deadline = time.monotonic() + timeout
