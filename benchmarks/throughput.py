@@ -190,7 +190,7 @@ def run(kind: str, n: int, samples: int) -> None:
         phases = [
             ("enqueue", lambda: fill(bench_tasks.noop_thread, n)),
             (
-                "process, 8 threads",
+                "threads, 8 threads",
                 lambda: drain([bench_tasks.noop_thread], n, max_threads=8, max_processes=0),
             ),
             ("(refill)", lambda: fill(bench_tasks.noop_process, n)),

@@ -5,5 +5,5 @@
 -- Runs after prelude.lua.
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
 if not holds(q, name, token) then return 0 end
-forget(q, name)
+forget(q, name, token ~= '')
 return 1

@@ -26,7 +26,7 @@ local acked = {}
 for j = 0, n_acks - 1 do
   local q, name, token = ARGV[i + 1 + 3 * j], ARGV[i + 2 + 3 * j], ARGV[i + 3 + 3 * j]
   if holds(q, name, token) then
-    forget(q, name)
+    forget(q, name, token ~= '')
     acked[j + 1] = 1
   else
     acked[j + 1] = 0
@@ -58,18 +58,24 @@ end
 
 local function take(q, token)
   while true do
-    local best, best_mech, best_score = nil, nil, nil
-    for _, m in ipairs(mechs) do
-      local r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
-      if #r > 0 then
-        local s = tonumber(r[2])
-        if best == nil or s < best_score or (s == best_score and r[1] < best) then
-          best, best_mech, best_score = r[1], m, s
+    local best, best_mech = nil, nil
+    if #mechs == 1 then
+      local r = redis.call('ZPOPMIN', idx(q, 'ready:' .. mechs[1]))
+      if #r > 0 then best, best_mech = r[1], mechs[1] end
+    else
+      local best_score = nil
+      for _, m in ipairs(mechs) do
+        local r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+        if #r > 0 then
+          local s = tonumber(r[2])
+          if best == nil or s < best_score or (s == best_score and r[1] < best) then
+            best, best_mech, best_score = r[1], m, s
+          end
         end
       end
+      if best ~= nil then redis.call('ZREM', idx(q, 'ready:' .. best_mech), best) end
     end
     if best == nil then return nil end
-    redis.call('ZREM', idx(q, 'ready:' .. best_mech), best)
     local name = member_name(best)
     local payload = redis.call('GET', ns .. ':' .. name)
     if payload then

@@ -13,5 +13,5 @@ if dlq_key ~= '' then
     redis.call('SET', dlq_key, dlq_value)
   end
 end
-forget(q, name)
+forget(q, name, token ~= '')
 return 1

@@ -40,11 +40,11 @@ local function member_name(member)
   return string.match(member, '^[^|]*|[^|]*|[^|]*|(.*)$')
 end
 local function unindex(q, name)
+  -- Every set that holds a name has its entry: no entry, nothing to remove.
   local e = redis.call('HGET', idx(q, 'entries'), name)
-  if e then
-    local mech, prio, member = parse(e)
-    redis.call('ZREM', idx(q, 'ready:' .. mech), member)
-  end
+  if not e then return end
+  local mech, prio, member = parse(e)
+  redis.call('ZREM', idx(q, 'ready:' .. mech), member)
   redis.call('ZREM', idx(q, 'delayed'), name)
   redis.call('ZREM', idx(q, 'leased'), name)
   redis.call('HDEL', idx(q, 'leases'), name)
@@ -70,8 +70,15 @@ local function holds(q, name, token)
   end
   return redis.call('HGET', idx(q, 'leases'), name) == token
 end
-local function forget(q, name)
-  unindex(q, name)
+-- leased: the caller proved the lease with its token, so the message sits in the
+-- leased set only (not ready, not delayed).
+local function forget(q, name, leased)
+  if leased then
+    redis.call('ZREM', idx(q, 'leased'), name)
+    redis.call('HDEL', idx(q, 'leases'), name)
+  else
+    unindex(q, name)
+  end
   redis.call('HDEL', idx(q, 'entries'), name)
   redis.call('HDEL', idx(q, 'deliveries'), name)
   redis.call('HDEL', idx(q, 'submits'), name)

@@ -31,5 +31,5 @@ if cq ~= '' and redis.call('EXISTS', ns .. ':' .. cname) == 0 then
   place(cq, cname, entry_of(ARGV[14], ARGV[15], ready_at, ARGV[17]), ready_at, now)
   redis.call('SADD', ns .. ':index:queues', cq)
 end
-forget(q, name)
+forget(q, name, token ~= '')
 return 1
