@@ -158,9 +158,12 @@ def run_scenario(
         return Scenario(change, pools, 0, fluid, horizon, k, 0, ((0, 0), (horizon, 0)))
     engine = Engine(workload, seed, trace=False)
     engine.run()
-    depth = [(row[0], sum(row[2:]) * k) for row in engine.recorder.series]
+    rows = list(engine.recorder.series)
+    if engine.stopped_at is None:  # every message ran before the horizon: none waits
+        rows.append((engine.now, 0, 0))
+    depth = [(row[0], sum(row[2:]) * k) for row in rows]
     # Without a backlog to start with, only an overload is simulated: it never drains.
-    drained = drain_time(engine.recorder.series) if backlog else None
+    drained = drain_time(rows) if backlog else None
     submitted = sum(counts["submitted"] for counts in engine.recorder.by_task.values())
     return Scenario(change, pools, drained, fluid, horizon, k, submitted, thin(depth))
 

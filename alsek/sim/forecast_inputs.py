@@ -85,35 +85,27 @@ class Unmodelled:
 def mean_slots(slots: Sequence[tuple[int, int]], needs: Sequence[str]) -> tuple[int, int]:
     """``(threads, processes)`` of the model's identical pools: the live pools' means,
     rounded, with at least one slot of each mechanism in ``needs``."""
-    if not slots:
-        return (1 if "thread" in needs else 0, 1 if "process" in needs else 0)
-    threads = round(sum(t for t, _ in slots) / len(slots))
-    processes = round(sum(p for _, p in slots) / len(slots))
+    threads = round(sum(t for t, _ in slots) / len(slots)) if slots else 0
+    processes = round(sum(p for _, p in slots) / len(slots)) if slots else 0
     threads = max(threads, 1 if "thread" in needs or threads + processes == 0 else 0)
     processes = max(processes, 1 if "process" in needs else 0)
     return threads, processes
 
 
 def run_samples(buckets: Sequence[int], mean_ms: float, count: int = SAMPLES) -> tuple[int, ...]:
-    """About ``count`` run times (ms) standing for a histogram: each bucket's midpoint,
-    as often as its share of runs (largest remainders), then scaled so that their
-    mean is ``mean_ms``. An empty histogram gives ``(round(mean_ms),)``."""
-    total = sum(buckets)
-    if total <= 0:
+    """``count`` run times (ms) standing for a histogram: each bucket's midpoint (twice
+    its lower bound for the last, unbounded one), as often as its share of runs
+    (largest remainders), then scaled so that their mean is ``mean_ms``. An empty
+    histogram gives ``(round(mean_ms),)``."""
+    if count < 1:
+        raise ValueError(f"run_samples needs count >= 1, got {count}")
+    if sum(buckets) <= 0:
         return (max(round(mean_ms), 0),)
-    shares = [count * c / total for c in buckets]
-    taken = [math.floor(s) for s in shares]
-    by_remainder = sorted(range(len(buckets)), key=lambda i: (taken[i] - shares[i], i))
-    for index in by_remainder[: count - sum(taken)]:
-        taken[index] += 1
     points: list[float] = []
-    for index, times in enumerate(taken):
+    for index, times in enumerate(split(count, buckets)):
         low, high = bucket_bounds(index)
         points += [(low + (high if high is not None else 2 * low)) / 2] * times
-    if not points:  # count < number of non-empty buckets: keep the busiest one
-        low, high = bucket_bounds(max(range(len(buckets)), key=lambda i: buckets[i]))
-        points = [(low + (high if high is not None else 2 * low)) / 2]
-    factor = mean_ms / (sum(points) / len(points)) if sum(points) else 0.0
+    factor = mean_ms * len(points) / sum(points)
     return tuple(max(round(p * factor), 0) for p in points)
 
 
