@@ -9,7 +9,7 @@ first.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 from starlette.concurrency import run_in_threadpool
@@ -24,10 +24,20 @@ from alsek.dashboard.security import CSRF_FIELD, SESSION_COOKIE, safe_next
 from alsek.dashboard.state import DEFAULT_WINDOW_MINUTES, dashboard_of, filters_from, int_param
 from alsek.pure.activity import HISTORY_MINUTES
 
+#: Enough for a page of selected uuids, and then some.
+MAX_FORM_BYTES = 1_000_000
+
 
 async def _form(request: Request) -> FormData:
-    """The POSTed form, once its CSRF token is checked."""
-    form = await request.form()
+    """The POSTed form (URL-encoded, as every form here is), once its CSRF token is
+    checked."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "forms are posted URL-encoded")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, f"a form is at most {MAX_FORM_BYTES} bytes")
+    form = FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     offered = form.get(CSRF_FIELD)
     if not dashboard_of(request).guard.csrf_ok(offered if isinstance(offered, str) else None):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")
