@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from alsek.effects.backends.operations_for import operations_for
 from alsek.effects.broker import Broker
 from alsek.effects.clock import utcnow_ms
 from alsek.effects.failures import read_failure
@@ -267,13 +268,13 @@ def forecast_inputs(source: Source, minutes: int) -> ForecastInputs:
     now = utcnow_ms()
     records = live_workers(source.broker)
     observation = observe(records, now, minutes)
-    queues = sorted({*source.broker.queues(), *source.queues})
+    broker = source.broker
+    operations = operations_for(broker.backend)
     backlog = []
-    for queue in queues:
-        counts = source.broker.counts(queue)
-        backlog.append(
-            QueueBacklog(queue, counts["ready"], source.broker.oldest_ready_age(queue))
-        )
+    for queue in sorted({*broker.queues(), *source.queues}):
+        ready = broker.counts(queue)["ready"]
+        by_mechanism = operations.ready_by_mechanism(queue, now, virtual=broker.virtual)
+        backlog.append(QueueBacklog(queue, ready, broker.oldest_ready_age(queue), by_mechanism))
     slots = tuple((r.slots.get("thread", 0), r.slots.get("process", 0)) for r in records)
     return ForecastInputs(observation, tuple(backlog), len(records), slots)
 

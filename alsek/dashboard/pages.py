@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import attrs
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,7 +37,9 @@ async def _form(request: Request) -> FormData:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(413, f"a form is at most {MAX_FORM_BYTES} bytes")
-    form = FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    fields: list[tuple[str, str | UploadFile]] = []
+    fields += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    form = FormData(fields)
     offered = form.get(CSRF_FIELD)
     if not dashboard_of(request).guard.csrf_ok(offered if isinstance(offered, str) else None):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")

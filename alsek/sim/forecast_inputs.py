@@ -5,9 +5,11 @@ pools saw over a recent window (``alsek.pure.observation``); per queue, the
 ready backlog and how long its oldest ready message has waited; the live
 pools' slots. From them:
 
-- a queue's backlog is split between its observed tasks by their arrivals
-  (evenly when none arrived); the share of a task that never finished a run
-  is left out of the model (and listed);
+- a queue's backlog is split between its observed tasks by mechanism (the
+  index knows how many ready messages run in threads and in processes), then
+  by their arrivals (evenly when none arrived); the share of a task that never
+  finished a run, or of a mechanism no observed task has, is left out of the
+  model (and listed);
 - a task's **arrival rate** is (its arrivals seen in the window + its share of
   the backlog that arrived inside the window) / the window's span. The
   backlog is assumed to have arrived evenly since its oldest message became
@@ -40,11 +42,13 @@ SAMPLES = 40
 
 @attrs.frozen
 class QueueBacklog:
-    """A queue's ready messages, and how long (ms) the oldest has waited."""
+    """A queue's ready messages, how long (ms) the oldest has waited, and how many
+    of them run in threads and in processes (when known)."""
 
     queue: str
     ready: int
     oldest_ready_ms: int | None = None
+    by_mechanism: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -136,9 +140,39 @@ def _arrived_in_window(backlog: QueueBacklog, span_ms: int) -> float:
     return backlog.ready * span_ms / oldest
 
 
+def _shares(
+    queue: QueueBacklog, siblings: Sequence[Observed]
+) -> tuple[list[int], list[Unmodelled]]:
+    """Each of a queue's observed tasks' share of its ready messages: split per mechanism
+    when the backlog's mechanisms are known, by arrivals within a group (evenly when none
+    arrived). Ready messages of a mechanism no observed task has are left out."""
+    shares = [0] * len(siblings)
+    left_out = []
+    groups: list[tuple[list[int], int]] = []
+    rest = queue.ready
+    if queue.by_mechanism:
+        for mechanism in ("thread", "process"):
+            count = min(queue.by_mechanism.get(mechanism, 0), rest)
+            rest -= count
+            members = [i for i, t in enumerate(siblings) if t.mechanism == mechanism]
+            if members:
+                groups.append((members, count))
+            elif count:
+                why = f"no live pool has run a {mechanism} task of it in the window"
+                left_out.append(Unmodelled(queue.queue, count, why))
+    groups.append((list(range(len(siblings))), rest))
+    for members, count in groups:
+        arrived = [siblings[i].arrived for i in members]
+        weights = arrived if sum(arrived) else [1] * len(members)
+        for index, part in zip(members, split(count, weights), strict=True):
+            shares[index] += part
+    return shares, left_out
+
+
 def task_models(inputs: ForecastInputs) -> tuple[tuple[TaskModel, ...], tuple[Unmodelled, ...]]:
-    """Each observed task's model, and the backlog left out: of a queue no observed task
-    uses, or the share of a task that never finished a run (no run times to draw from)."""
+    """Each observed task's model, and the ready messages left out: of a queue no
+    observed task uses, of a mechanism none of its observed tasks has, or the share of
+    a task that never finished a run (no run times to draw from)."""
     observation = inputs.observation
     span = observation.span_ms
     by_queue: dict[str, list[Observed]] = {}
@@ -148,19 +182,17 @@ def task_models(inputs: ForecastInputs) -> tuple[tuple[TaskModel, ...], tuple[Un
     models, left_out = [], []
     for queue, siblings in sorted(by_queue.items()):
         found = backlog.get(queue, QueueBacklog(queue, 0))
-        arrived = sum(t.arrived for t in siblings)
-        weights = [t.arrived for t in siblings] if arrived else [1] * len(siblings)
-        recent = _arrived_in_window(found, span)
-        for task, waiting, weight in zip(
-            siblings, split(found.ready, weights), weights, strict=True
-        ):
+        recent = _arrived_in_window(found, span) / found.ready if found.ready else 0.0
+        shares, missing = _shares(found, siblings)
+        left_out += missing
+        for task, waiting in zip(siblings, shares, strict=True):
             mean, samples, measured = _run_times(task)
             if measured == "none" or not _named(task):
                 why = "has not finished a run: no run times" if _named(task) else "cannot run"
                 if waiting:
                     left_out.append(Unmodelled(queue, waiting, f"task {task.task!r} {why}"))
                 continue
-            rate = (task.arrived + recent * weight / sum(weights)) * 1000 / span
+            rate = (task.arrived + waiting * recent) * 1000 / span
             models.append(
                 TaskModel(task.task, queue, task.mechanism, waiting, rate, mean, samples, measured)
             )

@@ -161,10 +161,15 @@ def inputs(draw: st.DrawFn) -> ForecastInputs:
     tasks = draw(st.lists(observed, unique_by=lambda t: t.task, max_size=4))
     now = 5_000 * MINUTE_MS + draw(st.integers(1, MINUTE_MS - 1))
     start = now // MINUTE_MS - draw(st.integers(0, 59))
-    queues = [
-        QueueBacklog(q, draw(st.integers(0, 10**5)), draw(st.none() | st.integers(0, 10**7)))
-        for q in draw(st.lists(st.sampled_from(["q", "r", "s"]), unique=True))
-    ]
+    queues = []
+    for name in draw(st.lists(st.sampled_from(["q", "r", "s"]), unique=True)):
+        ready = draw(st.integers(0, 10**5))
+        split_known = {}
+        if draw(st.booleans()):  # the index says how many run in threads and processes
+            threads = draw(st.integers(0, ready))
+            split_known = {"thread": threads, "process": draw(st.integers(0, ready - threads))}
+        oldest = draw(st.none() | st.integers(0, 10**7))
+        queues.append(QueueBacklog(name, ready, oldest, split_known))
     slots = draw(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 4)), max_size=3))
     return ForecastInputs(Observation(start, now, tuple(tasks)), tuple(queues), len(slots),
                           tuple(slots))  # fmt: skip
@@ -182,6 +187,12 @@ def test_the_model_accounts_for_every_ready_message_and_every_observed_arrival(
         modelled = sum(m.backlog for m in found if m.queue == queue.queue)
         unmodelled = sum(u.ready for u in left_out if u.queue == queue.queue)
         assert modelled + unmodelled == queue.ready
+        known = queue.by_mechanism
+        if known:
+            rest = queue.ready - known["thread"] - known["process"]
+            for mechanism in ("thread", "process"):
+                mine = [m for m in found if m.queue == queue.queue and m.mechanism == mechanism]
+                assert sum(m.backlog for m in mine) <= known[mechanism] + rest
     observed_by_name = {t.task: t for t in observation.tasks}
     for model in found:
         task = observed_by_name[model.task]

@@ -45,6 +45,26 @@ return math.max(now - oldest, 0)
 """
 )
 
+# ARGV: ns, queue, now, virtual. Returns the ready messages per mechanism: {thread,
+# process, other}, counting the delayed entries that are due but not yet moved (each
+# looked up once, as the next claim would move it).
+READY_BY_MECHANISM = (
+    PRELUDE
+    + r"""
+local q = ARGV[2]
+local now = clock(ARGV[3], ARGV[4])
+local counts = {thread = redis.call('ZCARD', idx(q, 'ready:thread')),
+                process = redis.call('ZCARD', idx(q, 'ready:process')), other = 0}
+for _, name in ipairs(redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now)) do
+  local e = redis.call('HGET', idx(q, 'entries'), name)
+  local mech = e and parse(e) or '*'
+  if mech ~= 'thread' and mech ~= 'process' then mech = 'other' end
+  counts[mech] = counts[mech] + 1
+end
+return {counts.thread, counts.process, counts.other}
+"""
+)
+
 # ARGV: ns, queue, name, now, virtual. Returns {state, deliveries, ready_in, lease_left}
 # (lease_left -1 when not running), or nil when the message is not queued.
 PLACE = (
@@ -115,6 +135,12 @@ class RedisOperations(Operations):
     def oldest_ready_age(self, queue: str, now: int, virtual: bool = False) -> int | None:
         age = int(self._run(OLDEST_READY, queue, now, self._flag(virtual)))
         return None if age < 0 else age
+
+    @unavailable
+    def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
+        thread, process, other = self._run(READY_BY_MECHANISM, queue, now, self._flag(virtual))
+        counts = {"thread": int(thread), "process": int(process), "*": int(other)}
+        return {mechanism: n for mechanism, n in counts.items() if n}
 
     @unavailable
     def find(self, uuid: str) -> list[str]:
