@@ -85,8 +85,13 @@ def overview(source: Source) -> dict[str, Any]:
     totals = {
         key: sum(q[key] for q in queues) for key in ("ready", "delayed", "running", "dead")
     }
-    return {"at": now, "queues": queues, "totals": totals, "workers": len(records),
-            "minutes": minutes}  # fmt: skip
+    return {
+        "at": now,
+        "queues": queues,
+        "totals": totals,
+        "workers": len(records),
+        "minutes": minutes,
+    }
 
 
 def workers(source: Source) -> dict[str, Any]:
@@ -133,8 +138,12 @@ def message(source: Source, uuid: str) -> dict[str, Any]:
     running = None
     if worker is not None:
         started = next((t.started_at for t in worker.running if t.uuid == location.uuid), None)
-        running = {"worker": worker.id, "host": worker.host, "pid": worker.pid,
-                   "running_ms": None if started is None else max(now - started, 0)}  # fmt: skip
+        running = {
+            "worker": worker.id,
+            "host": worker.host,
+            "pid": worker.pid,
+            "running_ms": None if started is None else max(now - started, 0),
+        }
     dead = location.dead_letter
     error = location.last_error
     return {
@@ -157,7 +166,7 @@ def message(source: Source, uuid: str) -> dict[str, Any]:
 def cancel(source: Source, uuid: str) -> dict[str, Any]:
     """Cancel a message (``Broker.cancel``): removed if waiting, stopped if running."""
     result = source.broker.cancel(checked_uuid(uuid))
-    return {"uuid": uuid, "result": result.name.lower()}
+    return {"uuid": uuid, "result": result.value}
 
 
 # -- dead letters -----------------------------------------------------------------------
@@ -284,5 +293,6 @@ def capacity_forecast(source: Source, minutes: int, seed: int = 0) -> dict[str, 
     result = forecast(forecast_inputs(source, minutes), seed)
     data: dict[str, Any] = attrs.asdict(result, recurse=True)
     data["window_minutes"] = minutes
+    data["computed_at"] = result.inputs.observation.now
     data["span_ms"] = result.inputs.observation.span_ms
     return data

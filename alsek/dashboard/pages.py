@@ -136,6 +136,7 @@ async def act_on_dead_letters(request: Request) -> Response:
         context = {
             "title": "Confirm",
             "page": "dead_letters",
+            "live": False,  # a refresh would load the list in place of the question
             "action": action,
             "scope": scope,
             "uuids": chosen,
@@ -161,7 +162,7 @@ def forecast(request: Request) -> Response:
         "page": "forecast",
         "data": view,
         "chart": _forecast_chart(view),
-        "refresh_override": 30,
+        "live": False,  # a simulation per load: recomputed on demand only
     }
     return board.render(request, "forecast.html", context)
 

@@ -20,7 +20,7 @@ from alsek.dashboard.security import Guard
 from alsek.pure.display import duration, timestamp
 
 HERE = Path(__file__).parent
-FORECAST_TTL_S = 20.0
+FORECAST_TTL_S = 30.0
 DEFAULT_WINDOW_MINUTES = 15
 
 

@@ -33,7 +33,7 @@ from alsek.sim.forecast_inputs import (
 )
 from alsek.sim.workload import Arrival, Overheads, PoolSpec, TaskKind, Workload
 
-BUDGET = 2_000
+BUDGET = 1_000
 MIN_HORIZON_MS = 60_000
 MAX_HORIZON_MS = 24 * 3_600_000
 OVERLOAD_HORIZON_MS = 3_600_000

@@ -98,6 +98,7 @@ def test_removing_asks_for_confirmation_first(broker: Broker) -> None:
     form = {"csrf": token, "action": "remove", "scope": "one", "uuid": uuids[0]}
     asked = http.post("/dead-letters", data=form)
     assert asked.status_code == 200 and "Remove 1 dead letter?" in asked.text
+    assert "data-refresh" not in asked.text  # a live refresh would replace the question
     assert http.get("/api/dead-letters").json()["total"] == 3  # nothing yet
     confirmed = http.post("/dead-letters", data={**form, "confirmed": "yes"})
     assert confirmed.status_code == 303
