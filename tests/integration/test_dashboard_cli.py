@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import base_env
+from tests.support.harness import REPO, base_env
 from tests.support.ops_cli import System, make_system, write_app
 from tests.support.redis_server import free_port
 
@@ -131,3 +131,21 @@ def test_the_help_names_every_option() -> None:
     )  # fmt: skip
     for option in ("--host", "--port", "--token", "--show-args", "--redis", "--disk", "--refresh"):
         assert option in answer.stdout, option
+
+
+def test_every_template_and_static_file_is_package_data() -> None:
+    import fnmatch
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["alsek"]
+    package = REPO / "alsek"
+    files = [p for d in ("templates", "static") for p in (package / "dashboard" / d).iterdir()]
+    assert len(files) >= 10
+    for path in files:
+        relative = str(path.relative_to(package))
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
