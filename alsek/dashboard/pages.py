@@ -9,7 +9,7 @@ first.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import attrs
 from starlette.concurrency import run_in_threadpool
@@ -69,7 +69,7 @@ def workers(request: Request) -> Response:
 def search(request: Request) -> Response:
     uuid = (request.query_params.get("uuid") or "").strip()
     if uuid:
-        return RedirectResponse(f"/messages/{data.checked_uuid(uuid)}", status_code=303)
+        return RedirectResponse(f"/messages/{quote(data.checked_uuid(uuid), safe='')}", 303)
     board = dashboard_of(request)
     return board.render(request, "message.html", {"title": "Message", "page": "message"})
 
@@ -91,7 +91,7 @@ async def cancel(request: Request) -> Response:
     board = dashboard_of(request)
     result = await run_in_threadpool(data.cancel, board.source, request.path_params["uuid"])
     query = urlencode({"done": result["result"]})
-    return RedirectResponse(f"/messages/{result['uuid']}?{query}", status_code=303)
+    return RedirectResponse(f"/messages/{quote(result['uuid'], safe='')}?{query}", 303)
 
 
 def dead_letters(request: Request) -> Response:

@@ -240,6 +240,9 @@ def fluid_drain_ms(
 
 
 def pool_counts(current: int) -> tuple[tuple[int, int], ...]:
-    """``(change, pools)`` of the scenarios: today's count and -2..+2 pools, at least one."""
+    """``(change, pools)`` of the scenarios: today's count and -2..+2 pools, at least one
+    (none without a live pool: there is no capacity to start from, nor observations)."""
+    if current < 1:
+        return ()
     changes = (-2, -1, 0, 1, 2)
     return tuple((change, current + change) for change in changes if current + change >= 1)

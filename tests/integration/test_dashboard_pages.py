@@ -68,6 +68,11 @@ def test_the_overview_counts_every_queue_and_names_its_oldest_wait(broker: Broke
     assert cell(page, "later", "delayed") == "2" and cell(page, "later", "dead") == "1"
     assert cell(page, "unused", "ready") == "0"
     assert 'id="live-workers">0<' in page and "<svg" in page
+    # Without a live pool there is no capacity to forecast from.
+    forecast = http.get("/api/forecast").json()
+    assert forecast["scenarios"] == [] and forecast["inputs"]["pools"] == 0
+    assert {u["queue"]: u["ready"] for u in forecast["unmodelled"]} == {"alsek_queue": 3}
+    assert 'id="no-pools"' in http.get("/forecast").text
 
 
 def test_a_live_pool_shows_on_the_workers_page_in_the_chart_and_in_the_forecast(
