@@ -32,6 +32,7 @@ from alsek.sim.forecast_inputs import ForecastInputs, QueueBacklog
 HIDDEN = "(hidden: start the dashboard with --show-args to see arguments)"
 #: Message fields that carry a task's input.
 ARGUMENT_FIELDS = ("args", "kwargs", "previous_result")
+EMPTY: tuple[object, ...] = (None, {}, [], ())
 #: Message fields shown on its page, in this order.
 SHOWN = (
     "task_name", "queue", "args", "kwargs", "previous_result", "priority", "mechanism",
@@ -51,10 +52,14 @@ class Source:
 
 
 def hide_arguments(data: Any) -> Any:
-    """A message's data with its arguments, and its callbacks', replaced by ``HIDDEN``."""
+    """A message's data with its arguments, and its callbacks', replaced by ``HIDDEN``
+    (empty ones are left as they are: there is nothing to hide)."""
     if not isinstance(data, dict):
         return data
-    hidden = {key: HIDDEN if key in ARGUMENT_FIELDS else value for key, value in data.items()}
+    hidden = {
+        key: HIDDEN if key in ARGUMENT_FIELDS and value not in EMPTY else value
+        for key, value in data.items()
+    }
     if isinstance(data.get("callback_message_data"), dict):
         hidden["callback_message_data"] = hide_arguments(data["callback_message_data"])
     return hidden

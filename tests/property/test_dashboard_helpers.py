@@ -93,7 +93,7 @@ messages = st.recursive(
 def _arguments_left(data: Any) -> list[Any]:
     if not isinstance(data, dict):
         return []
-    found = [data[k] for k in ARGUMENT_FIELDS if k in data and data[k] != HIDDEN]
+    found = [data[k] for k in ARGUMENT_FIELDS if data.get(k) not in (HIDDEN, None, {}, [])]
     return found + _arguments_left(data.get("callback_message_data"))
 
 
@@ -104,7 +104,7 @@ def test_hiding_arguments_hides_them_at_every_depth_and_nothing_else(data: dict[
     assert _arguments_left(hidden) == []
     assert hidden.keys() == data.keys()
     for key, value in data.items():
-        if key not in (*ARGUMENT_FIELDS, "callback_message_data"):
+        if key not in (*ARGUMENT_FIELDS, "callback_message_data") or value in (None, {}, []):
             assert hidden[key] == value
     assert hide_arguments(None) is None
 
