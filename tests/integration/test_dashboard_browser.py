@@ -163,8 +163,8 @@ def test_overview_forecast_and_resubmitting_a_dead_letter_in_a_browser(
             )
 
         eventually(lambda: queue_counts(driver), matches, 60, "the overview's counts")
-        live = driver.find_element(By.ID, "live-workers").text
-        assert live == "1"
+        eventually(lambda: driver.find_element(By.ID, "live-workers").text, lambda n: n == "1",
+                   10, "one live pool")  # fmt: skip
 
         def bars() -> tuple[int, int]:
             titles = [t.get_attribute("textContent") for t in driver.find_elements(
@@ -200,6 +200,10 @@ def test_overview_forecast_and_resubmitting_a_dead_letter_in_a_browser(
         worker.signal(15)
         assert worker.wait(60) == 0
         driver.get(base + "/dead-letters?queue=alsek_queue")
+        pause = driver.find_element(By.ID, "pause")  # the header is never refreshed
+        assert pause.text == "Pause"
+        pause.click()  # no refresh swaps the rows while we click in them
+        assert pause.text == "Resume"
         listed = eventually(
             lambda: [r.get_attribute("data-uuid") for r in driver.find_elements(
                 By.CSS_SELECTOR, "#dead-letters tbody tr")],
@@ -217,7 +221,8 @@ def test_overview_forecast_and_resubmitting_a_dead_letter_in_a_browser(
         assert sorted(d.uuid for d in broker.dead_letters()) == sorted(listed[1:])
         shot(driver, "dead-letters-after")
         driver.get(f"{base}/messages/{chosen}")
-        assert driver.find_element(By.ID, "where").text.startswith("ready")
+        eventually(lambda: driver.find_element(By.ID, "where").text,
+                   lambda where: where.startswith("ready"), 10, "the message, ready")  # fmt: skip
         shot(driver, "message")
     finally:
         for process in (worker, dashboard):
