@@ -4,7 +4,8 @@
 ``python -m alsek worker PACKAGE``). Other commands, one module each:
 ``status`` (queues and workers), ``inspect`` (one message), ``cancel``,
 ``scheduler`` (run triggers), ``deadletters`` (list, show, re-submit and
-remove dead letters) and ``simulate`` (predict a workload's behaviour).
+remove dead letters), ``dashboard`` (a web dashboard, an optional extra) and
+``simulate`` (predict a workload's behaviour).
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ def deadletters_remove(broker: Any, uuids: tuple[str, ...]) -> None:
 
 def _mount() -> None:
     from alsek.cli.cancel import cancel
+    from alsek.cli.dashboard import dashboard
     from alsek.cli.inspection import inspect_message
     from alsek.cli.scheduler import scheduler
     from alsek.cli.status import status
@@ -181,6 +183,7 @@ def _mount() -> None:
     main.add_command(inspect_message, "inspect")
     main.add_command(cancel, "cancel")
     main.add_command(scheduler, "scheduler")
+    main.add_command(dashboard, "dashboard")
 
 
 _mount()

@@ -13,6 +13,7 @@ import cattrs
 from cattrs.v import format_exception
 
 from alsek.exceptions import ValidationError
+from alsek.pure.activity import MinuteRow, row_from_list, row_to_list
 from alsek.pure.message import FIELDS, Message
 
 T = TypeVar("T")
@@ -46,6 +47,9 @@ def _any_tuple(value: Any, _: Any) -> tuple[Any, ...]:
 for _kind in (str, int, bool):
     converter.register_structure_hook(_kind, _exactly(_kind))
 converter.register_structure_hook_func(lambda kind: kind == tuple[Any, ...], _any_tuple)
+# A worker record holds up to an hour of minute rows per task: stored as short lists.
+converter.register_unstructure_hook(MinuteRow, row_to_list)
+converter.register_structure_hook(MinuteRow, lambda value, _: row_from_list(value))
 
 
 def _format(error: BaseException, kind: Any) -> str:

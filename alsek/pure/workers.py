@@ -4,42 +4,22 @@ A pool writes its ``WorkerRecord`` every few seconds with a TTL, so the
 registry holds exactly the pools that are alive. Besides who and where
 (host, pid, queues, slots) it carries what a capacity forecast needs,
 per task: arrivals seen (claims), starts, outcomes, the sum of run times
-and of queue waits, and a histogram of run times in fixed buckets; and,
-for the pool, a throughput over the last minute (``Throughput``).
+and of queue waits, and a histogram of run times in fixed buckets (since
+the pool started, and minute by minute over the last hour: ``activity``);
+and, for the pool, a throughput over the last minute (``Throughput``).
 Everything here is pure: times come in as parameters.
 """
 
 from __future__ import annotations
 
-import bisect
-
 import attrs
 
-#: Upper bounds (ms, inclusive) of the run-time histogram buckets; one more
-#: bucket counts longer runs.
-RUN_BUCKETS_MS: tuple[int, ...] = (
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    30_000,
-    60_000,
-    300_000,
-)
+from alsek.pure.activity import TaskActivity
+from alsek.pure.buckets import RUN_BUCKETS_MS as RUN_BUCKETS_MS
+from alsek.pure.buckets import bucket_of as bucket_of
+
 #: The window over which a pool's tasks/s is measured.
 RATE_WINDOW_MS = 60_000
-
-
-def bucket_of(run_ms: int) -> int:
-    """The index of the histogram bucket counting a run of ``run_ms``."""
-    return bisect.bisect_left(RUN_BUCKETS_MS, max(run_ms, 0))
 
 
 def _empty_buckets() -> tuple[int, ...]:
@@ -149,6 +129,7 @@ class WorkerRecord:
     failed: int = 0
     tasks_per_s: float = 0.0
     tasks: dict[str, TaskStats] = attrs.field(factory=dict)
+    activity: dict[str, TaskActivity] = attrs.field(factory=dict)
 
     def uptime_ms(self, now: int) -> int:
         """How long the pool has run, at ``now``."""

@@ -49,3 +49,32 @@ def test_an_idle_queue_has_no_age_and_a_fresh_one_is_young(backend: Backend) -> 
     assert age is not None and 0 <= age < 60_000
     assert len(broker.claim(None, ["thread"], 10_000, ["tok"]).claims) == 1
     assert broker.oldest_ready_age("alsek_queue") is None
+
+
+def test_ready_messages_are_counted_per_mechanism_as_they_become_due(
+    any_backend: Backend,
+) -> None:
+    from alsek.effects.backends.operations_for import operations_for
+
+    clock = ManualClock()
+    broker = Broker(any_backend, clock=clock)
+    operations = operations_for(any_backend)
+
+    def by_mechanism() -> dict[str, int]:
+        counts = operations.ready_by_mechanism("alsek_queue", clock.now(), virtual=True)
+        assert sum(counts.values()) == broker.counts("alsek_queue")["ready"]
+        return counts
+
+    assert by_mechanism() == {}
+    t0 = clock.now()
+    for i in range(3):
+        broker.submit(message(f"t{i}", t0))
+    broker.submit(message("p0", t0, mechanism="process"))
+    broker.submit(message("p1", t0, delay=500, mechanism="process"))
+    broker.submit(message("t9", t0, delay=5_000))
+    assert by_mechanism() == {"thread": 3, "process": 1}
+    clock.advance(600)  # p1 is due (not yet moved by a claim on Redis)
+    assert by_mechanism() == {"thread": 3, "process": 2}
+    assert len(broker.claim(None, ["thread"], 10_000, ["a", "b"]).claims) == 2
+    assert by_mechanism() == {"thread": 1, "process": 2}  # running ones are not ready
+    assert operations.ready_by_mechanism("other", clock.now(), virtual=True) == {}

@@ -99,6 +99,24 @@ def test_a_pool_s_record_shows_it_its_running_tasks_and_its_counts(
     assert loop.run_buckets[RUN_BUCKETS_MS.index(5_000)] == 1  # 2.5 s < run <= 5 s
     assert record.tasks["t_fail"].failed == 3
     assert record.tasks_per_s > 0
+    # The same, minute by minute: every run started and ended within the last hour.
+    recent = record.activity
+    assert (recent["t_echo"].queue, recent["t_echo"].mechanism) == ("alsek_queue", "thread")
+    for task, arrived, succeeded, failed in (
+        ("t_echo", 5, 5, 0),
+        ("t_loop", 1, 1, 0),
+        ("t_fail", 3, 0, 3),  # each retry arrives anew, at its own ready time
+    ):
+        rows = recent[task].minutes
+        assert sum(r.arrived for r in rows) == arrived, task
+        assert (sum(r.succeeded for r in rows), sum(r.failed for r in rows)) == (
+            succeeded,
+            failed,
+        ), task
+        assert [r.minute for r in rows] == sorted({r.minute for r in rows})
+        assert all(before // 60_000 <= r.minute <= record.heartbeat_at // 60_000 for r in rows)
+    loop_buckets = dict(p for r in recent["t_loop"].minutes for p in r.run_buckets)
+    assert loop_buckets == {RUN_BUCKETS_MS.index(5_000): 1}
     # A clean stop removes the record at once.
     assert broker.workers() == []
 

@@ -43,6 +43,18 @@ class DiskOperations(Operations):
             ).fetchone()
         return None if row is None or row[0] is None else now - int(row[0])
 
+    def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
+        with self.backend._transact():
+            rows = self.backend._sql(
+                "SELECT mechanism, COUNT(*) FROM alsek_index WHERE namespace = ? AND queue = ? "
+                "AND state != ? AND ready_at <= ? GROUP BY mechanism",
+                self.backend.namespace,
+                queue,
+                LEASED,
+                now,
+            ).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows if row[1]}
+
     def find(self, uuid: str) -> list[str]:
         with self.backend._transact():
             rows = self.backend._sql(

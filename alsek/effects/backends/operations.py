@@ -73,6 +73,17 @@ class Operations:
                 oldest = entry.ready_at
         return None if oldest is None else now - oldest
 
+    def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
+        """Ready messages of ``queue`` per mechanism (``thread``, ``process``, or ``*``
+        when the index does not say); they add up to its ready count."""
+        counts: dict[str, int] = {}
+        for entry, _, _, _, lease in self.backend._waiting(queue, now):
+            held = lease is not None and lease.get("state") == "held"
+            if (held and int(lease.get("deadline", 0)) > now) or entry.ready_at > now:
+                continue
+            counts[entry.mechanism] = counts.get(entry.mechanism, 0) + 1
+        return counts
+
     def find(self, uuid: str) -> list[str]:
         """Names of queued messages whose uuid is ``uuid``."""
         return sorted(self.backend.scan(f"queues:*:tasks:*:messages:{uuid}"))

@@ -43,6 +43,12 @@ class RedisOperations(Operations):
         return None if age < 0 else age
 
     @unavailable
+    def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
+        thread, process, other = self._run("ready_by_mechanism", queue, now, self._flag(virtual))
+        counts = {"thread": int(thread), "process": int(process), "*": int(other)}
+        return {mechanism: n for mechanism, n in counts.items() if n}
+
+    @unavailable
     def find(self, uuid: str) -> list[str]:
         conn, found = self.backend.conn, []
         for queue in self.backend.known_queues():

@@ -1,7 +1,8 @@
 """The worker registry's writer: one pool's heartbeat record, kept current.
 
 ``Heartbeat`` is a pool observer that tallies claims, starts and outcomes
-(``alsek.pure.workers``) and, on its own thread, writes the pool's
+(``alsek.pure.workers``), also minute by minute over the last hour
+(``alsek.pure.activity``), and, on its own thread, writes the pool's
 ``WorkerRecord`` to the backend every ``HEARTBEAT_MS`` with a TTL of
 ``HEARTBEAT_TTL_MS``: a pool that dies drops out of the registry when its
 record expires, and a clean stop removes it at once. A failed write is
@@ -21,7 +22,7 @@ from alsek.effects.backends.operations import Operations
 from alsek.effects.clock import monotonic_ms, utcnow_ms
 from alsek.effects.events import Claimed, Finished, Observer, Released, Started
 from alsek.exceptions import ValidationError
-from alsek.pure import codec
+from alsek.pure import activity, codec
 from alsek.pure import workers as stats
 from alsek.pure.keys import parse_message_name
 from alsek.pure.outcome import Succeeded
@@ -29,26 +30,78 @@ from alsek.pure.outcome import Succeeded
 log = logging.getLogger("alsek.worker")
 
 
+class Minute:
+    """One task's counts in one minute (mutable, under the lock)."""
+
+    __slots__ = ("buckets", "counts")
+
+    def __init__(self) -> None:
+        #: arrived, succeeded, failed, run_ms_sum
+        self.counts = [0, 0, 0, 0]
+        self.buckets: dict[int, int] = {}
+
+    def freeze(self, minute: int) -> activity.MinuteRow:
+        arrived, succeeded, failed, run_ms = self.counts
+        return activity.minute_row(minute, arrived, succeeded, failed, run_ms, self.buckets)
+
+
 class Tally:
     """One task's running counts (mutable: updated on every event, under the lock)."""
 
-    __slots__ = ("buckets", "counts")
+    __slots__ = ("buckets", "counts", "mechanism", "minutes", "queue")
 
     def __init__(self) -> None:
         #: claimed, started, succeeded, failed, run_ms_sum, wait_ms_sum
         self.counts = [0, 0, 0, 0, 0, 0]
         self.buckets = [0] * (len(stats.RUN_BUCKETS_MS) + 1)
+        self.minutes: dict[int, Minute] = {}
+        self.queue: str | None = None
+        self.mechanism = "thread"
 
-    def finished(self, succeeded: bool, run_ms: int | None) -> None:
+    def minute(self, at: int, now: int) -> Minute | None:
+        """The counts of the minute holding ``at`` (None: older than the history at
+        ``now``)."""
+        minute = activity.minute_of(at)
+        row = self.minutes.get(minute)
+        if row is None:
+            if minute < activity.first_kept(now):
+                return None
+            row = self.minutes[minute] = Minute()
+        return row
+
+    def arrived(self, ready_at: int, started_at: int) -> None:
+        row = self.minute(min(ready_at, started_at), started_at)
+        if row is not None:
+            row.counts[0] += 1
+
+    def finished(self, succeeded: bool, run_ms: int | None, at: int) -> None:
         self.counts[2 if succeeded else 3] += 1
+        row = self.minute(at, at)
+        if row is not None:
+            row.counts[1 if succeeded else 2] += 1
         if run_ms is not None:
+            bucket = stats.bucket_of(run_ms)
             self.counts[4] += max(run_ms, 0)
-            self.buckets[stats.bucket_of(run_ms)] += 1
+            self.buckets[bucket] += 1
+            if row is not None:
+                row.counts[3] += max(run_ms, 0)
+                row.buckets[bucket] = row.buckets.get(bucket, 0) + 1
 
     def freeze(self) -> stats.TaskStats:
         claimed, started, succeeded, failed, run_ms, wait_ms = self.counts
         buckets = tuple(self.buckets)
         return stats.task_stats(claimed, started, succeeded, failed, run_ms, wait_ms, buckets)
+
+    def recent(self, now: int) -> activity.TaskActivity | None:
+        """The task's minutes still inside the history at ``now`` (older ones are
+        dropped); None before it first started here."""
+        first = activity.first_kept(now)
+        for minute in [m for m in self.minutes if m < first]:
+            del self.minutes[minute]
+        if self.queue is None:
+            return None
+        rows = activity.trim((row.freeze(m) for m, row in self.minutes.items()), now)
+        return activity.TaskActivity(self.queue, self.mechanism, rows)
 
 
 def new_worker_id(token: str) -> str:
@@ -121,15 +174,17 @@ class Heartbeat(Observer):
         wait = event.at - message.ready_at
         with self.lock:
             self.running[message.lock or message.uuid] = running
-            counts = self._tally(message.task_name).counts
-            counts[1] += 1
-            counts[5] += max(wait, 0)
+            tally = self._tally(message.task_name)
+            tally.queue, tally.mechanism = message.queue, event.mechanism
+            tally.counts[1] += 1
+            tally.counts[5] += max(wait, 0)
+            tally.arrived(message.ready_at, event.at)
 
     def on_outcome(self, event: Finished) -> None:
         ok = isinstance(event.outcome, Succeeded)
         with self.lock:
             self.running.pop(event.token, None)
-            self._tally(event.message.task_name).finished(ok, event.duration_ms)
+            self._tally(event.message.task_name).finished(ok, event.duration_ms, event.at)
             self.processed += 1
             self.failed += 0 if ok else 1
 
@@ -159,7 +214,12 @@ class Heartbeat(Observer):
                 failed=self.failed,
                 tasks_per_s=round(stats.per_second(self.throughput), 3),
                 tasks={task: tally.freeze() for task, tally in self.tasks.items()},
+                activity=self._activity(now),
             )
+
+    def _activity(self, now: int) -> dict[str, activity.TaskActivity]:
+        recent = {task: tally.recent(now) for task, tally in self.tasks.items()}
+        return {task: rows for task, rows in recent.items() if rows is not None}
 
     def beat(self) -> None:
         """Write the record now; a failure is logged (once per outage), never raised."""
