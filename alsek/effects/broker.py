@@ -9,21 +9,23 @@ refused once the lease no longer holds, so a worker that lost its lease
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from alsek import defaults
 from alsek.effects.backends.base import Backend, ClaimBatch, ResultWrite, Submission
 from alsek.effects.clock import Clock, is_virtual, system_clock
 from alsek.effects.message import Message
 from alsek.exceptions import LeaseLostError, MessageExistsError, NotFoundError, ValidationError
 from alsek.pure import codec, transitions
 from alsek.pure.cancel import CancelResult
-from alsek.pure.dead_letter import DeadLetterRecord, record_for, resubmission
+from alsek.pure.dead_letter import DeadLetterRecord, dead_letter_ttl, record_for
+from alsek.pure.dead_letter_filter import DeadLetterFilter
 from alsek.pure.durations import Duration, to_ms
+from alsek.pure.failure import error_name
 from alsek.pure.keys import (
-    DLQ_PREFIX,
     dead_letter_name,
     get_message_name,
     get_subnamespace,
@@ -33,6 +35,9 @@ from alsek.pure.message import Message as PureMessage
 from alsek.pure.queue_model import DeliveryChange, entry_for
 from alsek.pure.workers import WorkerRecord
 
+if TYPE_CHECKING:
+    from alsek.effects.dead_letters import Bulk
+
 log = logging.getLogger(__name__)
 
 
@@ -41,26 +46,21 @@ class Broker:
 
     Args:
         backend: where messages live.
-        dlq_ttl: how long (ms or a ``timedelta``) dead letters are kept; None keeps them until
-            removed or re-submitted.
-        dlq: keep dead letters at all (False drops failed messages).
+        dlq_ttl: how long (ms or a ``timedelta``) dead letters are kept: a week by
+            default. None keeps none: a message that fails for good is dropped (its
+            failure is still logged, and kept as its last error for ``inspect``).
     """
 
     def __init__(
         self,
         backend: Backend,
-        dlq_ttl: Duration | None = None,
-        dlq: bool = True,
+        dlq_ttl: Duration | None = defaults.DEFAULT_DLQ_TTL_MS,
         clock: Clock = system_clock,
     ) -> None:
         if not isinstance(backend, Backend):
             raise ValidationError(f"Broker needs a Backend, got {backend!r}")
-        dlq_ttl = to_ms("dlq_ttl", dlq_ttl)
-        if dlq_ttl is not None and (not isinstance(dlq_ttl, int) or dlq_ttl <= 0):
-            raise ValidationError(f"dlq_ttl must be a positive int (ms) or None, got {dlq_ttl!r}")
         self.backend = backend
-        self.dlq_ttl = dlq_ttl
-        self.dlq = dlq
+        self.dlq_ttl = dead_letter_ttl(to_ms("dlq_ttl", dlq_ttl))
         self.clock = clock
         #: Backends take this broker's times as given (a manual clock), instead of
         #: their own clock where they have one (Redis).
@@ -210,10 +210,20 @@ class Broker:
     def dead_letter_name(
         self, queue: str, name: str, token: str | None, record: DeadLetterRecord
     ) -> bool:
-        """Move whatever is stored at ``name`` to the dead letters with ``record``."""
-        dlq = dead_letter_name(name) if self.dlq else None
-        value = codec.unstructure(record) if self.dlq else None
-        return self.backend.dead_letter(queue, name, token, dlq, value, self.dlq_ttl)
+        """Move whatever is stored at ``name`` to the dead letters with ``record`` (kept
+        ``dlq_ttl`` ms; just removed when ``dlq_ttl`` is None)."""
+        if self.dlq_ttl is None:
+            return self.backend.dead_letter(queue, name, token, None, None, None)
+        value = {k: v for k, v in codec.unstructure(record).items() if k != "problem"}
+        return self.backend.dead_letter(
+            queue,
+            name,
+            token,
+            dead_letter_name(name),
+            value,
+            self.dlq_ttl,
+            failed_at=record.failed_at,
+        )
 
     # -- consuming -----------------------------------------------------------------
 
@@ -258,43 +268,98 @@ class Broker:
         """Ready, delayed and leased messages in ``queue``."""
         return self.backend.queue_counts(queue, self.clock.now(), virtual=self.virtual)
 
-    # -- dead letters --------------------------------------------------------------
+    # -- dead letters (alsek.effects.dead_letters) ---------------------------------
 
-    def dead_letters(self, queue: str | None = None) -> Iterator[DeadLetterRecord]:
-        """The dead letters (of ``queue``, or all), oldest first."""
-        pattern = f"{DLQ_PREFIX}:{get_subnamespace(queue)}"
-        records = []
-        for name in self.backend.scan(pattern):
-            value = self.backend.get_or_none(name)
-            if value is not None:
-                records.append(codec.structure(value, DeadLetterRecord, what=name))
-        return iter(sorted(records, key=lambda r: (r.failed_at, r.name)))
+    def dead_letters(
+        self, queue: str | None = None, task: str | None = None, since: int | None = None
+    ) -> Iterator[DeadLetterRecord]:
+        """The dead letters (of ``queue``, of ``task``, failed at or after ``since``, UTC
+        ms), oldest first. A record that cannot be read is listed too, with its
+        ``problem``: it can be removed, never re-submitted."""
+        from alsek.effects import dead_letters
 
-    def get_dead_letter(self, uuid: str) -> DeadLetterRecord:
-        """The dead letter of the message ``uuid``."""
-        for record in self.dead_letters():
-            if record.uuid == uuid:
-                return record
-        raise NotFoundError(f"no dead letter for message {uuid!r}")
+        return iter(dead_letters.read(self, DeadLetterFilter(queue, task, since)))
 
-    def resubmit_dead_letter(self, uuid: str, message_class: type[Message] = Message) -> Message:
-        """Put a dead message back in its queue with a fresh retry budget."""
-        record = self.get_dead_letter(uuid)
-        if record.message is None:
-            raise ValidationError(
-                f"dead letter {record.name!r} holds an undecodable payload; it cannot run"
-            )
-        message = resubmission(
-            codec.message_from_data(record.message, message_class), self.clock.now()
-        )
+    def dead_letter_counts(self) -> dict[str, int]:
+        """How many dead letters each queue has (from the index: records are not read)."""
+        from alsek.effects.dead_letters import store_of
+
+        return store_of(self).counts()
+
+    def find_dead_letters(self, uuid_or_key: str) -> list[DeadLetterRecord]:
+        """Every dead letter of the message ``uuid_or_key`` (its uuid, or the key
+        ``dlq:...`` of one dead letter), found without listing the others."""
+        from alsek.effects import dead_letters
+
+        return dead_letters.find(self, uuid_or_key)
+
+    def get_dead_letter(self, uuid_or_key: str) -> DeadLetterRecord:
+        """The dead letter of the message ``uuid_or_key`` (a uuid or a ``dlq:`` key).
+
+        Raises:
+            NotFoundError: there is none.
+            ValidationError: several messages with that uuid are dead (name the key).
+        """
+        from alsek.effects import dead_letters
+
+        return dead_letters.only(self.find_dead_letters(uuid_or_key), uuid_or_key)
+
+    def resubmit_dead_letter(
+        self, uuid_or_key: str, message_class: type[Message] = Message
+    ) -> Message:
+        """Put a dead message back in its queue with a fresh retry budget, and delete its
+        dead letter and its last error (``errors:{uuid}``).
+
+        Raises:
+            NotFoundError: no such dead letter.
+            ValidationError: it cannot be read or holds an undecodable payload.
+            MessageExistsError: a message with its uuid is queued (the dead letter stays).
+        """
+        from alsek.effects import dead_letters
+
+        record = self.get_dead_letter(uuid_or_key)
+        message = dead_letters.revive(record, message_class, self.clock.now())
         self.submit(message)
-        self.backend.delete(dead_letter_name(record.name), missing_ok=True)
+        dead_letters.store_of(self).drop([record.name], [error_name(record.uuid)])
         return message
 
-    def remove_dead_letter(self, uuid: str) -> None:
-        """Delete the dead letter of the message ``uuid``."""
-        record = self.get_dead_letter(uuid)
-        self.backend.delete(dead_letter_name(record.name), missing_ok=True)
+    def remove_dead_letter(self, uuid_or_key: str) -> None:
+        """Delete the dead letter of the message ``uuid_or_key`` (readable or not)."""
+        from alsek.effects import dead_letters
+
+        record = self.get_dead_letter(uuid_or_key)
+        dead_letters.store_of(self).drop([record.name])
+
+    def resubmit_dead_letters(
+        self,
+        records: Iterable[DeadLetterRecord] | None = None,
+        message_class: type[Message] = Message,
+        progress: Callable[[int], None] | None = None,
+    ) -> Bulk:
+        """Re-submit ``records`` (default: every dead letter) in batches; those that
+        cannot run are skipped, with why. ``progress(n)`` hears of each batch."""
+        from alsek.effects import dead_letters
+
+        chosen = self.dead_letters() if records is None else records
+        return dead_letters.resubmit(self, chosen, message_class, progress)
+
+    def remove_dead_letters(
+        self,
+        records: Iterable[DeadLetterRecord] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Bulk:
+        """Delete ``records`` (default: every dead letter) for good, in batches."""
+        from alsek.effects import dead_letters
+
+        chosen = self.dead_letters() if records is None else records
+        return dead_letters.remove(self, chosen, progress)
+
+    def reindex_dead_letters(self) -> int:
+        """Index every stored dead letter (e.g. written by an older Alsek); returns how
+        many. Backends without an index (custom ones, which scan) return 0."""
+        from alsek.effects.dead_letters import store_of
+
+        return store_of(self).reindex()
 
     @staticmethod
     def parse_name(name: str) -> tuple[str, str, str]:

@@ -593,8 +593,14 @@ class Backend(ABC):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
-        """Move a message to ``dlq_name`` (or just drop it when None)."""
+        """Move a message to ``dlq_name`` (or just drop it when None), kept ``dlq_ttl`` ms.
+
+        ``failed_at`` (UTC ms) is when it failed: backends that index their dead
+        letters (Redis, DiskCache) order them by it; this generic version, whose
+        dead letters are found by a scan of ``dlq:*``, ignores it.
+        """
         if not self._holds(name, token):
             return False
         if dlq_name is not None:

@@ -20,6 +20,7 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
+from alsek.effects.backends import disk_dead_index as dead_index
 from alsek.effects.backends.base import (
     Backend,
     ClaimBatch,
@@ -40,6 +41,7 @@ from alsek.exceptions import (
     NotFoundError,
     ValidationError,
 )
+from alsek.pure.keys import dead_letter_message_name
 from alsek.pure.ordering import name_tail
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -64,6 +66,7 @@ _SCHEMA = (
         (namespace, queue, state, ready_at)""",
     """CREATE INDEX IF NOT EXISTS alsek_index_lease ON alsek_index
         (namespace, queue, state, deadline)""",
+    *dead_index.SCHEMA,
 )
 READY, LEASED, DELAYED = 0, 1, 2
 
@@ -243,6 +246,7 @@ class DiskCacheBackend(Backend):
             for name in names:
                 self.conn.delete(self.full_name(name))
             self._sql("DELETE FROM alsek_index WHERE namespace = ?", self.namespace)
+            dead_index.clear(self._sql, self.namespace)
         return len(names)
 
     def compare_and_delete(self, name: str, value: Any) -> bool:
@@ -544,14 +548,23 @@ class DiskCacheBackend(Backend):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
+        """Move a message to ``dlq_name``, indexed (``disk_dead_index``) when it is a
+        ``dlq:`` name, in one transaction (or just drop it when None)."""
         encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else None
+        member = dead_letter_message_name(dlq_name) if dlq_name is not None else None
         with self._transact():
             if not self._holds(name, token):
                 return False
             if dlq_name is not None:
                 expire = None if dlq_ttl is None else dlq_ttl / 1000
                 self.conn.set(self.full_name(dlq_name), encoded, expire=expire)
+            if member is not None:
+                now = time.time_ns() // 1_000_000
+                expire_at = None if dlq_ttl is None else now + dlq_ttl
+                when = now if failed_at is None else failed_at
+                dead_index.index(self._sql, self.namespace, member, when, expire_at, now)
             self._forget(name)
             return True
 

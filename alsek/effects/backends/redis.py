@@ -35,7 +35,7 @@ from alsek.exceptions import (
     ValidationError,
 )
 from alsek.pure.faults import redact_url
-from alsek.pure.keys import descendants_set_name
+from alsek.pure.keys import dead_letter_message_name, descendants_set_name
 from alsek.pure.ordering import ready_member
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
@@ -574,8 +574,12 @@ class RedisBackend(Backend):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
+        """Move a message to ``dlq_name``, indexed (``redis_dead_letters``) when it is a
+        ``dlq:`` name, in one atomic, fenced script (or just drop it when None)."""
         encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else ""
+        member = dead_letter_message_name(dlq_name) if dlq_name is not None else None
         return bool(
             self._run(
                 "DEAD_LETTER",
@@ -585,6 +589,8 @@ class RedisBackend(Backend):
                 self.full_name(dlq_name) if dlq_name is not None else "",
                 encoded,
                 "" if dlq_ttl is None else dlq_ttl,
+                member or "",
+                int(time.time() * 1000) if failed_at is None else failed_at,
             )
         )
 

@@ -286,9 +286,44 @@ return 1
 """
 )
 
-# ARGV: ns, queue, name, token, dlq_key ('' = none), dlq_value, dlq_ttl ('' = none)
+# The dead-letter index (see ``redis_dead_letters``), for scripts that start with
+# ``local ns = ARGV[1]``. Members are message names; a dead letter lives at
+# ns:dlq:{name}. by_time scores the time it failed, by_expiry when its record
+# expires (server ms), by_uuid holds "uuid|name" (score 0) for lookups by uuid.
+DLQ_INDEX = r"""
+local function dlq(part) return ns .. ':deadletters:' .. part end
+local function dlq_uuid(name) return string.match(name, '([^:]*)$') end
+local function dlq_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function dlq_unindex(name)
+  redis.call('ZREM', dlq('by_time'), name)
+  redis.call('ZREM', dlq('by_expiry'), name)
+  redis.call('ZREM', dlq('by_uuid'), dlq_uuid(name) .. '|' .. name)
+end
+local function dlq_index(name, failed_at, expire_at)
+  redis.call('ZADD', dlq('by_time'), failed_at, name)
+  redis.call('ZADD', dlq('by_expiry'), expire_at, name)
+  redis.call('ZADD', dlq('by_uuid'), 0, dlq_uuid(name) .. '|' .. name)
+end
+-- Drop up to limit entries whose record has expired; returns how many.
+local function dlq_prune(now, limit)
+  local bound = string.format('(%.0f', now)
+  local gone = redis.call('ZRANGEBYSCORE', dlq('by_expiry'), '-inf', bound, 'LIMIT', 0, limit)
+  for _, name in ipairs(gone) do dlq_unindex(name) end
+  return #gone
+end
+"""
+
+# ARGV: ns, queue, name, token, dlq_key ('' = none), dlq_value, dlq_ttl ('' = none),
+#       index member ('' = not indexed), failed_at
+# The dead letter and its index entries are written in the same step as the
+# message leaves its queue; each write also prunes a few expired entries, so
+# the index stays bounded even when nobody reads it.
 DEAD_LETTER = (
     PRELUDE
+    + DLQ_INDEX
     + r"""
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
 local dlq_key, dlq_value, dlq_ttl = ARGV[5], ARGV[6], ARGV[7]
@@ -298,6 +333,11 @@ if dlq_key ~= '' then
     redis.call('SET', dlq_key, dlq_value, 'PX', dlq_ttl)
   else
     redis.call('SET', dlq_key, dlq_value)
+  end
+  if ARGV[8] ~= '' then
+    local now = dlq_now()
+    dlq_index(ARGV[8], ARGV[9], dlq_ttl == '' and '+inf' or now + tonumber(dlq_ttl))
+    dlq_prune(now, 64)
   end
 end
 forget(q, name)
