@@ -100,7 +100,11 @@ def fill_unrelated(backend: Any, count: int) -> None:
 
 def python_api(broker: Any, n: int, url: str | None) -> None:
     """List, resubmit all and remove all through the Python API."""
+    from alsek.effects.inspection import dead_letter_counts
+
     batch = hasattr(broker, "resubmit_dead_letters")
+    if batch:
+        broker.dead_letter_counts()  # builds the (empty) index: the steady state
     timed(f"write {n:,} dead letters (submit + fail)", lambda: make_dead_letters(broker, n))
     before = commands(url)
     listed = timed("list: Broker.dead_letters()", lambda: list(broker.dead_letters()))
@@ -109,6 +113,9 @@ def python_api(broker: Any, n: int, url: str | None) -> None:
     assert len(listed) == n, (len(listed), n)
     uuid = listed[n // 2].uuid
     timed("one lookup: Broker.get_dead_letter(uuid)", lambda: broker.get_dead_letter(uuid))
+    timed("count per queue (status)", lambda: dead_letter_counts(broker))
+    if batch:
+        timed(f"reindex {n:,} dead letters", broker.reindex_dead_letters)
     if batch:
         timed("resubmit all: Broker.resubmit_dead_letters()", broker.resubmit_dead_letters)
     else:
@@ -169,7 +176,9 @@ def scans(kind: str, backend: Any, unrelated: int, url: str | None) -> None:
     fill_unrelated(backend, unrelated)
     broker = Broker(backend)
     before = commands(url)
-    timed(f"dead_letters() with none, {unrelated:,} other keys", lambda: list(broker.dead_letters()))
+    timed(
+        f"dead_letters() with none, {unrelated:,} other keys", lambda: list(broker.dead_letters())
+    )
     if url is not None:
         print(f"  {'  Redis commands':<46} {commands(url) - before:10,d}")
     results = ResultStore(backend)

@@ -118,14 +118,18 @@ def _one_line(text: str, width: int = REASON_WIDTH) -> str:
 
 
 def _row(record: Any) -> list[str]:
-    reason = record.reason if record.readable else f"UNREADABLE {record.key}: {record.problem}"
+    reason = (
+        _one_line(record.reason)
+        if record.readable
+        else f"UNREADABLE {record.key}: {_one_line(record.problem or '')}"
+    )
     return [
         timestamp(record.failed_at) if record.failed_at else "-",
         record.uuid,
         record.task_name or "?",
         record.queue or "?",
         "-" if record.attempts is None else str(record.attempts),
-        _one_line(reason),
+        reason,
     ]
 
 
@@ -164,15 +168,21 @@ def list_dead(
     click.echo(f"{len(records)} dead letter(s)" + (f", {bad} unreadable" if bad else ""), err=True)
 
 
+def _when(failed_at: int, now: int) -> str:
+    if not failed_at:
+        return "unknown"
+    return f"{timestamp(failed_at)} ({duration(now - failed_at)} ago)"
+
+
 def _describe(record: Any, now: int) -> str:
     lines = [
         f"key        {record.key}",
         f"uuid       {record.uuid}",
         f"task       {record.task_name or '?'}",
         f"queue      {record.queue or '?'}",
-        f"failed     {timestamp(record.failed_at)} ({duration(now - record.failed_at)} ago)",
+        f"failed     {_when(record.failed_at, now)}",
         f"attempts   {'-' if record.attempts is None else record.attempts}",
-        f"reason     {record.reason}",
+        "reason     " + record.reason.rstrip().replace("\n", "\n" + " " * 11),
     ]
     if not record.readable:
         lines.append(f"problem    {record.problem} (remove it by its key)")

@@ -106,6 +106,15 @@ class Broker:
             raise MessageExistsError(name)
         return message
 
+    def submit_many(self, messages: Sequence[PureMessage]) -> list[bool]:
+        """Submit ``messages`` in as few backend round trips as it allows; False where a
+        message with that uuid is already queued (nothing written for it)."""
+        entries = []
+        for message in messages:
+            stored = transitions.unclaimed(message)
+            entries.append((entry_for(stored, get_message_name(message)), stored.data))
+        return self.backend.enqueue_many(entries, self.clock.now(), virtual=self.virtual)
+
     def sync(self, message: PureMessage) -> PureMessage:
         """The stored version of ``message`` (keeping its lease token)."""
         name = get_message_name(message)

@@ -12,10 +12,10 @@ dead letters of the same uuid, or one whose content names another message.
 Re-submitting puts the message back in its queue (a fresh retry budget, ready
 at once), then deletes the dead letter and the message's last error
 (``errors:{uuid}``), so that ``inspect`` and readers of its result no longer
-see the old final failure. Both happen in batches: on Redis, one script per
-thousand dead letters after one submission each; on DiskCache, one
-transaction per batch. A crash between the submission and the deletion
-leaves both (re-submitting again is then refused while the message waits).
+see the old final failure. Both happen in batches of ``BATCH``: on Redis one
+pipeline of submissions and one script of deletions, on DiskCache one
+transaction each. A crash between the two leaves both the message and its
+dead letter (re-submitting again is refused while the message waits).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 
 from alsek.effects.backends.dead_letters import DeadLetterStore
-from alsek.exceptions import MessageExistsError, NotFoundError, ValidationError
+from alsek.exceptions import NotFoundError, ValidationError
 from alsek.pure import codec
 from alsek.pure.dead_letter import DeadLetterRecord, resubmission
 from alsek.pure.dead_letter_filter import DeadLetterFilter
@@ -41,6 +41,9 @@ M = TypeVar("M", bound=Message)
 
 #: Dead letters acted on per backend step (and per progress report).
 BATCH = 500
+
+#: Why a dead letter was not re-submitted although it could run.
+QUEUED = "a message with this uuid is queued again; the dead letter is kept"
 
 #: Told how many more dead letters were handled (a progress bar's ``update``).
 Progress = Callable[[int], None]
@@ -97,8 +100,7 @@ def revive(record: DeadLetterRecord, message_class: type[M], now: int) -> M:
     """The message to submit again for ``record``, or a clear error why there is none."""
     if not record.readable:
         raise ValidationError(
-            f"dead letter {record.key!r} cannot be read ({record.problem}); "
-            "it can only be removed"
+            f"dead letter {record.key!r} cannot be read ({record.problem}); it can only be removed"
         )
     if record.message is None:
         raise ValidationError(
@@ -119,16 +121,20 @@ def resubmit(
     done: list[str] = []
     skipped: list[tuple[str, str]] = []
     for batch in _batches(list(records)):
+        revived: list[tuple[DeadLetterRecord, Message]] = []
+        for record in batch:
+            try:
+                revived.append((record, revive(record, message_class, broker.clock.now())))
+            except ValidationError as error:
+                skipped.append((record.key, str(error)))
+        accepted = broker.submit_many([message for _, message in revived])
         submitted = []
-        with store.batch():
-            for record in batch:
-                try:
-                    broker.submit(revive(record, message_class, broker.clock.now()))
-                except (ValidationError, MessageExistsError) as error:
-                    skipped.append((record.key, _why(error)))
-                    continue
+        for (record, _), ok in zip(revived, accepted, strict=True):
+            if ok:
                 submitted.append(record)
-            store.drop([r.name for r in submitted], [error_name(r.uuid) for r in submitted])
+            else:
+                skipped.append((record.key, QUEUED))
+        store.drop([r.name for r in submitted], [error_name(r.uuid) for r in submitted])
         done += [r.key for r in submitted]
         if progress is not None:
             progress(len(batch))
@@ -151,9 +157,3 @@ def remove(
 
 def _batches(records: list[DeadLetterRecord]) -> list[list[DeadLetterRecord]]:
     return [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
-
-
-def _why(error: Exception) -> str:
-    if isinstance(error, MessageExistsError):
-        return "a message with this uuid is queued again; the dead letter is kept"
-    return str(error)

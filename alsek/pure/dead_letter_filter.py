@@ -77,7 +77,7 @@ def iso_ms(text: str) -> int | None:
 
 
 def parse_since(text: str, now: int) -> int:
-    """The UTC ms that ``--since text`` means at ``now``.
+    """The UTC ms that ``text`` (a duration back from ``now``, or an ISO time) means.
 
     Raises:
         ValidationError: ``text`` is neither a duration nor an ISO time.
@@ -89,6 +89,6 @@ def parse_since(text: str, now: int) -> int:
     if moment is not None:
         return moment
     raise ValidationError(
-        f"--since expects a duration such as 10m, 2h or 1d, or an ISO time such as "
+        f"expected a duration such as 10m, 2h or 1d, or an ISO time such as "
         f"2026-12-01T12:00:00Z; got {text!r}"
     )

@@ -426,6 +426,14 @@ class Backend(ABC):
         self.set(entry.name, value)
         return True
 
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        """``enqueue`` each ``(entry, value)`` with ``nx``, in as few round trips as the
+        backend allows (Redis: one pipeline; DiskCache: one transaction). Used to put
+        dead letters back in bulk."""
+        return [self.enqueue(entry, value, now, nx=True, virtual=virtual) for entry, value in items]
+
     def claim(
         self,
         queues: Sequence[str] | None,

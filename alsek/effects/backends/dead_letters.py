@@ -16,8 +16,7 @@ returned with its ``problem``, never raised.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from alsek.effects.backends.base import Backend
 from alsek.exceptions import DeserializationError, ValidationError
@@ -113,11 +112,6 @@ class DeadLetterStore:
         for other in also:
             self.backend.delete(other, missing_ok=True)
         return dropped
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group the writes made inside (one transaction where the backend has them)."""
-        yield
 
     def reindex(self) -> int:
         """Index every dead letter stored (returns how many); nothing to do here."""

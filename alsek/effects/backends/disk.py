@@ -334,6 +334,16 @@ class DiskCacheBackend(Backend):
             self._wake()
         return written
 
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        with self._transact():
+            written = [self._enqueue_locked(entry, raw, now, True) for entry, raw in encoded]
+        if any(written):
+            self._wake()
+        return written
+
     def _enqueue_locked(self, entry: IndexEntry, encoded: Any, now: int, nx: bool) -> bool:
         key = self.full_name(entry.name)
         if nx:

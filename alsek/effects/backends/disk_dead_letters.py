@@ -9,9 +9,8 @@ demand.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from alsek.effects.backends import disk_dead_index as dead_index
 from alsek.effects.backends.dead_letters import DeadLetterStore, Entry, raw_text
@@ -119,11 +118,6 @@ class DiskDeadLetters(DeadLetterStore):
             for other in also:
                 backend.conn.delete(backend.full_name(other))
         return dropped
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        with self.backend._transact():
-            yield
 
     def reindex(self) -> int:
         backend = self.backend

@@ -416,6 +416,20 @@ class RedisBackend(Backend):
             )
         )
 
+    @_unavailable
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        if not items:
+            return []
+        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        script = self._script("ENQUEUE")
+        pipe = self.fast.pipeline(transaction=False)
+        for entry, raw in encoded:
+            args = [entry.queue, entry.name, raw, *_entry_args(entry), now, _flag(virtual)]
+            script(keys=[], args=[self.namespace, *args, 1, new_token()], client=pipe)
+        return [bool(x) for x in pipe.execute()]
+
     def _decode_claim(self, raw: list[Any], offset: int, decode: bool = True) -> Claim:
         name = _text(raw[offset])
         payload_raw = raw[offset + 2]

@@ -252,4 +252,3 @@ class RedisDeadLetters(DeadLetterStore):
         except DeserializationError:
             return 0
         return read_record(name, value).failed_at
-
