@@ -35,7 +35,7 @@ from alsek.pure.keys import dead_letter_message_name
 from alsek.pure.message import Message
 
 if TYPE_CHECKING:
-    from alsek.effects.broker import Broker
+    from alsek.effects.dead_letter_methods import DeadLetters
 
 M = TypeVar("M", bound=Message)
 
@@ -57,7 +57,7 @@ class Bulk:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-def store_of(broker: Broker) -> DeadLetterStore:
+def store_of(broker: DeadLetters) -> DeadLetterStore:
     """The dead-letter store of ``broker``'s backend."""
     from alsek.effects.backends.dead_letters_for import dead_letters_for
 
@@ -68,13 +68,13 @@ def _sorted(records: Iterable[DeadLetterRecord]) -> list[DeadLetterRecord]:
     return sorted(records, key=lambda r: (r.failed_at, r.name))
 
 
-def read(broker: Broker, where: DeadLetterFilter) -> list[DeadLetterRecord]:
+def read(broker: DeadLetters, where: DeadLetterFilter) -> list[DeadLetterRecord]:
     """The dead letters matching ``where``, oldest first."""
     store = store_of(broker)
     return _sorted(r for r in store.read(store.entries(where)) if where.admits(r))
 
 
-def find(broker: Broker, uuid_or_key: str) -> list[DeadLetterRecord]:
+def find(broker: DeadLetters, uuid_or_key: str) -> list[DeadLetterRecord]:
     """The dead letters of the message ``uuid_or_key`` (a uuid, or a ``dlq:`` key),
     oldest first; a lookup, never a listing."""
     store = store_of(broker)
@@ -110,7 +110,7 @@ def revive(record: DeadLetterRecord, message_class: type[M], now: int) -> M:
 
 
 def resubmit(
-    broker: Broker,
+    broker: DeadLetters,
     records: Iterable[DeadLetterRecord],
     message_class: type[Message] = Message,
     progress: Progress | None = None,
@@ -142,7 +142,7 @@ def resubmit(
 
 
 def remove(
-    broker: Broker, records: Iterable[DeadLetterRecord], progress: Progress | None = None
+    broker: DeadLetters, records: Iterable[DeadLetterRecord], progress: Progress | None = None
 ) -> Bulk:
     """Delete the dead letters of ``records`` for good (readable or not), in batches."""
     store = store_of(broker)

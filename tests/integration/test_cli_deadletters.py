@@ -5,6 +5,10 @@ good ones."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +95,7 @@ def test_bad_records_never_break_a_command(system: System) -> None:
     again = system.cli("deadletters", "ops_app", "resubmit", "--all")
     assert again.returncode == 0 and "re-submitted 2 dead letter(s), 2 skipped" in again.stdout
     assert f"skipped: {KEY}{uuids[0]}: dead letter" in again.stderr
+    assert "re-submitting" not in again.stderr  # no progress bar off a terminal
     assert broker.counts("alsek_queue")["ready"] == 2
     assert read_failure(broker.backend, uuids[2]) is None  # its final error is forgotten
     named = system.cli("deadletters", "ops_app", "resubmit", uuids[1])
@@ -116,6 +121,37 @@ def test_bulk_removal_with_filters_and_reindex(system: System) -> None:
     )
     gone = system.cli("deadletters", "ops_app", "remove", kept[0])
     assert gone.returncode == 1 and f"no dead letter for message {kept[0]!r}" in gone.stderr
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    write_app(tmp_path)
+    system = make_system("disk", tmp_path, None)
+    fail_some(system, 3)
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "alsek", "deadletters", "ops_app", "remove", "--all"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=system.root,
+            env=system.env,
+            timeout=60,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0 and b"removed 3 dead letter(s)" in done.stdout
+    assert b"removing" in shown and b"100%" in shown
 
 
 def test_help_never_imports_the_package(tmp_path: Path) -> None:
