@@ -28,7 +28,7 @@ import attrs
 from alsek.effects.backends.dead_letters import DeadLetterStore
 from alsek.exceptions import NotFoundError, ValidationError
 from alsek.pure import codec
-from alsek.pure.dead_letter import DeadLetterRecord, resubmission
+from alsek.pure.dead_letter import DeadLetterRecord, cannot_resubmit, resubmission
 from alsek.pure.dead_letter_filter import DeadLetterFilter
 from alsek.pure.failure import error_name
 from alsek.pure.keys import dead_letter_message_name
@@ -98,14 +98,10 @@ def only(records: Sequence[DeadLetterRecord], uuid_or_key: str) -> DeadLetterRec
 
 def revive(record: DeadLetterRecord, message_class: type[M], now: int) -> M:
     """The message to submit again for ``record``, or a clear error why there is none."""
-    if not record.readable:
-        raise ValidationError(
-            f"dead letter {record.key!r} cannot be read ({record.problem}); it can only be removed"
-        )
-    if record.message is None:
-        raise ValidationError(
-            f"dead letter {record.key!r} holds an undecodable payload; it cannot run"
-        )
+    why = cannot_resubmit(record)
+    if why is not None:
+        raise ValidationError(f"dead letter {record.key!r}: {why}")
+    assert record.message is not None  # cannot_resubmit says so
     return resubmission(codec.message_from_data(record.message, message_class), now)
 
 
@@ -123,10 +119,11 @@ def resubmit(
     for batch in _batches(list(records)):
         revived: list[tuple[DeadLetterRecord, Message]] = []
         for record in batch:
-            try:
+            why = cannot_resubmit(record)
+            if why is None:
                 revived.append((record, revive(record, message_class, broker.clock.now())))
-            except ValidationError as error:
-                skipped.append((record.key, str(error)))
+            else:
+                skipped.append((record.key, why))
         accepted = broker.submit_many([message for _, message in revived])
         submitted = []
         for (record, _), ok in zip(revived, accepted, strict=True):

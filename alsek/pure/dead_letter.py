@@ -176,6 +176,15 @@ def read_record(name: str, value: Any, failed_at: int | None = None) -> DeadLett
     return record
 
 
+def cannot_resubmit(record: DeadLetterRecord) -> str | None:
+    """Why ``record`` cannot be put back in its queue (None: it can)."""
+    if not record.readable:
+        return f"it cannot be read ({record.problem}); it can only be removed"
+    if record.message is None:
+        return "it holds an undecodable payload; it cannot run"
+    return None
+
+
 def resubmission(message: M, now: int) -> M:
     """A dead message given a fresh start: no retries used, ready at once."""
     return attrs.evolve(message, retries=0, deliveries=0, lock=None, updated_at=now, delay=0)

@@ -17,6 +17,7 @@ from alsek.exceptions import ValidationError
 from alsek.pure import codec
 from alsek.pure.dead_letter import (
     DeadLetterRecord,
+    cannot_resubmit,
     dead_letter_ttl,
     read_record,
     record_for,
@@ -160,6 +161,21 @@ def test_a_resubmission_starts_afresh_and_is_ready_at_once(message: Message, now
         )
         == message
     )
+
+
+@given(written(), st.none() | texts)
+def test_only_a_readable_record_with_a_message_can_be_resubmitted(
+    pair: tuple[str, DeadLetterRecord], problem: str | None
+) -> None:
+    _, record = pair
+    record = attrs.evolve(record, problem=problem)
+    why = cannot_resubmit(record)
+    if problem is not None:
+        assert why is not None and "it can only be removed" in why and problem in why
+    elif record.message is None:
+        assert why == "it holds an undecodable payload; it cannot run"
+    else:
+        assert why is None
 
 
 def test_unreadable_records_keep_little_of_what_was_stored() -> None:
