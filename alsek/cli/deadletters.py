@@ -187,7 +187,9 @@ def _describe(record: Any, now: int) -> str:
     if not record.readable:
         lines.append(f"problem    {record.problem} (remove it by its key)")
     if record.message is not None:
-        lines.append("message    " + json.dumps(record.message, sort_keys=True, default=repr))
+        for field in ("args", "kwargs", "retries"):
+            value = json.dumps(record.message.get(field), default=repr)
+            lines.append(f"{field:<10} {value}")
     if record.raw is not None:
         lines.append(f"stored     {record.raw}")
     if record.traceback:

@@ -213,3 +213,18 @@ def test_reading_descendants_never_scans_the_keyspace(redis_url: str) -> None:
     assert store.get(parent, descendants=True) == [0, 1, 2]  # and deletes them
     assert not store.exists(parent, descendants=True)
     assert scans(backend) == before
+
+
+def test_descendants_on_diskcache_read_a_range_of_the_key_index(tmp_path: Path) -> None:
+    backend = DiskCacheBackend(tmp_path / "cache")
+    store = ResultStore(backend)
+    family(store)
+    assert backend.descendants("parent") == ["child"]
+    glob = backend.full_name("descendants:parent:*")
+    plan = backend._sql(
+        "EXPLAIN QUERY PLAN SELECT key FROM Cache WHERE key GLOB ? "
+        "AND (expire_time IS NULL OR expire_time > ?)",
+        glob,
+        0,
+    ).fetchall()
+    assert any("USING INDEX Cache_key_raw (key>? AND key<?)" in row[-1] for row in plan), plan
