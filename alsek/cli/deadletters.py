@@ -304,9 +304,19 @@ def remove_dead(
 ) -> None:
     """Delete dead letters for good, readable or not (name an unreadable one by its
     uuid or its key)."""
-    records, missing = _chosen(lazy, uuids, everything, task, queue, since)
-    with _failing_clearly(), _progress(len(records), "removing") as progress:
-        bulk = lazy.broker().remove_dead_letters(records, progress=progress)
+    from alsek.effects import dead_letters
+    from alsek.pure.dead_letter_filter import DeadLetterFilter
+
+    if everything and not uuids:  # found without reading the records
+        where = DeadLetterFilter(queue, task, _since(since))
+        with _failing_clearly():
+            names = dead_letters.matching_names(lazy.broker(), where)
+        missing: list[str] = []
+    else:
+        records, missing = _chosen(lazy, uuids, everything, task, queue, since)
+        names = [record.name for record in records]
+    with _failing_clearly(), _progress(len(names), "removing") as progress:
+        bulk = dead_letters.remove(lazy.broker(), names, progress)
     _report("removed", len(bulk.done), missing, strict=True)
 
 

@@ -107,11 +107,15 @@ class DeadLetters:
         records: Iterable[DeadLetterRecord] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> Bulk:
-        """Delete ``records`` (default: every dead letter) for good, in batches."""
+        """Delete ``records`` (default: every dead letter, found without reading them)
+        for good, in batches."""
         from alsek.effects import dead_letters
 
-        chosen = self.dead_letters() if records is None else records
-        return dead_letters.remove(self, chosen, progress)
+        if records is None:
+            names = dead_letters.matching_names(self, DeadLetterFilter())
+        else:
+            names = [record.name for record in records]
+        return dead_letters.remove(self, names, progress)
 
     def reindex_dead_letters(self) -> int:
         """Index every stored dead letter (e.g. written by an older Alsek); returns how

@@ -31,7 +31,7 @@ from alsek.pure import codec
 from alsek.pure.dead_letter import DeadLetterRecord, cannot_resubmit, resubmission
 from alsek.pure.dead_letter_filter import DeadLetterFilter
 from alsek.pure.failure import error_name
-from alsek.pure.keys import dead_letter_message_name
+from alsek.pure.keys import dead_letter_message_name, dead_letter_name
 from alsek.pure.message import Message
 
 if TYPE_CHECKING:
@@ -138,15 +138,24 @@ def resubmit(
     return Bulk(tuple(done), tuple(skipped))
 
 
-def remove(
-    broker: DeadLetters, records: Iterable[DeadLetterRecord], progress: Progress | None = None
-) -> Bulk:
-    """Delete the dead letters of ``records`` for good (readable or not), in batches."""
+def matching_names(broker: DeadLetters, where: DeadLetterFilter) -> list[str]:
+    """The message names of the dead letters matching ``where``, without reading the
+    records where the index can tell (``since`` is then the time the index holds)."""
+    store = store_of(broker)
+    if where.since is None or store.indexed:
+        return [name for name, _ in store.entries(where)]
+    return [record.name for record in read(broker, where)]
+
+
+def remove(broker: DeadLetters, names: Sequence[str], progress: Progress | None = None) -> Bulk:
+    """Delete the dead letters of the messages ``names`` for good (readable or not),
+    in batches."""
     store = store_of(broker)
     done: list[str] = []
-    for batch in _batches(list(records)):
-        store.drop([r.name for r in batch])
-        done += [r.key for r in batch]
+    for start in range(0, len(names), BATCH):
+        batch = list(names[start : start + BATCH])
+        store.drop(batch)
+        done += [dead_letter_name(name) for name in batch]
         if progress is not None:
             progress(len(batch))
     return Bulk(tuple(done))

@@ -17,8 +17,10 @@ from alsek.effects.backends.base import Backend
 from alsek.effects.backends.disk import DiskCacheBackend
 from alsek.effects.backends.redis import RedisBackend
 from alsek.effects.clock import ManualClock
+from alsek.effects.dead_letters import matching_names
 from alsek.effects.failures import read_failure, write_failure
 from alsek.exceptions import MessageExistsError, NotFoundError, ValidationError
+from alsek.pure.dead_letter_filter import DeadLetterFilter
 from alsek.pure.failure import FailureRecord
 from alsek.pure.keys import dead_letter_name
 from alsek.testing import run_until_idle
@@ -223,6 +225,8 @@ def test_filters_by_queue_task_and_time(broker: Broker, clock: ManualClock) -> N
     assert uuids(since=cut) == ["c", "d"]
     assert uuids(queue="q1", since=cut) == []
     assert broker.dead_letter_counts() == {"q1": 2, "q2": 1, "q10": 1}
+    late = matching_names(broker, DeadLetterFilter(task="t1", since=cut))
+    assert sorted(late) == ["queues:q10:tasks:t1:messages:d", "queues:q2:tasks:t1:messages:c"]
     assert broker.remove_dead_letters(broker.dead_letters(task="t1", since=cut)).done == (
         "dlq:queues:q2:tasks:t1:messages:c",
         "dlq:queues:q10:tasks:t1:messages:d",
