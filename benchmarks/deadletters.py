@@ -3,8 +3,12 @@
 For each backend it writes N dead letters (default 10,000; each a message
 submitted and then failed through the Broker), then times, through the
 Python API and through the command line (``python -m alsek deadletters``):
-listing them, re-submitting them all, and (after writing N more) removing
-them all. With ``--unrelated K`` the namespace first gets K unrelated keys,
+listing them, looking one up, counting them per queue (``status``),
+re-indexing them, re-submitting them all, and (after writing N more)
+removing them all. The index is built before the first write, as in a
+running system (the first read of a namespace indexes what is there once).
+It also runs against an Alsek without the index or the bulk methods (then
+each dead letter is re-submitted and removed one by one). With ``--unrelated K`` the namespace first gets K unrelated keys,
 and it also times ``Broker.dead_letters()`` with no dead letter stored and
 ``ResultStore.get(descendants=True)`` of a message with one descendant: the
 paths that must not scan the keyspace.
