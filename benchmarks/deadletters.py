@@ -8,8 +8,9 @@ re-indexing them, re-submitting them all, and (after writing N more)
 removing them all. The index is built before the first write, as in a
 running system (the first read of a namespace indexes what is there once).
 It also runs against an Alsek without the index or the bulk methods (then
-each dead letter is re-submitted and removed one by one). With ``--unrelated K`` the namespace first gets K unrelated keys,
-and it also times ``Broker.dead_letters()`` with no dead letter stored and
+each dead letter is re-submitted and removed one by one). With
+``--unrelated K`` the namespace first gets K unrelated keys, and it also
+times ``Broker.dead_letters()`` with no dead letter stored and
 ``ResultStore.get(descendants=True)`` of a message with one descendant: the
 paths that must not scan the keyspace.
 

@@ -19,13 +19,12 @@ from typing import Any
 import attrs
 import click
 
+from alsek.cli.deadletters_view import HEADERS, NUMERIC, as_data, describe, row
 from alsek.cli.target import Target, resolve, target_options
 from alsek.exceptions import AlsekError
-from alsek.pure import codec
-from alsek.pure.display import duration, table, timestamp
+from alsek.pure.display import table
 
 _PACKAGE = "alsek.deadletters.package"
-REASON_WIDTH = 100
 
 
 class _Group(click.Group):
@@ -112,39 +111,6 @@ def _failing_clearly() -> Iterator[None]:
         raise click.ClickException(str(error)) from None
 
 
-def _one_line(text: str, width: int = REASON_WIDTH) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _row(record: Any) -> list[str]:
-    reason = (
-        _one_line(record.reason)
-        if record.readable
-        else f"UNREADABLE {record.key}: {_one_line(record.problem or '')}"
-    )
-    return [
-        timestamp(record.failed_at) if record.failed_at else "-",
-        record.uuid,
-        record.task_name or "?",
-        record.queue or "?",
-        "-" if record.attempts is None else str(record.attempts),
-        reason,
-    ]
-
-
-def as_data(record: Any) -> dict[str, Any]:
-    """A record as plain data, with where it is stored (the ``--json`` form)."""
-    return {
-        "key": record.key,
-        "uuid": record.uuid,
-        "task": record.task_name,
-        "queue": record.queue,
-        "readable": record.readable,
-        **codec.unstructure(record),
-    }
-
-
 @deadletters.command("list")
 @_filters
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full records.")
@@ -161,40 +127,9 @@ def list_dead(
         click.echo(json.dumps([as_data(r) for r in records], default=repr))
         return
     if records:
-        headers = ["FAILED", "UUID", "TASK", "QUEUE", "ATTEMPTS", "REASON"]
-        right = [False, False, False, False, True, False]
-        click.echo(table(headers, [_row(r) for r in records], right))
+        click.echo(table(HEADERS, [row(r) for r in records], NUMERIC))
     bad = sum(1 for r in records if not r.readable)
     click.echo(f"{len(records)} dead letter(s)" + (f", {bad} unreadable" if bad else ""), err=True)
-
-
-def _when(failed_at: int, now: int) -> str:
-    if not failed_at:
-        return "unknown"
-    return f"{timestamp(failed_at)} ({duration(now - failed_at)} ago)"
-
-
-def _describe(record: Any, now: int) -> str:
-    lines = [
-        f"key        {record.key}",
-        f"uuid       {record.uuid}",
-        f"task       {record.task_name or '?'}",
-        f"queue      {record.queue or '?'}",
-        f"failed     {_when(record.failed_at, now)}",
-        f"attempts   {'-' if record.attempts is None else record.attempts}",
-        "reason     " + record.reason.rstrip().replace("\n", "\n" + " " * 11),
-    ]
-    if not record.readable:
-        lines.append(f"problem    {record.problem} (remove it by its key)")
-    if record.message is not None:
-        for field in ("args", "kwargs", "retries"):
-            value = json.dumps(record.message.get(field), default=repr)
-            lines.append(f"{field:<10} {value}")
-    if record.raw is not None:
-        lines.append(f"stored     {record.raw}")
-    if record.traceback:
-        lines += ["traceback", record.traceback.rstrip()]
-    return "\n".join(lines)
 
 
 @deadletters.command("show")
@@ -214,7 +149,7 @@ def show_dead(lazy: _Lazy, uuid: str, as_json: bool) -> None:
         click.echo(json.dumps([as_data(r) for r in records], indent=2, default=repr))
         return
     now = utcnow_ms()
-    click.echo("\n\n".join(_describe(r, now) for r in records))
+    click.echo("\n\n".join(describe(r, now) for r in records))
 
 
 def _chosen(
