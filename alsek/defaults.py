@@ -32,6 +32,8 @@ CONSUMER_BACKOFF_FLOOR: Final = 50
 CONSUMER_BACKOFF_CEILING: Final = 500
 #: How long a message's last error is kept (``errors:{uuid}``, shown by ``inspect``).
 DEFAULT_ERROR_TTL_MS: Final = 7 * 24 * 3600 * 1000
+#: How long a dead letter is kept (``Broker(dlq_ttl=...)``; None keeps none).
+DEFAULT_DLQ_TTL_MS: Final = 7 * 24 * 3600 * 1000
 #: How often a worker pool refreshes its record in the worker registry, and how
 #: long that record outlives the last refresh (a pool that vanished drops out).
 HEARTBEAT_MS: Final = 2_000

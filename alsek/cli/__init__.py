@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from alsek import __version__
 from alsek.cli.worker import worker
-from alsek.exceptions import AlsekError
 
 
 def _is_package(word: str) -> bool:
@@ -91,89 +88,10 @@ def main() -> None:
     """Alsek: a distributed task queue for Python."""
 
 
-def _tasks(package: str) -> list[Any]:
-    from alsek.cli.target import collect
-
-    return collect(package)
-
-
-@main.group("deadletters")
-@click.argument("package")
-@click.pass_context
-def deadletters(ctx: click.Context, package: str) -> None:
-    """List, inspect and re-submit the dead letters of PACKAGE's broker."""
-    from alsek.effects.pool.pool import broker_of
-
-    try:
-        ctx.obj = broker_of(_tasks(package))
-    except AlsekError as error:
-        raise click.ClickException(str(error)) from None
-
-
-@deadletters.command("list")
-@click.option("-q", "--queue", default=None, help="Only this queue.")
-@click.pass_obj
-def deadletters_list(broker: Any, queue: str | None) -> None:
-    """One line per dead letter: uuid, task, queue, time, reason."""
-    count = 0
-    for record in broker.dead_letters(queue):
-        data = record.message or {}
-        click.echo(
-            f"{record.uuid}\t{data.get('task_name', '?')}\t{data.get('queue', '?')}\t"
-            f"{record.failed_at}\t{record.reason}"
-        )
-        count += 1
-    click.echo(f"{count} dead letter(s)", err=True)
-
-
-@deadletters.command("show")
-@click.argument("uuid")
-@click.pass_obj
-def deadletters_show(broker: Any, uuid: str) -> None:
-    """The full dead letter of message UUID, as JSON."""
-    from alsek.pure.codec import unstructure
-
-    try:
-        record = broker.get_dead_letter(uuid)
-    except AlsekError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(unstructure(record), indent=2, default=repr))
-
-
-@deadletters.command("resubmit")
-@click.argument("uuids", nargs=-1)
-@click.option("--all", "everything", is_flag=True, help="Re-submit every dead letter.")
-@click.pass_obj
-def deadletters_resubmit(broker: Any, uuids: tuple[str, ...], everything: bool) -> None:
-    """Put dead messages back in their queues with a fresh retry budget."""
-    if everything:
-        uuids = tuple(record.uuid for record in broker.dead_letters() if record.message)
-    if not uuids:
-        raise click.UsageError("name at least one UUID, or pass --all")
-    for uuid in uuids:
-        try:
-            message = broker.resubmit_dead_letter(uuid)
-        except AlsekError as error:
-            raise click.ClickException(str(error)) from None
-        click.echo(f"re-submitted {message.summary}")
-
-
-@deadletters.command("remove")
-@click.argument("uuids", nargs=-1, required=True)
-@click.pass_obj
-def deadletters_remove(broker: Any, uuids: tuple[str, ...]) -> None:
-    """Delete dead letters for good."""
-    for uuid in uuids:
-        try:
-            broker.remove_dead_letter(uuid)
-        except AlsekError as error:
-            raise click.ClickException(str(error)) from None
-        click.echo(f"removed {uuid}")
-
-
 def _mount() -> None:
     from alsek.cli.cancel import cancel
     from alsek.cli.dashboard import dashboard
+    from alsek.cli.deadletters import deadletters
     from alsek.cli.inspection import inspect_message
     from alsek.cli.scheduler import scheduler
     from alsek.cli.status import status
@@ -184,6 +102,7 @@ def _mount() -> None:
     main.add_command(cancel, "cancel")
     main.add_command(scheduler, "scheduler")
     main.add_command(dashboard, "dashboard")
+    main.add_command(deadletters, "deadletters")
 
 
 _mount()

@@ -9,21 +9,21 @@ refused once the lease no longer holds, so a worker that lost its lease
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from alsek import defaults
 from alsek.effects.backends.base import Backend, ClaimBatch, ResultWrite, Submission
 from alsek.effects.clock import Clock, is_virtual, system_clock
-from alsek.effects.message import Message
+from alsek.effects.dead_letter_methods import DeadLetters
 from alsek.exceptions import LeaseLostError, MessageExistsError, NotFoundError, ValidationError
 from alsek.pure import codec, transitions
 from alsek.pure.cancel import CancelResult
-from alsek.pure.dead_letter import DeadLetterRecord, record_for, resubmission
+from alsek.pure.dead_letter import DeadLetterRecord, dead_letter_ttl, record_for
 from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import (
-    DLQ_PREFIX,
     dead_letter_name,
     get_message_name,
     get_subnamespace,
@@ -33,34 +33,32 @@ from alsek.pure.message import Message as PureMessage
 from alsek.pure.queue_model import DeliveryChange, LeaseRef, entry_for, lease_of
 from alsek.pure.workers import WorkerRecord
 
+if TYPE_CHECKING:
+    pass
+
 log = logging.getLogger(__name__)
 
 
-class Broker:
+class Broker(DeadLetters):
     """Submits and manages messages on a backend.
 
     Args:
         backend: where messages live.
-        dlq_ttl: how long (ms or a ``timedelta``) dead letters are kept; None keeps them until
-            removed or re-submitted.
-        dlq: keep dead letters at all (False drops failed messages).
+        dlq_ttl: how long (ms or a ``timedelta``) dead letters are kept: a week by
+            default. None keeps none: a message that fails for good is dropped (its
+            failure is still logged, and kept as its last error for ``inspect``).
     """
 
     def __init__(
         self,
         backend: Backend,
-        dlq_ttl: Duration | None = None,
-        dlq: bool = True,
+        dlq_ttl: Duration | None = defaults.DEFAULT_DLQ_TTL_MS,
         clock: Clock = system_clock,
     ) -> None:
         if not isinstance(backend, Backend):
             raise ValidationError(f"Broker needs a Backend, got {backend!r}")
-        dlq_ttl = to_ms("dlq_ttl", dlq_ttl)
-        if dlq_ttl is not None and (not isinstance(dlq_ttl, int) or dlq_ttl <= 0):
-            raise ValidationError(f"dlq_ttl must be a positive int (ms) or None, got {dlq_ttl!r}")
         self.backend = backend
-        self.dlq_ttl = dlq_ttl
-        self.dlq = dlq
+        self.dlq_ttl = dead_letter_ttl(to_ms("dlq_ttl", dlq_ttl))
         self.clock = clock
         #: Backends take this broker's times as given (a manual clock), instead of
         #: their own clock where they have one (Redis).
@@ -105,6 +103,15 @@ class Broker:
         if not self.backend.enqueue(entry, stored.data, self.clock.now(), virtual=self.virtual):
             raise MessageExistsError(name)
         return message
+
+    def submit_many(self, messages: Sequence[PureMessage]) -> list[bool]:
+        """Submit ``messages`` in as few backend round trips as it allows; False where a
+        message with that uuid is already queued (nothing written for it)."""
+        entries = []
+        for message in messages:
+            stored = transitions.unclaimed(message)
+            entries.append((entry_for(stored, get_message_name(message)), stored.data))
+        return self.backend.enqueue_many(entries, self.clock.now(), virtual=self.virtual)
 
     def sync(self, message: PureMessage) -> PureMessage:
         """The stored version of ``message`` (keeping its lease token)."""
@@ -210,10 +217,20 @@ class Broker:
     def dead_letter_name(
         self, queue: str, name: str, token: str | None, record: DeadLetterRecord
     ) -> bool:
-        """Move whatever is stored at ``name`` to the dead letters with ``record``."""
-        dlq = dead_letter_name(name) if self.dlq else None
-        value = codec.unstructure(record) if self.dlq else None
-        return self.backend.dead_letter(queue, name, token, dlq, value, self.dlq_ttl)
+        """Move whatever is stored at ``name`` to the dead letters with ``record`` (kept
+        ``dlq_ttl`` ms; just removed when ``dlq_ttl`` is None)."""
+        if self.dlq_ttl is None:
+            return self.backend.dead_letter(queue, name, token, None, None, None)
+        value = {k: v for k, v in codec.unstructure(record).items() if k != "problem"}
+        return self.backend.dead_letter(
+            queue,
+            name,
+            token,
+            dead_letter_name(name),
+            value,
+            self.dlq_ttl,
+            failed_at=record.failed_at,
+        )
 
     # -- consuming -----------------------------------------------------------------
 
@@ -256,44 +273,6 @@ class Broker:
     def counts(self, queue: str) -> dict[str, int]:
         """Ready, delayed and leased messages in ``queue``."""
         return self.backend.queue_counts(queue, self.clock.now(), virtual=self.virtual)
-
-    # -- dead letters --------------------------------------------------------------
-
-    def dead_letters(self, queue: str | None = None) -> Iterator[DeadLetterRecord]:
-        """The dead letters (of ``queue``, or all), oldest first."""
-        pattern = f"{DLQ_PREFIX}:{get_subnamespace(queue)}"
-        records = []
-        for name in self.backend.scan(pattern):
-            value = self.backend.get_or_none(name)
-            if value is not None:
-                records.append(codec.structure(value, DeadLetterRecord, what=name))
-        return iter(sorted(records, key=lambda r: (r.failed_at, r.name)))
-
-    def get_dead_letter(self, uuid: str) -> DeadLetterRecord:
-        """The dead letter of the message ``uuid``."""
-        for record in self.dead_letters():
-            if record.uuid == uuid:
-                return record
-        raise NotFoundError(f"no dead letter for message {uuid!r}")
-
-    def resubmit_dead_letter(self, uuid: str, message_class: type[Message] = Message) -> Message:
-        """Put a dead message back in its queue with a fresh retry budget."""
-        record = self.get_dead_letter(uuid)
-        if record.message is None:
-            raise ValidationError(
-                f"dead letter {record.name!r} holds an undecodable payload; it cannot run"
-            )
-        message = resubmission(
-            codec.message_from_data(record.message, message_class), self.clock.now()
-        )
-        self.submit(message)
-        self.backend.delete(dead_letter_name(record.name), missing_ok=True)
-        return message
-
-    def remove_dead_letter(self, uuid: str) -> None:
-        """Delete the dead letter of the message ``uuid``."""
-        record = self.get_dead_letter(uuid)
-        self.backend.delete(dead_letter_name(record.name), missing_ok=True)
 
     @staticmethod
     def parse_name(name: str) -> tuple[str, str, str]:

@@ -1,15 +1,12 @@
 """Reading a running system: queues, workers and single messages, for ``status`` and
 ``inspect`` (and the dashboard).
 
-Everything reads indexes (``alsek.effects.backends.operations``) and named
-keys; the one exception is the dead-letter count, which goes through the
-public ``Broker.dead_letters()`` and lives in ``dead_letter_counts`` alone so
-that a cheaper per-queue count can replace it.
+Everything reads indexes (``alsek.effects.backends.operations``, and the
+dead-letter index behind ``Broker.dead_letter_counts``) and named keys.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +16,11 @@ from alsek.effects.backends.operations import Place
 from alsek.effects.backends.operations_for import operations_for
 from alsek.effects.failures import read_failure
 from alsek.effects.result import ResultStore
-from alsek.exceptions import DeserializationError, NotFoundError, ValidationError
+from alsek.exceptions import DeserializationError, ValidationError
 from alsek.pure import codec
 from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.failure import FailureRecord
-from alsek.pure.keys import parse_message_name, result_name
+from alsek.pure.keys import result_name
 from alsek.pure.workers import WorkerRecord
 
 if TYPE_CHECKING:
@@ -43,17 +40,9 @@ class QueueStatus:
 
 
 def dead_letter_counts(broker: Broker) -> dict[str, int]:
-    """Dead letters per queue, through the public ``Broker.dead_letters()``."""
-    counts: Counter[str] = Counter()
-    for record in broker.dead_letters():
-        queue = (record.message or {}).get("queue")
-        if not isinstance(queue, str):
-            try:
-                queue = parse_message_name(record.name)[0]
-            except ValidationError:
-                queue = "?"
-        counts[queue] += 1
-    return dict(counts)
+    """Dead letters per queue, from the backend's dead-letter index (no record is read;
+    a scan on custom backends)."""
+    return broker.dead_letter_counts()
 
 
 def queue_statuses(broker: Broker, also: Iterable[str] = ()) -> list[QueueStatus]:
@@ -119,11 +108,9 @@ def _stored_result(stores: Sequence[ResultStore], uuid: str) -> dict[str, Any] |
 
 
 def _dead_letter(broker: Broker, uuid: str) -> DeadLetterRecord | None:
-    try:
-        record: DeadLetterRecord = broker.get_dead_letter(uuid)
-        return record
-    except NotFoundError:
-        return None
+    """The newest dead letter of ``uuid``, if any."""
+    found = broker.find_dead_letters(uuid)
+    return found[-1] if found else None
 
 
 def _running_on(broker: Broker, uuid: str) -> WorkerRecord | None:

@@ -161,7 +161,15 @@ class Interpreter:
                     return self._lost(effect.message)
             elif isinstance(effect, DeadLetter):
                 name = get_message_name(effect.message)
-                record = record_for(name, effect.message, effect.reason, effect.at)
+                failure = next((e for e in effects if isinstance(e, RecordFailure)), None)
+                record = record_for(
+                    name,
+                    effect.message,
+                    effect.reason,
+                    effect.at,
+                    traceback=None if failure is None else failure.error.traceback or None,
+                    attempts=None if failure is None else failure.attempts,
+                )
                 ok = persist(
                     lambda: self.broker.dead_letter_name(effect.message.queue, name, token, record),  # noqa: B023
                     f"dead-lettering {effect.message.summary}",

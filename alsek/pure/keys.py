@@ -89,6 +89,12 @@ def dead_letter_name(message_name: str) -> str:
     return f"{DLQ_PREFIX}:{message_name}"
 
 
+def dead_letter_message_name(key: str) -> str | None:
+    """The message name a dead-letter key (``dlq:...``) stands for (None: not one)."""
+    prefix = f"{DLQ_PREFIX}{SEPARATOR}"
+    return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None
+
+
 def result_name(uuid: str) -> str:
     """Where the result of the message ``uuid`` lives."""
     return f"results:{uuid}"

@@ -334,7 +334,8 @@ def test_dead_letters_expire_after_dlq_ttl(any_backend: Backend, clock: ManualCl
         broker.get_dead_letter("a")
 
 
-def test_dead_letters_are_kept_without_a_ttl(broker: Broker, clock: ManualClock) -> None:
+def test_dead_letters_are_kept_a_week_by_default(broker: Broker, clock: ManualClock) -> None:
+    assert broker.dlq_ttl == 7 * 24 * 3600 * 1000
     broker.submit(new_message(clock, "a"))
     broker.fail(new_message(clock, "a"))
     time.sleep(0.4)
@@ -344,7 +345,7 @@ def test_dead_letters_are_kept_without_a_ttl(broker: Broker, clock: ManualClock)
 def test_without_a_dlq_failed_messages_are_dropped(
     any_backend: Backend, clock: ManualClock
 ) -> None:
-    broker = Broker(any_backend, dlq=False, clock=clock)
+    broker = Broker(any_backend, dlq_ttl=None, clock=clock)
     broker.submit(new_message(clock, "a"))
     held = claim_one(broker, "tok-1")
     assert held is not None

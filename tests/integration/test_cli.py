@@ -293,7 +293,8 @@ def test_deadletters_commands(tmp_path: Path, redis_url: str) -> None:
         listed.returncode == 0 and message.uuid in listed.stdout and "test failure" in listed.stdout
     )
     shown = cli("show", message.uuid)
-    assert '"reason": "test failure"' in shown.stdout
+    assert "reason     test failure" in shown.stdout
+    assert '"reason": "test failure"' in cli("show", message.uuid, "--json").stdout
     again = cli("resubmit", message.uuid)
     assert again.returncode == 0 and "re-submitted" in again.stdout
     assert broker.exists(message) and list(broker.dead_letters()) == []

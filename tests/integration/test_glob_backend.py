@@ -34,6 +34,13 @@ from tests.integration.test_broker import (  # noqa: F401
     test_sync_of_an_unknown_message_raises_not_found,
     test_without_a_dlq_failed_messages_are_dropped,
 )
+from tests.integration.test_dead_letters import (  # noqa: F401
+    test_a_record_naming_another_message_is_acted_on_where_it_was_found,
+    test_bad_records_are_listed_as_unreadable_with_their_key,
+    test_bad_records_are_skipped_by_resubmit_and_can_be_removed,
+    test_filters_by_queue_task_and_time,
+    test_several_dead_letters_of_one_uuid_are_named_by_key,
+)
 from tests.integration.test_queue_machine import machine_for
 from tests.support.glob_backend import GlobBackend
 from tests.support.memory_backend import Client

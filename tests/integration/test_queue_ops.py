@@ -172,6 +172,17 @@ def test_enqueue_nx_refuses_duplicates(any_backend: Backend) -> None:
     assert any_backend.queue_counts("q", NOW, virtual=True)["ready"] == 1
 
 
+def test_enqueue_many_writes_the_absent_ones_in_order(any_backend: Backend) -> None:
+    assert any_backend.enqueue_many([], NOW, virtual=True) == []
+    assert put(any_backend, entry("b", created=1))
+    items = [(entry(u, created=i), payload(entry(u, created=i))) for i, u in enumerate("abc")]
+    assert any_backend.enqueue_many(items, NOW, virtual=True) == [True, False, True]
+    assert any_backend.queue_counts("q", NOW, virtual=True)["ready"] == 3
+    batch = any_backend.claim(["q"], MECHS, NOW, 100, ["x", "y", "z"], virtual=True)
+    assert uuids(batch) == ["a", "b", "c"]
+    assert batch.claims[1].payload["created_at"] == 1  # the first "b" was kept
+
+
 def test_unconditional_ack_of_a_waiting_message(any_backend: Backend) -> None:
     e = entry("m", ready_at=NOW + 1000)
     put(any_backend, e)

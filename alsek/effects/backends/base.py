@@ -81,6 +81,14 @@ class Backend(GenericLeases):
         self.set(entry.name, value)
         return True
 
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        """``enqueue`` each ``(entry, value)`` with ``nx``, in as few round trips as the
+        backend allows (Redis: one pipeline; DiskCache: one transaction). Used to put
+        dead letters back in bulk."""
+        return [self.enqueue(entry, value, now, nx=True, virtual=virtual) for entry, value in items]
+
     def claim(
         self,
         queues: Sequence[str] | None,
@@ -195,8 +203,14 @@ class Backend(GenericLeases):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
-        """Move a message to ``dlq_name`` (or just drop it when None)."""
+        """Move a message to ``dlq_name`` (or just drop it when None), kept ``dlq_ttl`` ms.
+
+        ``failed_at`` (UTC ms) is when it failed: backends that index their dead
+        letters (Redis, DiskCache) order them by it; this generic version, whose
+        dead letters are found by a scan of ``dlq:*``, ignores it.
+        """
         if not self._holds(name, token):
             return False
         if dlq_name is not None:

@@ -10,11 +10,13 @@ ready row, and a MIN per state for the next wake-up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import diskcache
 
+from alsek.effects.backends import disk_dead_index as dead_index
 from alsek.effects.backends.disk_errors import translate_public_methods
 from alsek.effects.backends.disk_index import DiskCacheIndex
 from alsek.effects.backends.disk_store import LEASED
@@ -23,6 +25,7 @@ from alsek.effects.backends.records import (
     ResultWrite,
     Submission,
 )
+from alsek.pure.keys import dead_letter_message_name
 from alsek.pure.queue_model import (
     Claim,
     DeliveryChange,
@@ -71,6 +74,16 @@ class DiskCacheBackend(DiskCacheIndex):
         with self._transact():
             written = self._enqueue_locked(entry, encoded, now, nx)
         if written:
+            self._wake()
+        return written
+
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        with self._transact():
+            written = [self._enqueue_locked(entry, raw, now, True) for entry, raw in encoded]
+        if any(written):
             self._wake()
         return written
 
@@ -180,14 +193,23 @@ class DiskCacheBackend(DiskCacheIndex):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
+        """Move a message to ``dlq_name``, indexed (``disk_dead_index``) when it is a
+        ``dlq:`` name, in one transaction (or just drop it when None)."""
         encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else None
+        member = dead_letter_message_name(dlq_name) if dlq_name is not None else None
         with self._transact():
             if not self._holds(name, token):
                 return False
             if dlq_name is not None:
                 expire = None if dlq_ttl is None else dlq_ttl / 1000
                 self.conn.set(self.full_name(dlq_name), encoded, expire=expire)
+            if member is not None:
+                now = time.time_ns() // 1_000_000
+                expire_at = None if dlq_ttl is None else now + dlq_ttl
+                when = now if failed_at is None else failed_at
+                dead_index.index(self._sql, self.namespace, member, when, expire_at, now)
             self._forget(name)
             return True
 

@@ -21,6 +21,7 @@ from typing import Any
 import diskcache
 
 from alsek import defaults
+from alsek.effects.backends import disk_dead_index as dead_index
 from alsek.effects.backends.base import (
     Backend,
     is_glob,
@@ -59,6 +60,7 @@ _SCHEMA = (
         (namespace, queue, state, ready_at)""",
     """CREATE INDEX IF NOT EXISTS alsek_index_lease ON alsek_index
         (namespace, queue, state, deadline)""",
+    *dead_index.SCHEMA,
 )
 READY, LEASED, DELAYED = 0, 1, 2
 
@@ -223,6 +225,7 @@ class DiskCacheStore(Backend):
             for name in names:
                 self.conn.delete(self.full_name(name))
             self._sql("DELETE FROM alsek_index WHERE namespace = ?", self.namespace)
+            dead_index.clear(self._sql, self.namespace)
         return len(names)
 
     def compare_and_delete(self, name: str, value: Any) -> bool:

@@ -32,6 +32,11 @@ class QueueIndex(Protocol):
     ) -> bool:
         """Store a message, claimable at ``entry.ready_at``; False if ``nx`` refused it."""
 
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        """``enqueue`` each ``(entry, value)`` with ``nx``, in as few round trips as can be."""
+
     def claim(
         self,
         queues: Sequence[str] | None,
@@ -88,6 +93,7 @@ class QueueIndex(Protocol):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
         """Store the dead-letter record (unless ``dlq_name`` is None) and forget the message."""
 

@@ -7,6 +7,7 @@ arguments and reply.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from alsek.effects.backends.redis_store import RedisStore, _flag
 from alsek.effects.clock import new_token
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import DeserializationError
+from alsek.pure.keys import dead_letter_message_name
 from alsek.pure.ordering import ready_member
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, LeaseRef, delivery_update
 
@@ -117,6 +119,20 @@ class RedisBackend(RedisStore):
                 new_token(),  # the same on a retry of this call, new on the next call
             )
         )
+
+    @_unavailable
+    def enqueue_many(
+        self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
+    ) -> list[bool]:
+        if not items:
+            return []
+        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        lua.load(self.fast, "enqueue")
+        pipe = self.fast.pipeline(transaction=False)
+        for entry, raw in encoded:
+            args = [entry.queue, entry.name, raw, *_entry_args(entry), now, _flag(virtual)]
+            lua.queue(pipe, "enqueue", [self.namespace, *args, 1, new_token()])
+        return [bool(x) for x in pipe.execute()]
 
     @_unavailable
     def claim(
@@ -256,8 +272,12 @@ class RedisBackend(RedisStore):
         dlq_name: str | None,
         dlq_value: Any,
         dlq_ttl: int | None,
+        failed_at: int | None = None,
     ) -> bool:
+        """Move a message to ``dlq_name``, indexed (``redis_dead_letters``) when it is a
+        ``dlq:`` name, in one atomic, fenced script (or just drop it when None)."""
         encoded = self.encode(dlq_name, dlq_value) if dlq_name is not None else ""
+        member = dead_letter_message_name(dlq_name) if dlq_name is not None else None
         return bool(
             self._run(
                 "dead_letter",
@@ -267,6 +287,8 @@ class RedisBackend(RedisStore):
                 self.full_name(dlq_name) if dlq_name is not None else "",
                 encoded,
                 "" if dlq_ttl is None else dlq_ttl,
+                member or "",
+                int(time.time() * 1000) if failed_at is None else failed_at,
             )
         )
 

@@ -1,7 +1,8 @@
 """The Redis backend's Lua scripts: read from ``lua/*.lua``, run by SHA.
 
-Each file documents its KEYS, ARGV and reply in its header. Queue scripts are
-prefixed with ``prelude.lua`` (shared helpers). Under ``maxmemory`` a server
+Each file documents its KEYS, ARGV and reply in its header, and names the
+helper files it runs after (``-- Runs after prelude.lua.``): the queue helpers
+in ``prelude.lua``, the dead-letter index's in ``dlq.lua``. Under ``maxmemory`` a server
 refuses a script without a ``#!lua`` line only at its first write that may grow
 memory, so a script that deletes first would always run: ``enqueue.lua`` starts
 with ``#!lua`` (refused whole when out of memory: producers feel the limit),
@@ -23,9 +24,6 @@ from typing import Any
 import redis
 from attrs import frozen
 
-#: Scripts that stand alone; every other one runs after the prelude.
-STANDALONE = frozenset({"compare_and_delete", "compare_and_expire", "set_and_notify"})
-
 
 @frozen
 class LuaScript:
@@ -40,9 +38,20 @@ def _read(name: str) -> str:
     return resources.files("alsek.effects.backends").joinpath(f"lua/{name}.lua").read_text()
 
 
+def _helpers(body: str) -> list[str]:
+    """The helper files a script's header names: ``-- Runs after a.lua and b.lua.``"""
+    for line in body.splitlines():
+        if not line.startswith("--"):
+            break
+        if line.startswith("-- Runs after "):
+            names = line[len("-- Runs after ") :].rstrip(".").replace(" and ", ", ")
+            return [part.strip().removesuffix(".lua") for part in names.split(",")]
+    return []
+
+
 @cache
 def script(name: str) -> LuaScript:
-    """The script ``lua/{name}.lua``, with the prelude when it needs it.
+    """The script ``lua/{name}.lua``, after the helper files its header names.
 
     A file may start with a ``#!lua`` line (its flags for the server); it stays first.
     """
@@ -51,7 +60,7 @@ def script(name: str) -> LuaScript:
     if body.startswith("#!lua"):
         shebang, body = body.split("\n", 1)
         shebang += "\n"
-    source = shebang + (body if name in STANDALONE else _read("prelude") + body)
+    source = shebang + "".join(_read(helper) for helper in _helpers(body)) + body
     return LuaScript(name, source, hashlib.sha1(source.encode()).hexdigest())
 
 
