@@ -200,15 +200,8 @@ def _task_queue(record: DeadLetterRecord) -> tuple[str, str]:
 
 def _matching(source: Source, filters: Filters) -> list[DeadLetterRecord]:
     """Dead letters that match, newest first."""
-    found = []
-    for record in source.broker.dead_letters(filters.queue):
-        task, _ = _task_queue(record)
-        if filters.task and task != filters.task:
-            continue
-        if filters.since is not None and record.failed_at < filters.since:
-            continue
-        found.append(record)
-    return found[::-1]
+    found = source.broker.dead_letters(filters.queue, filters.task or None, filters.since)
+    return list(found)[::-1]
 
 
 def dead_letters(
