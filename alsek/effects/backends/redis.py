@@ -17,22 +17,21 @@ from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends import transfer
 from alsek.effects.backends.records import (
     ClaimBatch,
-    CorruptPayload,
-    Encoded,
     ResultWrite,
     Submission,
 )
+from alsek.effects.backends.redis_claims import parse_claim_reply
 from alsek.effects.backends.redis_connection import MAX_BLOCK_S, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.effects.backends.redis_store import RedisStore, _flag
 from alsek.effects.clock import new_token
 from alsek.effects.serialization import Serializer
-from alsek.exceptions import DeserializationError
 from alsek.pure.keys import dead_letter_message_name
 from alsek.pure.ordering import ready_member
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, LeaseRef, delivery_update
+from alsek.pure.queue_model import DeliveryChange, IndexEntry, LeaseRef, delivery_update
 
 __all__ = ["RedisBackend", "parse_claim_reply"]
+
 
 
 def _entry_args(entry: IndexEntry) -> list[Any]:
@@ -296,45 +295,6 @@ class RedisBackend(RedisStore):
     def queue_counts(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
         ready, delayed, leased = self._run("counts", queue, now, _flag(virtual))
         return {"ready": int(ready), "delayed": int(delayed), "leased": int(leased)}
-
-CLAIM_FIELDS = 7  # name, queue, payload, token, deliveries, deadline, mechanism
-
-
-def parse_claim_reply(
-    reply: list[Any], decode: Callable[[str, bytes], Any] | None = None
-) -> ClaimBatch:
-    """The reply of ``claim.lua`` (its header documents the layout) as a ``ClaimBatch``.
-
-    Payloads are decoded with ``decode`` (a payload that does not decode becomes a
-    ``CorruptPayload``, for the consumer to dead-letter), or kept ``Encoded`` when
-    it is None (a task process decodes its own).
-    """
-    n_acks = int(reply[1])
-    acked = tuple(bool(int(x)) for x in reply[2 : 2 + n_acks])
-    claims = []
-    for at in range(2 + n_acks, len(reply), CLAIM_FIELDS):
-        name, queue, raw, token, deliveries, deadline, mechanism = reply[at : at + CLAIM_FIELDS]
-        name = _text(name)
-        payload: Any = Encoded(raw)
-        if decode is not None:
-            try:
-                payload = decode(name, raw)
-            except DeserializationError as error:
-                payload = CorruptPayload(raw, str(error))
-        claims.append(
-            Claim(
-                name=name,
-                queue=_text(queue),
-                payload=payload,
-                token=_text(token),
-                deliveries=int(deliveries),
-                deadline=int(deadline),
-                mechanism=_text(mechanism),
-            )
-        )
-    wake = int(reply[0])
-    return ClaimBatch(tuple(claims), None if wake < 0 else wake, acked)
-
 
 def _reopen(recipe: tuple[str, Any], namespace: str, serializer: Serializer) -> RedisBackend:
     """A ``RedisBackend`` from how another process's one pickled itself."""

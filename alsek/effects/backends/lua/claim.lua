@@ -8,7 +8,7 @@
 -- Reply: {next_wake or -1, n_acks, ack result (1|0)..., then 7 fields per claim:
 --         name, queue, payload, token, deliveries, deadline, mechanism}.
 --        next_wake (set only when fewer claims than tokens) and deadlines are in
---        the caller's clock. Parsed in one place: RedisBackend's parse_claim_reply.
+--        the caller's clock. Parsed in one place: redis_claims.parse_claim_reply.
 -- Runs after prelude.lua.
 local now, shift = clock(ARGV[2], ARGV[3])
 local lease = tonumber(ARGV[4])

@@ -1,0 +1,49 @@
+"""The reply of ``claim.lua``, parsed in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from alsek.effects.backends.records import ClaimBatch, CorruptPayload, Encoded
+from alsek.effects.backends.redis_connection import _text
+from alsek.exceptions import DeserializationError
+from alsek.pure.queue_model import Claim
+
+CLAIM_FIELDS = 7  # name, queue, payload, token, deliveries, deadline, mechanism
+
+
+def parse_claim_reply(
+    reply: list[Any], decode: Callable[[str, bytes], Any] | None = None
+) -> ClaimBatch:
+    """The reply of ``claim.lua`` (its header documents the layout) as a ``ClaimBatch``.
+
+    Payloads are decoded with ``decode`` (a payload that does not decode becomes a
+    ``CorruptPayload``, for the consumer to dead-letter), or kept ``Encoded`` when
+    it is None (a task process decodes its own).
+    """
+    n_acks = int(reply[1])
+    acked = tuple(bool(int(x)) for x in reply[2 : 2 + n_acks])
+    claims = []
+    for at in range(2 + n_acks, len(reply), CLAIM_FIELDS):
+        name, queue, raw, token, deliveries, deadline, mechanism = reply[at : at + CLAIM_FIELDS]
+        name = _text(name)
+        payload: Any = Encoded(raw)
+        if decode is not None:
+            try:
+                payload = decode(name, raw)
+            except DeserializationError as error:
+                payload = CorruptPayload(raw, str(error))
+        claims.append(
+            Claim(
+                name=name,
+                queue=_text(queue),
+                payload=payload,
+                token=_text(token),
+                deliveries=int(deliveries),
+                deadline=int(deadline),
+                mechanism=_text(mechanism),
+            )
+        )
+    wake = int(reply[0])
+    return ClaimBatch(tuple(claims), None if wake < 0 else wake, acked)
