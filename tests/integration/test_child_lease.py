@@ -6,27 +6,35 @@ nobody renewing it (the pool renews only what the process has reported),
 and another consumer may hold the message by then. Running it anyway ran
 the message twice without any fault on it. These tests drive a task
 process's loop (``ChildLoop``, in this process) against each real backend,
-with a broker whose claim replies arrive late on a manual clock.
+with a broker whose claim replies arrive late on a manual clock; and the
+pool's side of it: the mirror of a claim let go, and the monitor's word on a
+renewal refused because the ack rode ahead of the report.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from multiprocessing import Pipe
 from typing import Any
 
+import attrs
+import pytest
+
 from alsek.core import Broker, Message, task
 from alsek.effects.backends.base import Backend
 from alsek.effects.backends.records import ClaimBatch
-from alsek.effects.clock import ManualClock
+from alsek.effects.clock import ManualClock, monotonic_ms
 from alsek.effects.consumer import Consumer
 from alsek.effects.events import Observer, Observers, Released
 from alsek.effects.execution import Executor
+from alsek.effects.pool.monitor import Monitor
 from alsek.effects.pool.reports import Mirror
 from alsek.effects.pool.slots import Slots
 from alsek.effects.runners.child import ChildLoop, ChildSetup
 from alsek.pure.capacity import Capacity
+from alsek.pure.lifecycle import JobEvent, JobState
 from alsek.storage.backends import LazyClient
 from alsek.storage.backends.redis import RedisBackend
 
@@ -164,15 +172,20 @@ class Releases(Observer):
         self.seen.append(event)
 
 
-def test_the_pool_frees_the_slot_of_a_claim_its_process_let_go(any_backend: Backend) -> None:
-    """The pool mirrors an ``abandoned`` report: the job is let go (its lease is not
-    renewed any more) and its slot is free for the next claim."""
-    slots = Slots(
+def process_slots() -> Slots:
+    """The slots of a pool with one task process."""
+    return Slots(
         Capacity(max_threads=0, max_processes=1),
         new_runner=lambda kind: None,
         interrupt=lambda: None,
         delegated=frozenset({"process"}),
     )
+
+
+def test_the_pool_frees_the_slot_of_a_claim_its_process_let_go(any_backend: Backend) -> None:
+    """The pool mirrors an ``abandoned`` report: the job is let go (its lease is not
+    renewed any more) and its slot is free for the next claim."""
+    slots = process_slots()
     releases = Releases()
     observers = Observers()
     observers.add(releases)
@@ -191,3 +204,28 @@ def test_the_pool_frees_the_slot_of_a_claim_its_process_let_go(any_backend: Back
     assert slots.live() == [] and process.job is None
     assert slots.state.load.processes == 0
     assert [(event.name, event.how) for event in releases.seen] == [(name, "abandoned")]
+
+
+@pytest.mark.parametrize("state", [JobState.RUNNING, JobState.RECORDING])
+def test_a_refused_renewal_warns_only_when_no_outcome_is_on_its_way(
+    any_backend: Backend, state: JobState, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task process's ack rides on its next claim and is reported after it: the pool
+    may renew a job whose message was just acked. While the outcome is being recorded,
+    a refused renewal says nothing was lost (whoever records it reports a lost lease);
+    while the task runs, it is a lost lease, and a warning."""
+    message = submit(any_backend, ManualClock())
+    broker = Broker(any_backend)
+    [claim] = Consumer(broker, subset=QUEUE).claim_raw(("process",), 1).claims
+    slots = process_slots()
+    job = slots.adopt(claim, LEASE_MS, None)
+    slots.step(job, JobEvent.START)
+    if state is JobState.RECORDING:
+        slots.step(job, JobEvent.FINISH)
+    assert broker.ack(attrs.evolve(message, lock=claim.token))  # the ack that rode ahead
+    monitor = Monitor(slots, broker, Executor(broker, LEASE_MS), LEASE_MS)
+    with caplog.at_level(logging.DEBUG, logger="alsek.worker"):
+        monitor._renew(monotonic_ms())
+    assert job.lease_lost
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert bool(warned) == (state is JobState.RUNNING), warned
