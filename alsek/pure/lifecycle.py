@@ -12,7 +12,9 @@ States::
     RECORDING   the task ended; its outcome is being written
     DONE        the outcome is recorded (or the message was refused unrun)
     ABANDONED   let go without an outcome: an internal error, a stuck thread,
-                a lost lease; the lease expires and the message is redelivered
+                a lost lease (also one lost before the task started: a runner
+                starts only under a lease it can vouch for); the lease expires
+                and the message is redelivered
     HANDED_BACK returned to the queue unrun at shutdown
 
 Events::

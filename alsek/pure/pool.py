@@ -21,7 +21,9 @@ what a pool cannot start, other pools can), and carries the acks of
 finished thread tasks. Slots of a *delegated* mechanism are filled by
 their runners, not the dispatcher: task processes claim for themselves
 (``children_to_start`` says when another one is needed), and their claims
-still count in ``load`` (``admit``/``free``) so the slots stay exact.
+still count in ``load`` (``admit``/``free``) so the slots stay exact. A
+task process starts a message only under a lease it can vouch for
+(``start_check``): a claim whose reply came late is renewed first, or let go.
 
 A freed slot bumps ``epoch``; a dispatcher that planned before the bump
 claims again instead of waiting, and one waiting on the backend with that
@@ -279,6 +281,26 @@ def lease_is_fresh(expires: int, now: int, lease_ms: int) -> bool:
     """Whether a lease that runs out at ``expires`` is safe without asking the backend:
     more than half of it left (nobody can claim the message before it runs out)."""
     return expires - now > lease_ms // 2
+
+
+class StartCheck(enum.Enum):
+    """Whether a runner may start a message it claimed."""
+
+    #: More than half the lease is left: the pool renews it long before it runs out.
+    START = "start"
+    #: Less is left (the claim's reply came late, or the runner was held up before
+    #: starting): renew the lease first, and start only if that renewal holds; otherwise
+    #: let the message go unrun (another consumer may hold it already).
+    RENEW_FIRST = "renew_first"
+
+
+def start_check(deadline: int, now: int, lease_ms: int) -> StartCheck:
+    """Whether a runner may start a message whose lease runs out at ``deadline``: only
+    under a lease it can vouch for, one nobody else can claim before the pool renews it
+    (renewals come every third of the lease, so more than half of it must be left)."""
+    if lease_is_fresh(deadline, now, lease_ms):
+        return StartCheck.START
+    return StartCheck.RENEW_FIRST
 
 
 class DrainAction(enum.Enum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -344,3 +345,24 @@ def test_an_internal_error_in_a_runner_loses_nothing(
         later = wt.t_echo.generate(args=("later",))
         assert store.get(later, timeout=20_000) == "later"
     assert failures
+
+
+@pytest.mark.usefixtures("bound")
+@pytest.mark.parametrize("first", ["stop", "kill_all"])
+def test_a_task_process_started_as_the_pool_stops_does_not_outlive_it(first: str) -> None:
+    """Starting a task process takes a while; the pool may stop meanwhile (its drain can
+    even reach ``kill_all`` before ``stop()`` tells the supervisor). The new process must
+    not stay: left out of the pool's list, it would claim messages whose leases nobody
+    renews, and run them twice."""
+    pool = WorkerPool(wt.ALL, max_threads=0, max_processes=1)
+    children = pool.children
+    assert children is not None
+    before = set(multiprocessing.active_children())
+    try:
+        getattr(children, first)()
+        children._spawn()  # the start that was under way
+        assert children.children == []
+    finally:
+        children.kill_all()
+    late = [p for p in multiprocessing.active_children() if p not in before]
+    wait_until(lambda: not any(p.is_alive() for p in late), 10, "the late process to end")

@@ -168,6 +168,23 @@ def test_a_lease_is_fresh_with_more_than_half_left(expires: int, now: int, lease
 
 
 @light
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 10**6))
+def test_a_runner_starts_only_under_a_lease_it_can_vouch_for(
+    deadline: int, now: int, lease: int
+) -> None:
+    check = policy.start_check(deadline, now, lease)
+    assert (check is policy.StartCheck.START) == policy.lease_is_fresh(deadline, now, lease)
+    if check is policy.StartCheck.START:
+        # Nobody else can claim it before the pool's next renewal is due.
+        assert deadline - now > renew_interval(lease)
+    else:
+        # Waiting never makes a lease one can vouch for again: only a renewal does.
+        assert policy.start_check(deadline, now + 1, lease) is policy.StartCheck.RENEW_FIRST
+    if deadline <= now:
+        assert check is policy.StartCheck.RENEW_FIRST
+
+
+@light
 @given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 10**5), st.integers(0, 9))
 def test_the_drain_waits_out_the_grace_then_hands_back(
     now: int, started: int, grace: int, running: int

@@ -229,9 +229,17 @@ class Children(threading.Thread):
             return
         finally:
             child_end.close()
+        child = Child(self._numbers, process, parent, wake_key)
         with self.lock:
-            self.children.append(Child(self._numbers, process, parent, wake_key))
-        log.debug("started task process %s", process.pid)
+            # The pool may have stopped while the process started: ``stop`` and
+            # ``kill_all`` only reach the processes in the list, and one left out
+            # would claim messages with nobody renewing their leases.
+            if not self.stopping.is_set():
+                self.children.append(child)
+                log.debug("started task process %s", process.pid)
+                return
+        child.kill()
+        parent.close()
 
     # -- stopping --------------------------------------------------------------------
 
@@ -246,8 +254,11 @@ class Children(threading.Thread):
             self.wake(child.wake_key)
 
     def kill_all(self) -> None:
-        """End every process now (after the grace period)."""
+        """End every process now (after the grace period); start none any more (the pool
+        can get here before ``stop``)."""
+        self.stopping.set()
         with self.lock:
             children = list(self.children)
         for child in children:
+            child.leaving = True
             child.kill()

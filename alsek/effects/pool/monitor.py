@@ -25,6 +25,7 @@ from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
+from alsek.pure.lifecycle import JobState
 from alsek.pure.queue_model import LeaseRef
 from alsek.pure.timing import renew_interval
 
@@ -105,7 +106,13 @@ class Monitor:
             elif not job.lease_lost and job in still:
                 # (A job that finished meanwhile was simply acked: nothing lost.)
                 job.lease_lost = True
-                log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
+                if job.state is JobState.RECORDING:
+                    # Its outcome is on its way, and may just have been acked (a task
+                    # process's ack rides on its next claim, reported after it): whoever
+                    # records it says if the lease was lost.
+                    log.debug("the lease on %s no longer holds while it is recorded", job.label)
+                else:
+                    log.warning("lost the lease on %s; its outcome will not be recorded", job.label)
 
     def check_starved(self, job: Job) -> None:
         """A thread task ends: if the monitor has been kept from running for more than

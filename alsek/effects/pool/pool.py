@@ -304,6 +304,8 @@ class WorkerPool:
     # -- stopping ------------------------------------------------------------------
 
     def _drain(self) -> None:
+        if self.children is not None:
+            self.children.stop()  # (this thread can get here before ``stop()`` tells them)
         ack_batches.flush(self.consumer, self.slots.take_acks(), self.observers)
         started = monotonic_ms()
         while True:

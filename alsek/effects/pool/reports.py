@@ -94,9 +94,11 @@ class Mirror:
             self.observers.emit(event)
             return
         if kind == "claimed":
-            _, name, queue, token, deliveries = report
+            # ``left``: how much of the lease the process saw left (a late reply has
+            # less than a whole lease).
+            _, name, queue, token, deliveries, left = report
             claim = Claim(name, queue, None, token, deliveries, 0, "process")
-            child.job = self.slots.adopt(claim, self.lease_ms, child)
+            child.job = self.slots.adopt(claim, min(left, self.lease_ms), child)
             self.observers.emit(claimed_event(claim))
             return
         job = child.job
@@ -114,6 +116,10 @@ class Mirror:
         elif kind == "released":
             if self.slots.step(job, JobEvent.REFUSE):
                 self.observers.emit(released_event(job.claim, report[2]))
+            self._idle(child)
+        elif kind == "abandoned":  # not run: its lease could not be vouched for
+            if self.slots.step(job, JobEvent.ABANDON):
+                self.observers.emit(released_event(job.claim, "abandoned"))
             self._idle(child)
 
     def overdue(self, job: Job, now: int) -> bool:

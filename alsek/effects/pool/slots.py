@@ -115,8 +115,8 @@ class Slots:
         return job
 
     def adopt(self, claim: Claim, lease_ms: int, runner: Any) -> Job:
-        """A runner that claims for itself (a task process) reports ``claim``: mirror it
-        as a job holding one of its mechanism's slots."""
+        """A runner that claims for itself (a task process) reports ``claim``, whose lease
+        has ``lease_ms`` left: mirror it as a job holding one of its mechanism's slots."""
         job = Job(claim=claim, lease_expires=monotonic_ms() + lease_ms, worker=runner)
         with self.cond:
             self.state = policy.admit(self.state, mechanism_of(job))

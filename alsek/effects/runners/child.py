@@ -11,6 +11,8 @@ asynchronously by the parent, which supervises:
 * ``answered`` — a claim round trip (for observers' timings);
 * ``claimed`` — the parent renews the lease and knows what to redeliver at
   once if this process dies;
+* ``abandoned`` — the lease could not be vouched for before starting (the
+  claim's reply came late and the lease ran out): the message is not run here;
 * ``started`` — the parent enforces the timeout (it kills the process);
 * ``outcome`` — the task ended; the parent could finish recording it if
   this process died now (an ack, or the decided effects: all fenced);
@@ -42,6 +44,7 @@ from alsek.effects.message import Message
 from alsek.effects.registry import lookup
 from alsek.effects.result import ResultStore
 from alsek.exceptions import BackendUnavailableError, TaskNotFoundError
+from alsek.pure import pool as policy
 from alsek.pure.backoff import Backoff
 from alsek.pure.decisions import Ack, Effect
 from alsek.pure.outcome import Failed, Outcome
@@ -174,8 +177,8 @@ class ChildLoop:
 
     def _run(self, claim: Claim) -> Message | None:
         """Run one claimed message; returns it when its ack rides on the next claim."""
-        claimed_at = monotonic_ms()
-        self.report("claimed", claim.name, claim.queue, claim.token, claim.deliveries)
+        left = claim.deadline - self.consumer.broker.clock.now()
+        self.report("claimed", claim.name, claim.queue, claim.token, claim.deliveries, left)
         message = self.consumer.decode(claim)  # dead-letters poison itself
         task = None
         if message is not None:
@@ -187,6 +190,10 @@ class ChildLoop:
                 message = None
         if message is None or task is None:
             self.report("released", claim.token, "refused")
+            return None
+        lease_until = self._vouch(claim, message)
+        if lease_until is None:
+            self.report("abandoned", claim.token)
             return None
         self.report("started", claim.token, message, monotonic_ns())
         started = monotonic_ms()
@@ -202,7 +209,7 @@ class ChildLoop:
         if ack_only:
             return message
         try:
-            self.executor.carry_out(task, message, effects, claimed_at + self.setup.lease_ms)
+            self.executor.carry_out(task, message, effects, lease_until)
         except Exception:
             log.exception(
                 "could not record the outcome of %s; its lease will expire and it will be "
@@ -211,6 +218,40 @@ class ChildLoop:
             )
         self.report("recorded", claim.token)
         return None
+
+    def _vouch(self, claim: Claim, message: Message) -> int | None:
+        """When the lease on ``message`` runs out (monotonic ms), if this process can
+        vouch for it before starting the task; None if it cannot: the task is not run.
+
+        A claim's reply can arrive late (a server that stalled before answering, a
+        process held up): its lease may have run out meanwhile, with nobody renewing
+        it (the pool renews what it was told of), and another consumer may have the
+        message by now. A lease with more than half left is safe; a shorter one is
+        renewed first (``alsek.pure.pool.start_check``).
+        """
+        broker = self.consumer.broker
+        now, at = broker.clock.now(), monotonic_ms()
+        lease_ms = self.setup.lease_ms
+        if policy.start_check(claim.deadline, now, lease_ms) is policy.StartCheck.START:
+            return at + claim.deadline - now
+        try:
+            held = broker.renew([message], lease_ms)[0]
+        except Exception as error:  # an outage: it comes back when the lease runs out
+            log.warning(
+                "not running %s: its lease ran low before it started and could not be "
+                "renewed (%s); it is redelivered when the lease runs out",
+                message.summary,
+                error,
+            )
+            return None
+        if not held:
+            log.warning(
+                "not running %s: its lease ran out before it started, and another "
+                "consumer took the message over",
+                message.summary,
+            )
+            return None
+        return at + lease_ms
 
     def _report_outcome(
         self,
