@@ -101,7 +101,7 @@ def _tasks(package: str) -> list[Any]:
 @click.pass_context
 def deadletters(ctx: click.Context, package: str) -> None:
     """List, inspect and re-submit the dead letters of PACKAGE's broker."""
-    from alsek.effects.pool.pool import broker_of
+    from alsek.effects.pool.sizing import broker_of
 
     try:
         ctx.obj = broker_of(_tasks(package))

@@ -27,7 +27,7 @@ from alsek.pure import codec
 from alsek.pure.backoff import DEFAULT_CONSUMER_BACKOFF, Backoff
 from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.keys import parse_message_name
-from alsek.pure.message import MECHANISMS, Mechanism
+from alsek.pure.message import SLOT_KINDS, SlotKind
 from alsek.pure.ordering import queue_order
 from alsek.pure.queue_model import Claim
 
@@ -157,7 +157,7 @@ class Consumer:
 
     def claim_raw(
         self,
-        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        mechanisms: Sequence[SlotKind] = SLOT_KINDS,
         limit: int = 1,
         acks: Sequence[Message] = (),
     ) -> ClaimBatch:
@@ -172,7 +172,7 @@ class Consumer:
 
     def claim(
         self,
-        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        mechanisms: Sequence[SlotKind] = SLOT_KINDS,
         limit: int = 1,
         acks: Sequence[Message] = (),
     ) -> Pass:
@@ -205,7 +205,7 @@ class Consumer:
 
     def wait_and_claim_raw(
         self,
-        mechanisms: Sequence[Mechanism],
+        mechanisms: Sequence[SlotKind],
         limit: int,
         next_wake: int | None,
         wake_key: str | None = None,
@@ -236,7 +236,7 @@ class Consumer:
 
     def wait_and_claim(
         self,
-        mechanisms: Sequence[Mechanism],
+        mechanisms: Sequence[SlotKind],
         limit: int,
         next_wake: int | None,
         wake_key: str | None = None,

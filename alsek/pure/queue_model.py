@@ -40,6 +40,7 @@ class IndexEntry:
 
     queue: str
     name: str
+    #: The message's slot kind (``Message.slot_kind``): claims filter on it.
     mechanism: str
     priority: int
     ready_at: int
@@ -56,7 +57,7 @@ def entry_for(message: Message, name: str) -> IndexEntry:
     return IndexEntry(
         queue=message.queue,
         name=name,
-        mechanism=message.mechanism,
+        mechanism=message.slot_kind,
         priority=message.priority,
         ready_at=message_ready_at(message),
         created_at=message.created_at,

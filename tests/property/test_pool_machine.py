@@ -9,6 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from alsek.pure import pool as policy
+from alsek.pure import watchdog
 from alsek.pure.capacity import Capacity
 from alsek.pure.lifecycle import LIVE, JobEvent, JobState, LifecycleError
 from alsek.pure.lifecycle import step as lifecycle_step
@@ -233,8 +234,8 @@ class PureDriver(Driver):
         assert self._step(job, JobEvent.RECORDED)
 
     def _watchdog(self, job: ModelJob) -> None:
-        action, _ = policy.thread_timeout(10, 0, 0, 5)
-        assert action is policy.TimeoutAction.ABANDON
+        action, _ = watchdog.thread_timeout(10, 0, 0, 5)
+        assert action is watchdog.TimeoutAction.ABANDON
         assert self._step(job, JobEvent.FINISH)
         self._end(job, "recorded")
         self.finals[job.uuid] = DEAD

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alsek.pure import pool as policy
+from alsek.pure import watchdog
 from alsek.pure.capacity import Capacity, Load, free
 from alsek.pure.message import MECHANISMS
 from alsek.pure.timing import renew_interval
@@ -141,14 +142,14 @@ def test_acks_travel_cheaply_unless_that_would_hold_them(
 def test_a_thread_timeout_raises_then_abandons(
     now: int, deadline: int, interrupted_at: int | None, grace: int
 ) -> None:
-    action, due = policy.thread_timeout(now, deadline, interrupted_at, grace)
+    action, due = watchdog.thread_timeout(now, deadline, interrupted_at, grace)
     if interrupted_at is None:
-        expected = policy.TimeoutAction.RAISE if now >= deadline else policy.TimeoutAction.NOTHING
+        expected = watchdog.TimeoutAction.RAISE if now >= deadline else watchdog.TimeoutAction.NOTHING
     else:
         late = now >= interrupted_at + grace
-        expected = policy.TimeoutAction.ABANDON if late else policy.TimeoutAction.NOTHING
+        expected = watchdog.TimeoutAction.ABANDON if late else watchdog.TimeoutAction.NOTHING
     assert action is expected
-    assert due >= now or action is policy.TimeoutAction.NOTHING
+    assert due >= now or action is watchdog.TimeoutAction.NOTHING
 
 
 @light

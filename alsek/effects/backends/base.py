@@ -46,7 +46,7 @@ from alsek.pure.keys import (
     subnamespace_pattern,
     uuid_from_descendant_marker,
 )
-from alsek.pure.message import MECHANISMS
+from alsek.pure.message import SLOT_KINDS, slot_kind_of
 from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
 
 _MISSING: Any = object()
@@ -398,7 +398,7 @@ class Backend(ABC):
             return IndexEntry(
                 queue,
                 name,
-                str(payload.get("mechanism", "process")),
+                slot_kind_of(str(payload.get("mechanism")), payload.get("is_async") is True),
                 int(payload.get("priority", 0)),
                 ready_at,
                 int(payload["created_at"]),
@@ -645,9 +645,10 @@ class Backend(ABC):
 
 
 def check_mechanisms(mechanisms: Sequence[str]) -> None:
-    """Reject a mechanism filter naming anything but 'process' and 'thread'."""
+    """Reject a claim filter naming anything but a slot kind ('process', 'thread',
+    'async')."""
     for mechanism in mechanisms:
-        if mechanism not in MECHANISMS:
+        if mechanism not in SLOT_KINDS:
             raise ValidationError(
-                f"unknown mechanism {mechanism!r} (expected 'process' or 'thread')"
+                f"unknown mechanism {mechanism!r} (expected 'process', 'thread' or 'async')"
             )

@@ -3,8 +3,10 @@
 Per queue ``q`` (inside namespace ``ns``)::
 
     ns:index:queues              SET   every queue ever used
-    ns:index:q:entries           HASH  name -> "mechanism|priority|member"
-    ns:index:q:ready:{mechanism} ZSET  score = priority, member = "ready|created|uuid|name"
+    ns:index:q:entries           HASH  name -> "kind|priority|member"
+    ns:index:q:ready:{kind}      ZSET  score = priority, member = "ready|created|uuid|name"
+
+(``kind`` is the message's slot kind: ``thread``, ``process`` or ``async``.)
     ns:index:q:delayed           ZSET  score = ready_at, member = name
     ns:index:q:leased            ZSET  score = lease deadline, member = name
     ns:index:q:leases            HASH  name -> lease token
@@ -351,7 +353,8 @@ local q = ARGV[2]
 local now = clock(ARGV[3], ARGV[4])
 local due = redis.call('ZCOUNT', idx(q, 'delayed'), '-inf', now)
 local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
-  + redis.call('ZCARD', idx(q, 'ready:process')) + due
+  + redis.call('ZCARD', idx(q, 'ready:process'))
+  + redis.call('ZCARD', idx(q, 'ready:async')) + due
 local delayed = redis.call('ZCARD', idx(q, 'delayed')) - due
 return {ready, delayed, redis.call('ZCARD', idx(q, 'leased'))}
 """
