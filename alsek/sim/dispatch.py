@@ -112,7 +112,7 @@ class Dispatcher:
                 break
             self.tokens += 1
             message = claimed(message, f"{pool.index}.{self.tokens}", message.deliveries + 1)
-            pool.policy = policy.admit(pool.policy, message.mechanism)
+            pool.policy = policy.admit(pool.policy, message.slot_kind)
             held = Held(message, self.runtimes[message.task_name], now)
             pool.held[message.uuid] = held
             taken.append(held)
@@ -243,7 +243,7 @@ class Dispatcher:
                 pool.signalled = True
 
     def _release(self, pool: PoolState, held: Held) -> None:
-        mechanism = held.message.mechanism
+        mechanism = held.message.slot_kind
         del pool.held[held.message.uuid]
         pool.policy, wake = policy.free(pool.policy, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at

@@ -43,7 +43,7 @@ class Tracer:
                 message.task_name,
                 message.queue,
                 message.priority,
-                message.mechanism,
+                message.slot_kind,
                 at,
                 parent,
             )

@@ -28,7 +28,7 @@ from alsek.pure import queue_model as qm
 from tests.integration.conftest import make_backend
 
 QUEUES = ("qa", "qb")
-MECHS = ("thread", "process")
+MECHS = ("thread", "process", "async")
 START = 1_700_000_000_000
 LEASE = 1_000
 
@@ -90,7 +90,9 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             target=tokens,
             n=st.integers(1, 3),
             order=st.sampled_from([("qa", "qb"), ("qb", "qa"), ("qa",)]),
-            mechs=st.sampled_from([MECHS, ("thread",), ("process",)]),
+            mechs=st.sampled_from(
+                [MECHS, ("thread",), ("process",), ("async",), ("thread", "async")]
+            ),
         )
         def claim(self, n: int, order: tuple[str, ...], mechs: tuple[str, ...]) -> object:
             tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from alsek.exceptions import ValidationError
 from alsek.pure.capacity import (
     Capacity,
+    ClaimPlan,
     Load,
     admit,
     finish,
@@ -19,15 +20,16 @@ from alsek.pure.capacity import (
     to_retire,
     workers_to_start,
 )
-from alsek.pure.message import MECHANISMS, Mechanism
-from tests.property.strategies import capacities, light, loads, mechanisms
+from alsek.pure.message import SLOT_KINDS, SlotKind
+from tests.property.strategies import capacities, light, loads
+from tests.property.strategies import slot_kinds as mechanisms
 
 batches = st.integers(min_value=1, max_value=32)
 
 
 def at_capacity(capacity: Capacity, load: Load) -> bool:
     """No free slot of either kind."""
-    return all(free(capacity, load, kind) == 0 for kind in MECHANISMS)
+    return all(free(capacity, load, kind) == 0 for kind in SLOT_KINDS)
 
 
 @light
@@ -46,7 +48,7 @@ def test_any_mix_of_a_plan_fits(
     for mechanism in mix:
         assert free(capacity, running, mechanism) > 0, (plan, mix)
         running = admit(running, mechanism)
-    for mechanism in MECHANISMS:
+    for mechanism in SLOT_KINDS:
         if mechanism in mix:
             assert running.running(mechanism) <= capacity.limit(mechanism)
 
@@ -57,7 +59,7 @@ def test_plan_lists_exactly_the_kinds_with_free_slots(
     capacity: Capacity, load: Load, batch: int
 ) -> None:
     plan = plan_claim(capacity, load, batch)
-    assert set(plan.mechanisms) == {kind for kind in MECHANISMS if free(capacity, load, kind)}
+    assert set(plan.mechanisms) == {kind for kind in SLOT_KINDS if free(capacity, load, kind)}
     assert (plan.limit == 0) == at_capacity(capacity, load)
     assert (plan.mechanisms == ()) == (plan.limit == 0)
 
@@ -75,7 +77,7 @@ def test_plan_uses_all_free_slots_up_to_the_batch(
 
 @light
 @given(capacities(), loads, mechanisms)
-def test_free_slots(capacity: Capacity, load: Load, mechanism: Mechanism) -> None:
+def test_free_slots(capacity: Capacity, load: Load, mechanism: SlotKind) -> None:
     assert free(capacity, load, mechanism) == max(
         capacity.limit(mechanism) - load.running(mechanism), 0
     )
@@ -83,24 +85,25 @@ def test_free_slots(capacity: Capacity, load: Load, mechanism: Mechanism) -> Non
 
 @light
 @given(loads, mechanisms)
-def test_admit_then_finish_round_trip(load: Load, mechanism: Mechanism) -> None:
+def test_admit_then_finish_round_trip(load: Load, mechanism: SlotKind) -> None:
     started = admit(load, mechanism)
     assert started.running(mechanism) == load.running(mechanism) + 1
-    other = "thread" if mechanism == "process" else "process"
-    assert started.running(other) == load.running(other)
+    for other in SLOT_KINDS:
+        if other != mechanism:
+            assert started.running(other) == load.running(other)
     assert finish(started, mechanism) == load
 
 
 @light
 @given(mechanisms)
-def test_finish_never_goes_negative(mechanism: Mechanism) -> None:
+def test_finish_never_goes_negative(mechanism: SlotKind) -> None:
     assert finish(Load(), mechanism) == Load()
 
 
 @light
 @given(capacities(), st.lists(mechanisms, max_size=30))
 def test_admitting_while_free_never_exceeds_limits(
-    capacity: Capacity, wanted: list[Mechanism]
+    capacity: Capacity, wanted: list[SlotKind]
 ) -> None:
     load = Load()
     for mechanism in wanted:
@@ -108,14 +111,22 @@ def test_admitting_while_free_never_exceeds_limits(
             load = admit(load, mechanism)
     assert load.threads <= capacity.max_threads
     assert load.processes <= capacity.max_processes
+    assert load.coroutines <= capacity.max_async
 
 
 @pytest.mark.parametrize(
-    ("threads", "processes"), [(0, 0), (-1, 1), (1, -1), (True, 1), (1.5, 1), ("2", 1)]
+    ("threads", "processes", "coroutines"),
+    [(0, 0, 0), (-1, 1, 0), (1, -1, 0), (True, 1, 0), (1.5, 1, 0), ("2", 1, 0), (1, 1, -1)],
 )
-def test_invalid_capacity_is_rejected(threads: Any, processes: Any) -> None:
+def test_invalid_capacity_is_rejected(threads: Any, processes: Any, coroutines: Any) -> None:
     with pytest.raises(ValidationError):
-        Capacity(max_threads=threads, max_processes=processes)
+        Capacity(max_threads=threads, max_processes=processes, max_async=coroutines)
+
+
+def test_coroutines_alone_are_a_capacity() -> None:
+    capacity = Capacity(max_threads=0, max_processes=0, max_async=3)
+    assert plan_claim(capacity, Load(), 16) == ClaimPlan(("async",), 3)
+    assert capacity.limit("async") == 3 and capacity.limit("thread") == 0
 
 
 @light

@@ -18,7 +18,7 @@ nows = st.integers(0, MAX_TIME)
 def test_entry_for_reflects_the_message(message: Message) -> None:
     name = get_message_name(message)
     entry = qm.entry_for(message, name)
-    assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.mechanism)
+    assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.slot_kind)
     assert entry.ready_at == message.ready_at
     assert entry.sort_key == (
         message.priority,

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 from alsek.pure import queue_model as qm
 from alsek.pure.backoff import LinearBackoff
 from alsek.pure.keys import get_message_name
-from alsek.pure.message import MECHANISMS, Message
+from alsek.pure.message import MECHANISMS, SLOT_KINDS, Message
 from alsek.pure.transitions import nack, retry
 
 QUEUES = ("a", "b")
@@ -48,14 +48,16 @@ class Mirror:
 
 
 queue_orders = st.lists(st.sampled_from(QUEUES), min_size=1, max_size=3)
-mechanism_sets = st.sampled_from([MECHANISMS, ("process",), ("thread",), MECHANISMS])
-#: (queue, priority, delay, mechanism, backoff) of one submission; few distinct
-#: values so that ties in priority and time (settled by the name) happen.
+mechanism_sets = st.sampled_from(
+    [SLOT_KINDS, ("process",), ("thread",), ("async",), ("thread", "async"), SLOT_KINDS]
+)
+#: (queue, priority, delay, (mechanism, is_async), backoff) of one submission; few
+#: distinct values so that ties in priority and time (settled by the name) happen.
 submissions = st.tuples(
     st.sampled_from(QUEUES),
     st.integers(-1, 1),
     st.sampled_from([0, 0, 1, 5, 20, 45]),
-    st.sampled_from(MECHANISMS),
+    st.sampled_from([(m, a) for m in MECHANISMS for a in (False, True)]),
     st.sampled_from([None, SMALL_BACKOFF]),
 )
 batches = st.lists(submissions, min_size=1, max_size=4)
@@ -124,7 +126,7 @@ class QueueModelMachine(RuleBasedStateMachine):
                     if slot.message.queue == queue
                     and slot.token is None
                     and slot.ready_at <= self.now
-                    and slot.message.mechanism in mechanisms
+                    and slot.message.slot_kind in mechanisms
                 ]
                 if candidates:
                     found = min(candidates, key=lambda n: self.mirror[n].sort_key(n))
@@ -142,7 +144,8 @@ class QueueModelMachine(RuleBasedStateMachine):
 
     # -- rules ----------------------------------------------------------
 
-    def add(self, queue: str, priority: int, delay: int, mechanism: Any, backoff: Any) -> None:
+    def add(self, queue: str, priority: int, delay: int, kind: Any, backoff: Any) -> None:
+        mechanism, is_async = kind
         message = Message(
             task_name="task",
             queue=queue,
@@ -151,6 +154,7 @@ class QueueModelMachine(RuleBasedStateMachine):
             delay=delay,
             priority=priority,
             mechanism=mechanism,
+            is_async=is_async,
             backoff_settings=backoff,
         )
         name = get_message_name(message)

@@ -219,10 +219,11 @@ class WorkerPool:
         return self.heartbeat.worker_id
 
     def busy(self) -> dict[str, int]:
-        """Slots in use per mechanism."""
-        busy = {"thread": 0, "process": 0, "async": 0}
+        """Slots in use per kind (as ``slot_limits``)."""
+        busy = dict.fromkeys(slot_limits(self.capacity), 0)
         for job in self.slots.live():
-            busy[kind_of(job)] += 1
+            kind = kind_of(job)
+            busy[kind] = busy.get(kind, 0) + 1
         return busy
 
     def __repr__(self) -> str:

@@ -38,5 +38,10 @@ def async_slots(tasks: Iterable[Task[Any, Any]], max_async: int) -> int:
 
 
 def slot_limits(capacity: Capacity) -> dict[str, int]:
-    """Slots per kind (thread, process, async), as the registry and metrics show them."""
-    return {kind: capacity.limit(kind) for kind in CLAIM_ORDER}
+    """Slots per kind, as the registry and metrics show them: threads and processes,
+    and the event loop's when the pool has one."""
+    return {
+        kind: capacity.limit(kind)
+        for kind in CLAIM_ORDER
+        if kind != "async" or capacity.max_async
+    }

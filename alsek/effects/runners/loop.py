@@ -2,13 +2,11 @@
 
 A pool with thread-mechanism ``async def`` tasks starts one ``LoopRunner``
 (on demand). The dispatcher hands it claimed jobs (``mailbox.put``, from
-any thread); each becomes an asyncio task on the loop that
-
-* prepares the job (decode, checks) and, once the coroutine ended, records
-  its outcome on a few helper threads (they talk to the backend; the loop
-  never blocks on it);
-* runs the coroutine on the loop, within what is left of its timeout
-  (``asyncio.timeout``).
+any thread). A job is prepared (decoded, checked) on one of a few helper
+threads, its coroutine runs on the loop as an asyncio task, within what is
+left of its timeout (``asyncio.timeout``), and its outcome is recorded on a
+helper thread again: the helpers talk to the backend, so the loop never
+blocks on it.
 
 The pool's slots bound how many run at once (``max_async``): the dispatcher
 claims no more than that. ``interrupt`` cancels one job's coroutine (a
@@ -22,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from alsek.effects.clock import monotonic_ms
 from alsek.effects.coroutines import run_async
@@ -37,7 +35,6 @@ from alsek.exceptions import TaskTimeoutError
 from alsek.pure.outcome import Cancelled, Failed, Outcome
 
 log = logging.getLogger("alsek.worker")
-T = TypeVar("T")
 
 #: Helper threads that prepare jobs and record outcomes (backend round trips).
 RECORDERS = 4
@@ -52,19 +49,23 @@ class HandedBack(Exception):
 
 
 class _Mailbox:
-    """``put(job)`` from any thread; ``put(None)`` stops the loop."""
+    """``put(job)`` from any thread (the job is prepared on a helper thread, then started
+    on the loop); ``put(None)`` stops the loop."""
 
     def __init__(self, runner: LoopRunner) -> None:
         self.runner = runner
 
     def put(self, job: Job | None) -> None:
-        callback = self.runner.loop.stop if job is None else self.runner.accept
-        args = () if job is None else (job,)
+        if job is None:
+            try:
+                self.runner.loop.call_soon_threadsafe(self.runner.loop.stop)
+            except RuntimeError:  # already closed
+                pass
+            return
         try:
-            self.runner.loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:  # the loop is closed: the pool is stopping
-            if job is not None:
-                self.runner.hooks.broken(job, RuntimeError("the pool's event loop is closed"))
+            self.runner.helpers.submit(self.runner.prepare, job)
+        except RuntimeError as error:  # the pool is stopping: the job is let go
+            self.runner.hooks.broken(job, error)
 
 
 class LoopRunner(threading.Thread):
@@ -79,10 +80,11 @@ class LoopRunner(threading.Thread):
         #: Monotonic ms of the loop's last beat.
         self.beat = monotonic_ms()
         #: Jobs whose coroutine runs, by lease token (touched on the loop only).
-        self.running: dict[str, asyncio.Future[Outcome]] = {}
+        self.running: dict[str, asyncio.Task[None]] = {}
         #: Why a running coroutine was cancelled, by lease token.
         self.reasons: dict[str, type[BaseException]] = {}
-        self._jobs: set[asyncio.Task[None]] = set()
+        #: Jobs whose asyncio task has begun (only those can take a ``cancel()``).
+        self.begun: set[str] = set()
 
     # -- the thread -------------------------------------------------------------------
 
@@ -103,8 +105,9 @@ class LoopRunner(threading.Thread):
         """The pool stopped us: whatever still runs was handed back; end it."""
         for token in list(self.running):
             self._cancel(token, HandedBack)
-        if self._jobs:
-            self.loop.run_until_complete(asyncio.wait(set(self._jobs), timeout=CLOSE_WAIT_S))
+        if self.running:
+            running = set(self.running.values())
+            self.loop.run_until_complete(asyncio.wait(running, timeout=CLOSE_WAIT_S))
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 
@@ -123,49 +126,70 @@ class LoopRunner(threading.Thread):
             return False
         return True
 
-    # -- on the loop --------------------------------------------------------------------
+    # -- on a helper thread -----------------------------------------------------------
 
-    def accept(self, job: Job) -> None:
-        """Start ``job`` (called on the loop)."""
-        running = self.loop.create_task(self._job(job))
-        self._jobs.add(running)
-        running.add_done_callback(self._jobs.discard)
-
-    def _cancel(self, token: str, error: type[BaseException]) -> None:
-        future = self.running.get(token)
-        if future is not None and not future.done():
-            self.reasons.setdefault(token, error)
-            future.cancel()
-
-    async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
-        return await self.loop.run_in_executor(self.helpers, function, *args)
-
-    async def _job(self, job: Job) -> None:
+    def prepare(self, job: Job) -> None:
+        """Decode and check ``job`` (talking to the backend if it must be refused), then
+        start it on the loop."""
         try:
-            if not await self._off_loop(self.hooks.prepare, job):
-                return
-            if not self.hooks.started(job):
-                return  # handed back before it started
-            outcome = await self._run(job)
-            await self._off_loop(self.hooks.complete, job, outcome)
-        except Exception as error:  # a bug of ours must not stop the loop
+            if self.hooks.prepare(job):
+                self.loop.call_soon_threadsafe(self._start, job)
+        except Exception as error:  # a bug of ours, or the loop closed: let the job go
             self.hooks.broken(job, error)
 
-    async def _run(self, job: Job) -> Outcome:
+    def _record(self, job: Job, outcome: Outcome) -> None:
+        try:
+            self.hooks.complete(job, outcome)
+        except Exception as error:  # a bug of ours must not lose the helper
+            self.hooks.broken(job, error)
+
+    # -- on the loop --------------------------------------------------------------------
+
+    def _start(self, job: Job) -> None:
+        try:
+            if not self.hooks.started(job):
+                return  # handed back before it started
+            running = self.loop.create_task(self._run(job))
+        except Exception as error:
+            self.hooks.broken(job, error)
+            return
+        self.running[job.token] = running
+        running.add_done_callback(lambda _: self.running.pop(job.token, None))
+
+    def _cancel(self, token: str, error: type[BaseException]) -> None:
+        running = self.running.get(token)
+        if running is None or running.done():
+            return
+        self.reasons.setdefault(token, error)
+        if token in self.begun:  # (else it reads the reason as it begins)
+            running.cancel()
+
+    async def _run(self, job: Job) -> None:
+        """Run the coroutine; its outcome is recorded on a helper thread."""
+        self.begun.add(job.token)
+        try:
+            outcome = await self._outcome(job)
+        finally:
+            self.reasons.pop(job.token, None)
+            self.begun.discard(job.token)
+        try:
+            self.helpers.submit(self._record, job, outcome)
+        except RuntimeError as error:  # the pool is stopping
+            self.hooks.broken(job, error)
+
+    async def _outcome(self, job: Job) -> Outcome:
         task, message = job.task, job.message
         assert task is not None and message is not None and job.deadline is not None
         left_s = max(job.deadline - monotonic_ms(), 0) / 1000
-        future: asyncio.Future[Outcome]
-        if task.is_async:
-            future = self.loop.create_task(_guarded(run_async(task, message, left_s)))
-        else:
+        try:
+            if job.token in self.reasons:  # stopped before it began
+                raise asyncio.CancelledError
+            if task.is_async:
+                return await _guarded(run_async(task, message, left_s))
             # Indexed as a coroutine, but this worker's function is synchronous (the
             # producer's definition differs): run it off the loop.
             log.warning("%s is not async def here; running it in a thread", message.summary)
-            future = self.loop.run_in_executor(self.helpers, task.run, message)
-        self.running[job.token] = future
-        try:
-            return await future
+            return await self.loop.run_in_executor(self.helpers, task.run, message)
         except asyncio.CancelledError as error:
             why = self.reasons.get(job.token)
             if why is TaskTimeoutError:
@@ -173,10 +197,6 @@ class LoopRunner(threading.Thread):
             if why is not None:  # a cancel request (or a hand-back: not recorded)
                 return Cancelled("cancelled while running")
             return failed(task, message, error)  # cancelled from within the task itself
-        finally:
-            self.running.pop(job.token, None)
-            self.reasons.pop(job.token, None)
-
 
 
 async def _guarded(running: Coroutine[Any, Any, Outcome]) -> Outcome:
