@@ -88,7 +88,8 @@ ARQ_SCRIPT = textwrap.dedent(
     from arq.connections import RedisSettings
     from arq.worker import Worker
 
-    url, tasks, max_jobs, sleep_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    url, tasks, max_jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    sleep_s = float(sys.argv[4])
 
     async def nap(ctx):
         await asyncio.sleep(sleep_s)

@@ -53,7 +53,7 @@ def test_max_async_bounds_the_coroutines_at_once() -> None:
 
 
 def test_coroutines_need_async_slots() -> None:
-    with pytest.raises(FieldError, match="pool.max_async is 0"):
+    with pytest.raises(FieldError, match=r"pool\.max_async is 0"):
         Workload(
             tasks=[TaskKind(name="io", is_async=True, mechanism="thread")],
             pool=PoolSpec(max_threads=4, max_processes=0),
