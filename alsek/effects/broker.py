@@ -9,7 +9,7 @@ refused once the lease no longer holds, so a worker that lost its lease
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -226,9 +226,11 @@ class Broker:
         now: int | None = None,
         acks: Sequence[PureMessage] = (),
         decode: bool = True,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Ack ``acks`` (claimed messages, fenced by their tokens), then claim up to
-        ``len(tokens)`` ready messages, in one backend round trip."""
+        ``len(tokens)`` ready messages (with ``caps``, no more of a kind than its
+        cap), in one backend round trip."""
         fenced = [(m.queue, get_message_name(m), m.lock or "") for m in acks]
         return self.backend.claim(
             queues,
@@ -239,6 +241,7 @@ class Broker:
             fenced,
             decode,
             virtual=self.virtual,
+            caps=caps,
         )
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:

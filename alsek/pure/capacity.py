@@ -3,11 +3,11 @@
 A pool runs at most ``max_threads`` thread tasks, ``max_processes`` process
 tasks and ``max_async`` coroutines (thread-mechanism ``async def`` tasks, on
 the pool's event loop): three slot kinds (``alsek.pure.message.SlotKind``).
-It claims only what it can start at once: the kinds with a free slot, and
-as many messages as the fullest of them can start (``min`` of their free
-slots), so any mix fits. At capacity it claims nothing, leaving messages to
-other pools. Workers that sit idle longer than ``idle_ms`` are retired; new
-ones start on demand.
+It claims only what it can start at once: the kinds with a free slot, each
+capped at its free slots (the backend takes no more of a kind than its
+cap), up to the batch in all, so whatever comes back fits. At capacity it
+claims nothing, leaving messages to other pools. Workers that sit idle
+longer than ``idle_ms`` are retired; new ones start on demand.
 """
 
 from __future__ import annotations
@@ -91,10 +91,17 @@ def finish(load: Load, kind: SlotKind) -> Load:
 
 @attrs.frozen
 class ClaimPlan:
-    """What to ask the backend for: which slot kinds, how many messages."""
+    """What to ask the backend for: which slot kinds, how many messages in all, and
+    at most how many of each kind (``caps``, in the order of ``mechanisms``)."""
 
     mechanisms: tuple[SlotKind, ...]
     limit: int
+    caps: tuple[int, ...] = ()
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """The most messages of each kind, by kind."""
+        return dict(zip(self.mechanisms, self.caps, strict=True))
 
 
 def plan_claim(capacity: Capacity, load: Load, batch: int = defaults.DEFAULT_BATCH) -> ClaimPlan:
@@ -107,7 +114,8 @@ def plan_claim(capacity: Capacity, load: Load, batch: int = defaults.DEFAULT_BAT
     kinds = tuple(kind for kind in CLAIM_ORDER if frees[kind])
     if not kinds:
         return ClaimPlan((), 0)
-    return ClaimPlan(kinds, min(batch, *(frees[kind] for kind in kinds)))
+    caps = tuple(min(frees[kind], batch) for kind in kinds)
+    return ClaimPlan(kinds, min(batch, sum(caps)), caps)
 
 
 def workers_to_start(idle: int, queued: int, alive: int, limit: int) -> int:

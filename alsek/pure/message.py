@@ -34,6 +34,7 @@ def slot_kind_of(mechanism: str, is_async: bool) -> SlotKind:
         return "async" if is_async else "thread"
     return "process"
 
+
 #: Field order of ``Message.data`` and of the repr (the tour's order first).
 FIELDS: tuple[str, ...] = (
     "task_name",

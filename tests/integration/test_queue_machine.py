@@ -93,12 +93,28 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             mechs=st.sampled_from(
                 [MECHS, ("thread",), ("process",), ("async",), ("thread", "async")]
             ),
+            capped=st.booleans(),
+            data=st.data(),
         )
-        def claim(self, n: int, order: tuple[str, ...], mechs: tuple[str, ...]) -> object:
+        def claim(
+            self,
+            n: int,
+            order: tuple[str, ...],
+            mechs: tuple[str, ...],
+            capped: bool,
+            data: st.DataObject,
+        ) -> object:
             tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]
             self.counter += 1
-            self.model, expected = qm.claim(self.model, order, mechs, self.now, LEASE, tokens)
-            got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens, virtual=True)
+            caps = None
+            if capped:  # at most so many of each kind (a pool's free slots)
+                caps = {m: data.draw(st.integers(0, 2), label=f"cap {m}") for m in mechs}
+            self.model, expected = qm.claim(
+                self.model, order, mechs, self.now, LEASE, tokens, caps
+            )
+            got = self.backend.claim(
+                list(order), mechs, self.now, LEASE, tokens, virtual=True, caps=caps
+            )
             assert [(c.name, c.token, c.deliveries, c.deadline) for c in got.claims] == [
                 (c.name, c.token, c.deliveries, c.deadline) for c in expected
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from alsek.pure.capacity import (
     workers_to_start,
 )
 from alsek.pure.message import SLOT_KINDS, SlotKind
+from alsek.pure.queue_model import open_kinds
 from tests.property.strategies import capacities, light, loads
 from tests.property.strategies import slot_kinds as mechanisms
 
@@ -43,7 +45,13 @@ def test_any_mix_of_a_plan_fits(
     if plan.limit == 0:
         return
     count = data.draw(st.integers(0, plan.limit), label="claimed")
-    mix = data.draw(st.lists(st.sampled_from(plan.mechanisms), min_size=count, max_size=count))
+    # What a backend may answer: any kinds of the plan, no more of each than its cap.
+    mix: list[SlotKind] = []
+    for _ in range(count):
+        kinds = open_kinds(plan.mechanisms, plan.limits, Counter(mix))
+        if not kinds:
+            break
+        mix.append(data.draw(st.sampled_from(kinds), label="kind"))  # type: ignore[arg-type]
     running = load
     for mechanism in mix:
         assert free(capacity, running, mechanism) > 0, (plan, mix)
@@ -71,8 +79,10 @@ def test_plan_uses_all_free_slots_up_to_the_batch(
 ) -> None:
     plan = plan_claim(capacity, load, batch)
     frees = [free(capacity, load, kind) for kind in plan.mechanisms]
-    if frees:
-        assert plan.limit == min(*frees, batch)
+    assert list(plan.caps) == [min(each, batch) for each in frees]
+    assert plan.limit == min(sum(frees), batch)
+    if len(frees) > 1:  # a scarce kind does not shrink the claim of a roomy one
+        assert plan.limit >= min(max(frees), batch)
 
 
 @light
@@ -125,7 +135,12 @@ def test_invalid_capacity_is_rejected(threads: Any, processes: Any, coroutines: 
 
 def test_coroutines_alone_are_a_capacity() -> None:
     capacity = Capacity(max_threads=0, max_processes=0, max_async=3)
-    assert plan_claim(capacity, Load(), 16) == ClaimPlan(("async",), 3)
+    assert plan_claim(capacity, Load(), 16) == ClaimPlan(("async",), 3, (3,))
+    both = Capacity(max_threads=8, max_processes=0, max_async=100)
+    # Seven threads busy: one thread, and up to a batch of coroutines.
+    plan = plan_claim(both, Load(threads=7), 16)
+    assert plan == ClaimPlan(("thread", "async"), 16, (1, 16))
+    assert plan.limits == {"thread": 1, "async": 16}
     assert capacity.limit("async") == 3 and capacity.limit("thread") == 0
 
 

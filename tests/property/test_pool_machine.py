@@ -14,6 +14,7 @@ from alsek.pure.capacity import Capacity
 from alsek.pure.lifecycle import LIVE, JobEvent, JobState, LifecycleError
 from alsek.pure.lifecycle import step as lifecycle_step
 from alsek.pure.message import SLOT_KINDS
+from alsek.pure.queue_model import open_kinds
 from tests.support.pool_machine import ACKED, DEAD, KINDS, QUEUED, Driver, PoolMachine
 
 MAX_REDELIVERIES = 3
@@ -173,11 +174,15 @@ class PureDriver(Driver):
     def _plan(self) -> None:
         self.state, action = policy.plan(self.state, self.batch)
         assert isinstance(action, policy.Claim)
-        taken = []
+        taken: list[ModelJob] = []
+        per_kind: dict[str, int] = {}
         for uuid, kind, deliveries in list(self.queue):
             if len(taken) == action.plan.limit:
                 break
-            if KINDS[kind][0] in action.plan.mechanisms:
+            slot = KINDS[kind][0]
+            # The backend takes no more of a kind than the plan's cap for it.
+            if slot in open_kinds(action.plan.mechanisms, action.plan.limits, per_kind):
+                per_kind[slot] = per_kind.get(slot, 0) + 1
                 self.queue.remove((uuid, kind, deliveries))
                 taken.append(self._job(uuid, kind, deliveries + 1))
         acks, self.pending = self.pending, []

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from alsek.pure import queue_model as qm
 from alsek.pure.keys import get_message_name
-from alsek.pure.message import Message
+from alsek.pure.message import SLOT_KINDS, Message
 from tests.property.strategies import MAX_TIME, index_entries, light, medium, names, small_messages
 
 nows = st.integers(0, MAX_TIME)
@@ -109,3 +109,19 @@ def test_release_delivery_changes(
     assert released.slots[entry.name].deliveries == expected
     assert released.slots[entry.name].payload == "p"
     assert qm.state_of(released, entry.name, now) == "ready"
+
+
+@light
+@given(
+    st.lists(st.sampled_from(SLOT_KINDS), unique=True, max_size=3),
+    st.none() | st.dictionaries(st.sampled_from(SLOT_KINDS), st.integers(0, 4)),
+    st.dictionaries(st.sampled_from(SLOT_KINDS), st.integers(0, 5)),
+)
+def test_a_claim_takes_only_kinds_under_their_cap(
+    kinds: list[str], caps: dict[str, int] | None, taken: dict[str, int]
+) -> None:
+    open_ = qm.open_kinds(kinds, caps, taken)
+    assert list(open_) == [k for k in kinds if k in open_]  # in the order asked
+    for kind in kinds:
+        under = caps is None or taken.get(kind, 0) < caps.get(kind, 0)
+        assert (kind in open_) == under

@@ -113,12 +113,21 @@ class QueueModelMachine(RuleBasedStateMachine):
                 self.lose_lease(name)
 
     def expected_claims(
-        self, queues: list[str], mechanisms: tuple[str, ...], tokens: list[str], lease_ms: int
+        self,
+        queues: list[str],
+        mechanisms: tuple[str, ...],
+        tokens: list[str],
+        lease_ms: int,
+        caps: dict[str, int] | None = None,
     ) -> list[tuple[str, str, int, int]]:
         claims = []
+        taken: dict[str, int] = {}
         for token in tokens:
             found = None
             for queue in queues:
+                allowed = [
+                    m for m in mechanisms if caps is None or taken.get(m, 0) < caps.get(m, 0)
+                ]
                 self.mirror_expire(queue)
                 candidates = [
                     name
@@ -126,7 +135,7 @@ class QueueModelMachine(RuleBasedStateMachine):
                     if slot.message.queue == queue
                     and slot.token is None
                     and slot.ready_at <= self.now
-                    and slot.message.slot_kind in mechanisms
+                    and slot.message.slot_kind in allowed
                 ]
                 if candidates:
                     found = min(candidates, key=lambda n: self.mirror[n].sort_key(n))
@@ -134,6 +143,8 @@ class QueueModelMachine(RuleBasedStateMachine):
             if found is None:
                 break
             slot = self.mirror[found]
+            kind = slot.message.slot_kind
+            taken[kind] = taken.get(kind, 0) + 1
             slot.token, slot.deadline = token, self.now + lease_ms
             slot.deliveries += 1
             claims.append((found, token, slot.deliveries, slot.deadline))
@@ -182,15 +193,27 @@ class QueueModelMachine(RuleBasedStateMachine):
     @rule(
         queues=queue_orders,
         mechanisms=mechanism_sets,
-        count=st.integers(1, 2),
+        count=st.integers(1, 3),
         lease_ms=leases,
+        data=st.data(),
     )
     def claim(
-        self, queues: list[str], mechanisms: tuple[str, ...], count: int, lease_ms: int
+        self,
+        queues: list[str],
+        mechanisms: tuple[str, ...],
+        count: int,
+        lease_ms: int,
+        data: st.DataObject,
     ) -> None:
         tokens = [self.fresh("t") for _ in range(count)]
-        expected = self.expected_claims(queues, mechanisms, tokens, lease_ms)
-        self.model, claims = qm.claim(self.model, queues, mechanisms, self.now, lease_ms, tokens)
+        caps = data.draw(
+            st.none() | st.fixed_dictionaries({m: st.integers(0, 2) for m in mechanisms}),
+            label="caps",
+        )
+        expected = self.expected_claims(queues, mechanisms, tokens, lease_ms, caps)
+        self.model, claims = qm.claim(
+            self.model, queues, mechanisms, self.now, lease_ms, tokens, caps
+        )
         got = [(c.name, c.token, c.deliveries, c.deadline) for c in claims]
         assert got == expected
         for found in claims:

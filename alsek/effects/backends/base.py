@@ -26,7 +26,7 @@ import fnmatch
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -47,7 +47,7 @@ from alsek.pure.keys import (
     uuid_from_descendant_marker,
 )
 from alsek.pure.message import SLOT_KINDS, slot_kind_of
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, open_kinds
 
 _MISSING: Any = object()
 _wakers: dict[str, threading.Event] = {}
@@ -436,22 +436,27 @@ class Backend(ABC):
         acks: Sequence[tuple[str, str, str]] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Ack ``acks`` (queue, name, token), then claim up to ``len(tokens)``
-        ready messages (see ``queue_model.claim``). With ``decode=False``,
-        payloads may come back ``Encoded`` (this generic version decodes anyway:
-        it needs them to order the queue)."""
+        ready messages, and with ``caps`` no more of a kind than its cap (see
+        ``queue_model.claim``). With ``decode=False``, payloads may come back
+        ``Encoded`` (this generic version decodes anyway: it needs them to
+        order the queue)."""
         acked = tuple(self.ack(queue, name, token) for queue, name, token in acks)
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
+        taken: dict[str, int] = {}
         for token in tokens:
             claim = None
-            for queue in order:
-                claim = self._claim_one(queue, mechanisms, now, lease_ms, token)
+            kinds = open_kinds(mechanisms, caps, taken)
+            for queue in order if kinds else ():
+                claim = self._claim_one(queue, kinds, now, lease_ms, token)
                 if claim is not None:
                     break
             if claim is None:
                 break
+            taken[claim.mechanism] = taken.get(claim.mechanism, 0) + 1
             claims.append(claim)
         next_wake = None if len(claims) == len(tokens) else self._next_wake(order, now)
         return ClaimBatch(tuple(claims), next_wake, acked)
@@ -518,6 +523,7 @@ class Backend(ABC):
         wake_key: str | None = None,
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Wait (up to ``block_ms``, or until work or ``wake(wake_key)``), then claim.
 
@@ -526,7 +532,7 @@ class Backend(ABC):
         """
         self.wait_for_work(queues, block_ms, wake_key)
         return self.claim(
-            queues, mechanisms, clock(), lease_ms, tokens, decode=decode, virtual=virtual
+            queues, mechanisms, clock(), lease_ms, tokens, decode=decode, virtual=virtual, caps=caps
         )
 
     def renew(

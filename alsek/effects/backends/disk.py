@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from alsek.exceptions import (
     ValidationError,
 )
 from alsek.pure.ordering import name_tail
-from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry
+from alsek.pure.queue_model import Claim, DeliveryChange, IndexEntry, open_kinds
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alsek_index (
@@ -427,9 +427,11 @@ class DiskCacheBackend(Backend):
         acks: Sequence[tuple[str, str, str]] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
+        taken: dict[str, int] = {}
         prepared: set[str] = set()
         acked = []
         with self._transact():
@@ -441,15 +443,17 @@ class DiskCacheBackend(Backend):
                 acked.append(holds)
             for token in tokens:
                 claim = None
-                for queue in order:
+                kinds = open_kinds(mechanisms, caps, taken)
+                for queue in order if kinds else ():
                     if queue not in prepared:
                         self._prepare(queue, now)
                         prepared.add(queue)
-                    claim = self._take(queue, mechanisms, now, lease_ms, token, decode)
+                    claim = self._take(queue, kinds, now, lease_ms, token, decode)
                     if claim is not None:
                         break
                 if claim is None:
                     break
+                taken[claim.mechanism] = taken.get(claim.mechanism, 0) + 1
                 claims.append(claim)
             wake = None
             if len(claims) < len(tokens) and order:

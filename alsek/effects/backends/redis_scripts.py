@@ -116,8 +116,9 @@ return 1
 """
 )
 
-# ARGV: ns, now, virtual, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens,
-#       token..., n_acks, (queue, name, token)...   (acks of finished messages ride along)
+# ARGV: ns, now, virtual, lease_ms, n_kinds, (kind, cap)..., n_queues, queue..., n_tokens,
+#       token..., n_acks, (queue, name, token)...   (acks of finished messages ride along;
+#       no more messages of a kind are taken than its cap)
 # Returns {next_wake or -1, n_acks, ack result..., name, queue, payload, token,
 #          deliveries, deadline, mechanism, ...}; next_wake and deadlines in the
 #          caller's clock.
@@ -127,9 +128,13 @@ CLAIM = (
 local now, shift = clock(ARGV[2], ARGV[3])
 local lease = tonumber(ARGV[4])
 local i = 5
-local mechs, queues, tokens = {}, {}, {}
-for j = 1, tonumber(ARGV[i]) do mechs[j] = ARGV[i + j] end
-i = i + tonumber(ARGV[i]) + 1
+local mechs, caps, taken, queues, tokens = {}, {}, {}, {}, {}
+for j = 1, tonumber(ARGV[i]) do
+  mechs[j] = ARGV[i + 2 * j - 1]
+  caps[mechs[j]] = tonumber(ARGV[i + 2 * j])
+  taken[mechs[j]] = 0
+end
+i = i + 2 * tonumber(ARGV[i]) + 1
 for j = 1, tonumber(ARGV[i]) do queues[j] = ARGV[i + j] end
 local n_queues = tonumber(ARGV[i])
 i = i + n_queues + 1
@@ -174,7 +179,10 @@ local function take(q, token)
   while true do
     local best, best_mech, best_score = nil, nil, nil
     for _, m in ipairs(mechs) do
-      local r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+      local r = {}
+      if taken[m] < caps[m] then
+        r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+      end
       if #r > 0 then
         local s = tonumber(r[2])
         if best == nil or s < best_score or (s == best_score and r[1] < best) then
@@ -191,6 +199,7 @@ local function take(q, token)
       redis.call('ZADD', idx(q, 'leased'), deadline, name)
       redis.call('HSET', idx(q, 'leases'), name, token)
       local d = redis.call('HINCRBY', idx(q, 'deliveries'), name, 1)
+      taken[best_mech] = taken[best_mech] + 1
       return {name, q, payload, token, d, deadline - shift, best_mech}
     end
     -- The message vanished behind the index's back: drop its entry.
