@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["redis", "disk", "both"], default="both")
     parser.add_argument("--arq-python", default=None, help="an interpreter with arq installed")
     args = parser.parse_args()
+    logging.getLogger("alsek").setLevel(logging.ERROR)  # (Redis persistence warnings)
     limits = [int(part) for part in args.max_async.split(",")]
     python = arq_python(args.arq_python)
     print(f"{args.tasks} tasks of `await asyncio.sleep({SLEEP_S})`, one pool, tasks/s")

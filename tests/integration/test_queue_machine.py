@@ -42,7 +42,9 @@ def payload_of(e: qm.IndexEntry, version: int) -> dict[str, object]:
         "created_at": e.created_at,
         "updated_at": e.ready_at,
         "delay": 0,
-        "mechanism": e.mechanism,
+        # As a message stores it: a coroutine's slot kind is a thread-mechanism task's.
+        "mechanism": "thread" if e.mechanism == "async" else e.mechanism,
+        "is_async": e.mechanism == "async",
         "version": version,
     }
 
