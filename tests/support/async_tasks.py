@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from typing import Any
 
 from alsek.core import Broker, Message, task
@@ -112,6 +113,27 @@ async def a_chain(value: int, message: Message | None = None) -> int:
     return (value if previous is None else previous) + 1
 
 
+@task(placeholder, timeout=300, max_retries=0, backoff=NO_WAIT)
+async def a_blocking(ledger: str, seconds: float) -> str:
+    """Blocks the event loop for ``seconds`` (what a coroutine must never do)."""
+    record(ledger, "start")
+    time.sleep(seconds)
+    record(ledger, "end")
+    return "blocked"
+
+
+@task(placeholder, timeout=300, max_retries=0, backoff=NO_WAIT)
+async def a_stubborn(ledger: str, seconds: float) -> str:
+    """Ignores its cancellation until ``seconds`` have passed."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            record(ledger, "ignored")
+    return "done"
+
+
 def _lines(path: str) -> int:
     try:
         with open(path) as handle:
@@ -132,6 +154,8 @@ ALL = [
     pa_slow,
     pa_long,
     a_chain,
+    a_blocking,
+    a_stubborn,
 ]
 
 
