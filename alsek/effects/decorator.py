@@ -51,7 +51,7 @@ class TaskDecorator(Protocol):
     and an ``async def`` returning ``R`` into ``AsyncTask[P, R]``."""
 
     @overload
-    def __call__(  # type: ignore[overload-overlap]
+    def __call__(  # type: ignore[overload-overlap, unused-ignore]
         self, function: Callable[P, Coroutine[Any, Any, R]], /
     ) -> AsyncTask[P, R]: ...
 
