@@ -178,6 +178,7 @@ class Metrics(Observer):
 
 def metrics_for(pool: Any) -> Metrics:
     """Metrics observing ``pool`` (a ``WorkerPool``), added as one of its observers."""
-    metrics = Metrics(pool.broker, pool.queues, pool.slot_limits(pool.capacity), pool.busy)
+    slots = {"thread": pool.capacity.max_threads, "process": pool.capacity.max_processes}
+    metrics = Metrics(pool.broker, pool.queues, slots, pool.busy)
     pool.add_observer(metrics)
     return metrics

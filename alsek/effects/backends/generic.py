@@ -20,7 +20,6 @@ from alsek.effects.backends.records import CorruptPayload
 from alsek.effects.backends.store import Store
 from alsek.exceptions import DeserializationError
 from alsek.pure.keys import subnamespace_pattern
-from alsek.pure.message import slot_kind_of
 from alsek.pure.queue_model import Claim, IndexEntry
 
 
@@ -61,7 +60,7 @@ class GenericLeases(Store):
             return IndexEntry(
                 queue,
                 name,
-                slot_kind_of(str(payload.get("mechanism")), payload.get("is_async") is True),
+                str(payload.get("mechanism", "process")),
                 int(payload.get("priority", 0)),
                 ready_at,
                 int(payload["created_at"]),

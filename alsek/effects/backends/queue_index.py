@@ -10,7 +10,7 @@ parts); a token of '' or None acts unconditionally (administrative use).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from alsek.effects.backends.records import ClaimBatch, ResultWrite, Submission
@@ -47,10 +47,8 @@ class QueueIndex(Protocol):
         acks: Sequence[LeaseRef] = (),
         decode: bool = True,
         virtual: bool = False,
-        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
-        """Ack ``acks``, then lease up to ``len(tokens)`` ready messages (no more of a
-        slot kind than its cap in ``caps``)."""
+        """Ack ``acks``, then lease up to ``len(tokens)`` ready messages."""
 
     def wait_and_claim(
         self,
@@ -63,7 +61,6 @@ class QueueIndex(Protocol):
         wake_key: str | None = None,
         decode: bool = True,
         virtual: bool = False,
-        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Wait up to ``block_ms`` for work (or ``wake(wake_key)``), then claim."""
 
