@@ -23,6 +23,8 @@ DEFAULT_GRACE_MS: Final = 10_000
 DEFAULT_IDLE_MS: Final = 60_000
 #: Thread-mechanism tasks a worker pool runs at once.
 DEFAULT_MAX_THREADS: Final = 8
+#: Coroutines (``async def`` thread-mechanism tasks) a worker pool runs at once.
+DEFAULT_MAX_ASYNC: Final = 100
 #: Most messages a worker pool claims in one round trip.
 DEFAULT_BATCH: Final = 16
 #: Consumer backoff after empty passes (a linear backoff, ms): the longest wait

@@ -72,7 +72,7 @@ def resolve(
     """The broker to read: from ``--redis``/``--disk`` (every arg is left), or from the
     tasks of the first arg, PACKAGE."""
     from alsek.effects.broker import Broker
-    from alsek.effects.pool.pool import broker_of
+    from alsek.effects.pool.sizing import broker_of
 
     if redis_url is not None and disk is not None:
         raise click.UsageError("give --redis or --disk, not both")

@@ -40,6 +40,16 @@ from alsek.exceptions import AlsekError, BackendAuthError
     help="Most process-mechanism tasks running at once (default: the CPU count).",
 )
 @click.option(
+    "--max_async",
+    "--max-async",
+    "max_async",
+    type=click.IntRange(min=0),
+    default=defaults.DEFAULT_MAX_ASYNC,
+    show_default=True,
+    help="Most coroutines (async def tasks, mechanism 'thread') running at once "
+    "on the pool's event loop.",
+)
+@click.option(
     "--consumer_backoff_factor",
     "--consumer-backoff-factor",
     type=click.IntRange(min=0),
@@ -113,6 +123,7 @@ def worker(
     queues: str | None,
     max_threads: int,
     max_processes: int | None,
+    max_async: int,
     consumer_backoff_factor: int,
     consumer_backoff_floor: int,
     consumer_backoff_ceiling: int,
@@ -150,6 +161,7 @@ def worker(
             queues=parse_queues(queues),
             max_threads=max_threads,
             max_processes=max_processes,
+            max_async=max_async,
             backoff=backoff,
             lease_ms=lease_ms,
             grace_ms=grace_ms,

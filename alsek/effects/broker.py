@@ -9,7 +9,7 @@ refused once the lease no longer holds, so a worker that lost its lease
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -243,9 +243,11 @@ class Broker(DeadLetters):
         now: int | None = None,
         acks: Sequence[PureMessage] = (),
         decode: bool = True,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Ack ``acks`` (claimed messages, fenced by their tokens), then claim up to
-        ``len(tokens)`` ready messages, in one backend round trip."""
+        ``len(tokens)`` ready messages (with ``caps``, no more of a kind than its
+        cap), in one backend round trip."""
         fenced = [lease_of(m) for m in acks]
         return self.backend.claim(
             queues,
@@ -256,6 +258,7 @@ class Broker(DeadLetters):
             fenced,
             decode,
             virtual=self.virtual,
+            caps=caps,
         )
 
     def renew(self, messages: Sequence[PureMessage], lease_ms: int) -> list[bool]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 
@@ -27,7 +27,7 @@ from alsek.pure import codec
 from alsek.pure.backoff import DEFAULT_CONSUMER_BACKOFF, Backoff
 from alsek.pure.dead_letter import DeadLetterRecord
 from alsek.pure.keys import parse_message_name
-from alsek.pure.message import MECHANISMS, Mechanism
+from alsek.pure.message import SLOT_KINDS, SlotKind
 from alsek.pure.ordering import queue_order
 from alsek.pure.queue_model import Claim
 
@@ -157,14 +157,16 @@ class Consumer:
 
     def claim_raw(
         self,
-        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        mechanisms: Sequence[SlotKind] = SLOT_KINDS,
         limit: int = 1,
         acks: Sequence[Message] = (),
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
-        """One pass, undecoded: ack ``acks`` and claim up to ``limit`` messages."""
+        """One pass, undecoded: ack ``acks`` and claim up to ``limit`` messages (with
+        ``caps``, no more of a kind than its cap)."""
         tokens = [new_token() for _ in range(limit)]
         batch = self.broker.claim(
-            self.subset, mechanisms, self.lease_ms, tokens, acks=acks, decode=False
+            self.subset, mechanisms, self.lease_ms, tokens, acks=acks, decode=False, caps=caps
         )
         if batch.claims:
             self._empty_passes = 0
@@ -172,7 +174,7 @@ class Consumer:
 
     def claim(
         self,
-        mechanisms: Sequence[Mechanism] = MECHANISMS,
+        mechanisms: Sequence[SlotKind] = SLOT_KINDS,
         limit: int = 1,
         acks: Sequence[Message] = (),
     ) -> Pass:
@@ -205,10 +207,11 @@ class Consumer:
 
     def wait_and_claim_raw(
         self,
-        mechanisms: Sequence[Mechanism],
+        mechanisms: Sequence[SlotKind],
         limit: int,
         next_wake: int | None,
         wake_key: str | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Back off after an empty pass, then claim (undecoded); on Redis one round
         trip does both, unless the wait ends at a delayed message's ready time:
@@ -217,7 +220,7 @@ class Consumer:
         if timed:
             if wait_ms > 0:
                 self.broker.backend.wait_for_work(self.subset, wait_ms, wake_key)
-            return self.claim_raw(mechanisms, limit)
+            return self.claim_raw(mechanisms, limit, caps=caps)
         tokens = [new_token() for _ in range(limit)]
         batch = self.broker.backend.wait_and_claim(
             self.subset,
@@ -229,6 +232,7 @@ class Consumer:
             wake_key,
             decode=False,
             virtual=self.broker.virtual,
+            caps=caps,
         )
         if batch.claims:
             self._empty_passes = 0
@@ -236,7 +240,7 @@ class Consumer:
 
     def wait_and_claim(
         self,
-        mechanisms: Sequence[Mechanism],
+        mechanisms: Sequence[SlotKind],
         limit: int,
         next_wake: int | None,
         wake_key: str | None = None,

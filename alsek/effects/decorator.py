@@ -9,14 +9,16 @@ typing cannot carry both a subclass and the function's parameters).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast, overload
 
 from apscheduler.triggers.base import BaseTrigger
 
+from alsek.effects.async_task import AsyncTask, async_class
 from alsek.effects.broker import Broker
 from alsek.effects.result import ResultStore
 from alsek.effects.scheduler import TriggerTask
+from alsek.effects.signature import is_coroutine_function
 from alsek.effects.task import P, R, Task
 from alsek.exceptions import ValidationError
 from alsek.pure.backoff import Backoff
@@ -45,8 +47,15 @@ class TaskOptions(TypedDict, total=False):
 
 
 class TaskDecorator(Protocol):
-    """What ``task(broker, ...)`` returns: turns ``Callable[P, R]`` into ``Task[P, R]``."""
+    """What ``task(broker, ...)`` returns: turns ``Callable[P, R]`` into ``Task[P, R]``,
+    and an ``async def`` returning ``R`` into ``AsyncTask[P, R]``."""
 
+    @overload
+    def __call__(  # type: ignore[overload-overlap, unused-ignore]
+        self, function: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> AsyncTask[P, R]: ...
+
+    @overload
     def __call__(self, function: Callable[P, R], /) -> Task[P, R]: ...
 
 
@@ -60,6 +69,9 @@ def task(
     ``base_task`` (a ``Task`` subclass with your hooks), ``store_result``,
     ``max_redeliveries``, ``result_ttl``. With ``trigger`` the result is a ``TriggerTask``.
     The decorated function stays callable as a plain function.
+
+    An ``async def`` function gives an ``AsyncTask[P, R]`` (``R`` the awaited
+    result): its runs are awaited on an event loop (see ``AsyncTask``).
 
     The result is typed ``Task[P, R]`` with or without a trigger: APScheduler's
     triggers carry no types, so a separate typing for triggered tasks would
@@ -76,14 +88,15 @@ def task(
     def decorator(function: Callable[P, R]) -> Task[P, R]:
         if base is not None and not (isinstance(base, type) and issubclass(base, Task)):
             raise ValidationError(f"base_task must be a subclass of Task, got {base!r}")
+        cls: type[Any] = base or (Task if trigger is None else TriggerTask)
+        extra: dict[str, Any] = {}
         if trigger is not None:
-            cls: type[Any] = base or TriggerTask
+            extra["trigger"] = trigger
             if not issubclass(cls, TriggerTask):
                 cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})
-            triggered: TriggerTask[P, R] = cls(function, broker, trigger=trigger, **settings)
-            return triggered
-        created: Task[P, R] = (base or Task)(function, broker, **settings)
+        if is_coroutine_function(function):
+            cls = async_class(cls)
+        created: Task[P, R] = cls(function, broker, **extra, **settings)
         return created
 
-    made: TaskDecorator = decorator
-    return made
+    return cast(TaskDecorator, decorator)

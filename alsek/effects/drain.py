@@ -6,7 +6,10 @@ pure decision, the interpreter), so results, retries, callbacks and dead
 letters behave as on a worker pool. The differences, all on purpose:
 
 - everything runs in the caller's thread, whatever the task's mechanism, and
-  timeouts are not enforced (a task runs to its end);
+  timeouts are not enforced on functions (a task runs to its end); an
+  ``async def`` task runs on the thread's event loop (a helper thread's when
+  the caller is itself inside a running loop) and is cancelled at its
+  timeout, as on a worker;
 - with ``skip_delays`` (the default) nothing waits: when no message is ready,
   the drain moves its notion of "now" to the next ready time, so delayed
   messages and retry backoffs run at once, in the order they would have.
@@ -38,7 +41,7 @@ from alsek.effects.scheduler import TriggerTask
 from alsek.effects.task import Task
 from alsek.exceptions import StillBusyError, TaskFailedError, TaskNotFoundError
 from alsek.pure.decisions import DeadLetter, Effect, Reschedule
-from alsek.pure.message import MECHANISMS
+from alsek.pure.message import SLOT_KINDS
 from alsek.pure.outcome import Failed, Outcome, Succeeded
 
 #: How many runs one drain may make before it gives up (a task that keeps
@@ -113,11 +116,11 @@ class Drained:
 def _claim(broker: Broker, consumer: Consumer, now: int, skip_delays: bool) -> ClaimBatch:
     token = [new_token()]
     if not skip_delays:
-        return broker.claim(consumer.subset, MECHANISMS, consumer.lease_ms, token)
+        return broker.claim(consumer.subset, SLOT_KINDS, consumer.lease_ms, token)
     # The drain's own "now" (possibly ahead of the clock), taken as given by
     # every backend, Redis included: delays and backoffs are skipped.
     return broker.backend.claim(
-        consumer.subset, MECHANISMS, now, consumer.lease_ms, token, virtual=True
+        consumer.subset, SLOT_KINDS, now, consumer.lease_ms, token, virtual=True
     )
 
 

@@ -178,7 +178,6 @@ class Metrics(Observer):
 
 def metrics_for(pool: Any) -> Metrics:
     """Metrics observing ``pool`` (a ``WorkerPool``), added as one of its observers."""
-    slots = {"thread": pool.capacity.max_threads, "process": pool.capacity.max_processes}
-    metrics = Metrics(pool.broker, pool.queues, slots, pool.busy)
+    metrics = Metrics(pool.broker, pool.queues, pool.slot_limits(pool.capacity), pool.busy)
     pool.add_observer(metrics)
     return metrics

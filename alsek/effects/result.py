@@ -19,6 +19,7 @@ else none (kept until read or deleted).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -37,6 +38,9 @@ MessageOrUuid = Message | str
 #: While waiting for a result, how often to look for a recorded failure (ms);
 #: recording one also wakes the wait where the backend can signal it.
 FAILURE_CHECK_MS = 250
+#: ``get_async``'s first pause between looks (ms), and its longest.
+ASYNC_POLL_FIRST_MS = 5
+ASYNC_POLL_MAX_MS = 50
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +235,40 @@ class ResultStore:
             if remaining <= 0 or self._collect(uuid):
                 return
             self.backend.wait_for_value(name, min(remaining, 50))
+
+    async def get_async(
+        self,
+        message: MessageOrUuid,
+        timeout: Duration = 0,
+        keep: bool = False,
+        with_metadata: bool = False,
+        descendants: bool = False,
+        with_timestamp: bool | None = None,
+    ) -> Any:
+        """``get``, awaited, for asyncio apps: the same arguments, answers and errors,
+        without blocking the event loop.
+
+        Each look is ``get(timeout=0)`` in a worker thread (``asyncio.to_thread``,
+        one short round trip); between looks it sleeps on the event loop, first
+        for ``ASYNC_POLL_FIRST_MS``, doubling up to ``ASYNC_POLL_MAX_MS``. So no
+        thread is held while waiting, and a result is seen at most
+        ``ASYNC_POLL_MAX_MS`` after it is written.
+        """
+        timeout_ms = to_ms("timeout", timeout)
+        _uuid_of(message)  # a bad argument fails at once
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = ASYNC_POLL_FIRST_MS / 1000
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    self.get, message, 0, keep, with_metadata, descendants, with_timestamp
+                )
+            except NotFoundError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._missing(message, timeout_ms)
+            await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * 2, ASYNC_POLL_MAX_MS / 1000)
 
     @staticmethod
     def _missing(message: MessageOrUuid, timeout: int) -> None:

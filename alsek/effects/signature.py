@@ -1,4 +1,5 @@
-"""What a task function's signature tells: whether it takes the message, whether it is async."""
+"""What a task function's signature tells: whether it takes the message, whether it is a
+coroutine function."""
 
 from __future__ import annotations
 
@@ -36,22 +37,28 @@ def _names_message(annotation: Any) -> bool:
     return len(args) == 1 and _names_message(args[0])
 
 
-def _is_async(function: Callable[..., Any]) -> bool:
-    """Whether calling ``function`` returns a coroutine or an async generator
-    (directly, through ``functools.partial``, or via an async ``__call__``)."""
-    call = type(function).__call__ if not inspect.isroutine(function) else None
-    return any(
-        inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c)
-        for c in (function, call)
-        if c is not None
-    )
+def _calls(function: Callable[..., Any]) -> list[Any]:
+    """What calling ``function`` runs: itself, an async ``__call__``, a partial's function."""
+    found: list[Any] = [function]
+    if not inspect.isroutine(function):
+        found.append(type(function).__call__)
+    inner = getattr(function, "func", None)  # functools.partial
+    if inner is not None:
+        found.extend(_calls(inner))
+    return found
 
 
-def check_sync(function: Callable[..., Any], name: str) -> None:
-    """Refuse ``async def`` functions: a worker would only create the coroutine,
-    never run it, and ack a task whose body never ran."""
-    if _is_async(function):
+def is_coroutine_function(function: Callable[..., Any]) -> bool:
+    """Whether calling ``function`` returns a coroutine (directly, through
+    ``functools.partial``, or via an async ``__call__``)."""
+    return any(inspect.iscoroutinefunction(c) for c in _calls(function))
+
+
+def check_not_async_generator(function: Callable[..., Any], name: str) -> None:
+    """Refuse async generator functions: a task returns one result, and a worker
+    could only create the generator, never run it."""
+    if any(inspect.isasyncgenfunction(c) for c in _calls(function)):
         raise ValidationError(
-            f"task {name!r} is an async function: async tasks are not supported yet. "
-            f"Wrap it in a sync function that calls asyncio.run({name}(...))"
+            f"task {name!r} is an async generator function: a task returns one result. "
+            f"Make it an async def that returns a list, or submit one task per item"
         )

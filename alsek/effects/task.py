@@ -7,26 +7,28 @@ function with its hooks (``run``). What happens after a run is decided by
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from alsek import defaults
+from alsek.effects.awaitable import AwaitableCalls
 from alsek.effects.broker import Broker
+from alsek.effects.coroutines import execute_async, run_blocking
 from alsek.effects.deferral import Deferrable
-from alsek.effects.errors import error_info
+from alsek.effects.loops import run_coroutine, settle_now
 from alsek.effects.message import Message
+from alsek.effects.outcomes import failed, succeeded
 from alsek.effects.registry import register
 from alsek.effects.result import ResultStore
-from alsek.effects.signature import check_sync, wants_message
+from alsek.effects.signature import check_not_async_generator, is_coroutine_function, wants_message
 from alsek.exceptions import TaskCancelledError, TaskTimeoutError, ValidationError
 from alsek.pure.backoff import Backoff, ExponentialBackoff
-from alsek.pure.callbacks import attach, has_callback
+from alsek.pure.callbacks import attach
 from alsek.pure.durations import Duration, to_ms
 from alsek.pure.keys import get_message_name
 from alsek.pure.message import MECHANISMS, check_name
-from alsek.pure.outcome import Failed, Outcome, Succeeded
+from alsek.pure.outcome import Outcome
 from alsek.pure.policy import TaskPolicy, default_should_retry
 from alsek.pure.validate import (
     check_duration,
@@ -36,18 +38,18 @@ from alsek.pure.validate import (
     check_priority,
 )
 
-log = logging.getLogger(__name__)
 #: The parameters and the return type of a task's function.
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class Task(Deferrable, Generic[P, R]):
+class Task(Deferrable, AwaitableCalls[P, R], Generic[P, R]):
     """A function that runs on worker pools.
 
     ``Task[P, R]`` carries the function's parameters ``P`` and return type
     ``R``, so a type checker checks ``task(...)`` calls, ``delay(...)`` and the
-    type of ``result(...)``.
+    type of ``result(...)``. An ``async def`` function runs on an event loop
+    (``is_async``; ``@task`` types it as an ``AsyncTask``).
 
     Args:
         function: what to run.
@@ -59,7 +61,9 @@ class Task(Deferrable, Generic[P, R]):
         max_retries: retries after failures (None: forever).
         backoff: wait between retries (None: retry at once).
         result_store: where results go; results are stored when set.
-        mechanism: ``'process'`` (default) or ``'thread'``.
+        mechanism: ``'process'`` or ``'thread'``; by default ``'process'`` for a
+            function and ``'thread'`` for an ``async def`` one (the worker pool's
+            event loop).
         store_result: override whether results are stored.
         max_redeliveries: crash-redeliveries before dead-lettering.
         result_ttl: how long (ms or a ``timedelta``) this task's results are
@@ -78,7 +82,7 @@ class Task(Deferrable, Generic[P, R]):
         max_retries: int | None = defaults.DEFAULT_MAX_RETRIES,
         backoff: Backoff | None = ExponentialBackoff(),
         result_store: ResultStore | None = None,
-        mechanism: str = defaults.DEFAULT_MECHANISM,
+        mechanism: str | None = None,
         store_result: bool | None = None,
         max_redeliveries: int = defaults.DEFAULT_MAX_REDELIVERIES,
         result_ttl: Duration | None = None,
@@ -89,7 +93,12 @@ class Task(Deferrable, Generic[P, R]):
             raise ValidationError(
                 f"task {name or function.__name__!r} needs a Broker, got {broker!r}"
             )
-        check_sync(function, name or str(getattr(function, "__name__", None) or function))
+        check_not_async_generator(
+            function, name or str(getattr(function, "__name__", None) or function)
+        )
+        is_async = is_coroutine_function(function)
+        if mechanism is None:
+            mechanism = "thread" if is_async else defaults.DEFAULT_MECHANISM
         if mechanism not in MECHANISMS:
             raise ValidationError(
                 f"task {name or function.__name__!r}: mechanism must be 'process' or 'thread', "
@@ -114,6 +123,8 @@ class Task(Deferrable, Generic[P, R]):
         self.backoff = backoff
         self.result_store = result_store
         self.mechanism = mechanism
+        #: The function is a coroutine function: its runs are awaited on an event loop.
+        self.is_async = is_async
         self.store_result = result_store is not None if store_result is None else store_result
         if self.store_result and result_store is None:
             raise ValidationError(f"task {self.name!r}: store_result=True needs a result_store")
@@ -171,6 +182,7 @@ class Task(Deferrable, Generic[P, R]):
             previous_result=previous_result,
             backoff_settings=None if self.backoff is None else self.backoff.settings,
             mechanism=self.mechanism,
+            is_async=self.is_async,
             priority=self.priority if priority is None else priority,
             **fields,
         )
@@ -257,11 +269,13 @@ class Task(Deferrable, Generic[P, R]):
 
     # -- hooks (override in a base_task) -------------------------------------------
 
-    def pre_op(self, message: Message) -> None:
-        """Runs before the function."""
+    def pre_op(self, message: Message) -> Awaitable[None] | None:
+        """Runs before the function (may be ``async def``)."""
+        return None
 
-    def post_op(self, message: Message, result: Any) -> None:
-        """Runs after the function succeeded."""
+    def post_op(self, message: Message, result: Any) -> Awaitable[None] | None:
+        """Runs after the function succeeded (may be ``async def``)."""
+        return None
 
     def do_retry(self, message: Message, exception: BaseException) -> bool:
         """Whether to retry ``message`` after ``exception`` (default: retries left)."""
@@ -273,37 +287,33 @@ class Task(Deferrable, Generic[P, R]):
 
     # -- running -------------------------------------------------------------------
 
-    def execute(self, message: Message) -> Any:
-        """``pre_op``, the function, ``post_op``; returns the function's result."""
-        self.pre_op(message)
+    def call_kwargs(self, message: Message) -> dict[str, Any]:
+        """The keyword arguments the function is called with (the message itself, if
+        the function takes it)."""
         kwargs = dict(message.kwargs)
         if self._wants_message and "message" not in kwargs:
             kwargs["message"] = message
-        result = self.function(*message.args, **kwargs)
-        self.post_op(message, result)
+        return kwargs
+
+    def execute(self, message: Message) -> Any:
+        """``pre_op``, the function, ``post_op``; returns the function's result (an
+        ``async def`` function is run to its end here, on this thread's event loop)."""
+        if self.is_async:
+            return run_coroutine(execute_async(self, message))
+        settle_now(self.pre_op(message))
+        result = self.function(*message.args, **self.call_kwargs(message))
+        settle_now(self.post_op(message, result))
         return result
 
     def run(self, message: Message) -> Outcome:
-        """Run ``message`` and report what happened, hooks' answers included."""
+        """Run ``message`` and report what happened, hooks' answers included (an
+        ``async def`` function runs on this thread's event loop, within its timeout)."""
+        if self.is_async:
+            return run_blocking(self, message)
         try:
             result = self.execute(message)
         except (TaskTimeoutError, TaskCancelledError):
             raise  # raised into the thread by the pool's monitor: it reports the outcome
         except Exception as error:
-            return self.failed(message, error)
-        try:
-            approved = self.do_callback(message, result) if has_callback(message) else True
-        except Exception:
-            # The task itself succeeded: keep its result, skip only the callback.
-            log.exception("do_callback of %s raised; the callback is skipped", message.summary)
-            approved = False
-        return Succeeded(result, callback_approved=bool(approved))
-
-    def failed(self, message: Message, error: BaseException) -> Failed:
-        """The outcome of ``message`` failing with ``error`` (asks ``do_retry``)."""
-        try:
-            retry = bool(self.do_retry(message, error))
-        except Exception:
-            log.exception("do_retry of %s raised; not retrying", message.summary)
-            retry = False
-        return Failed(error_info(error), retry_approved=retry)
+            return failed(self, message, error)
+        return succeeded(self, message, result)

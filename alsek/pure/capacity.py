@@ -1,11 +1,13 @@
 """Worker-pool slot arithmetic.
 
-A pool runs at most ``max_threads`` thread tasks and ``max_processes``
-process tasks. It claims only what it can start at once: with both kinds
-free it claims ``min(free threads, free processes)`` messages of either
-kind (any mix fits); with one kind free it claims only that kind. At
-capacity it claims nothing, leaving messages to other pools. Workers that
-sit idle longer than ``idle_ms`` are retired; new ones start on demand.
+A pool runs at most ``max_threads`` thread tasks, ``max_processes`` process
+tasks and ``max_async`` coroutines (thread-mechanism ``async def`` tasks, on
+the pool's event loop): three slot kinds (``alsek.pure.message.SlotKind``).
+It claims only what it can start at once: the kinds with a free slot, each
+capped at its free slots (the backend takes no more of a kind than its
+cap), up to the batch in all, so whatever comes back fits. At capacity it
+claims nothing, leaving messages to other pools. Workers that sit idle
+longer than ``idle_ms`` are retired; new ones start on demand.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import attrs
 
 from alsek import defaults
 from alsek.exceptions import ValidationError
-from alsek.pure.message import Mechanism
+from alsek.pure.message import SlotKind
 from alsek.pure.validate import check_int
 
 
@@ -30,53 +32,76 @@ class Capacity:
 
     max_threads: int = attrs.field(validator=_non_negative)
     max_processes: int = attrs.field(validator=_non_negative)
+    max_async: int = attrs.field(default=0, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.max_threads + self.max_processes == 0:
-            raise ValidationError("a worker pool needs max_threads + max_processes >= 1")
+        if self.max_threads + self.max_processes + self.max_async == 0:
+            raise ValidationError(
+                "a worker pool needs max_threads + max_processes + max_async >= 1"
+            )
 
-    def limit(self, mechanism: Mechanism) -> int:
-        """Slots for ``mechanism``."""
-        return self.max_threads if mechanism == "thread" else self.max_processes
+    def limit(self, kind: SlotKind) -> int:
+        """Slots of ``kind``."""
+        if kind == "thread":
+            return self.max_threads
+        return self.max_async if kind == "async" else self.max_processes
+
+
+#: The order in which a claim plan lists the kinds it asks for.
+CLAIM_ORDER: tuple[SlotKind, ...] = ("thread", "process", "async")
 
 
 @attrs.frozen
 class Load:
-    """Tasks running (or handed to a worker) per mechanism."""
+    """Tasks running (or handed to a worker) per slot kind."""
 
     threads: int = 0
     processes: int = 0
+    coroutines: int = 0
 
-    def running(self, mechanism: Mechanism) -> int:
-        """Tasks of ``mechanism`` in flight."""
-        return self.threads if mechanism == "thread" else self.processes
-
-
-def free(capacity: Capacity, load: Load, mechanism: Mechanism) -> int:
-    """Free slots for ``mechanism``."""
-    return max(capacity.limit(mechanism) - load.running(mechanism), 0)
+    def running(self, kind: SlotKind) -> int:
+        """Tasks of ``kind`` in flight."""
+        if kind == "thread":
+            return self.threads
+        return self.coroutines if kind == "async" else self.processes
 
 
-def admit(load: Load, mechanism: Mechanism) -> Load:
-    """The load after a ``mechanism`` task starts."""
-    if mechanism == "thread":
-        return attrs.evolve(load, threads=load.threads + 1)
-    return attrs.evolve(load, processes=load.processes + 1)
+def free(capacity: Capacity, load: Load, kind: SlotKind) -> int:
+    """Free slots of ``kind``."""
+    return max(capacity.limit(kind) - load.running(kind), 0)
 
 
-def finish(load: Load, mechanism: Mechanism) -> Load:
-    """The load after a ``mechanism`` task ends."""
-    if mechanism == "thread":
-        return attrs.evolve(load, threads=max(load.threads - 1, 0))
-    return attrs.evolve(load, processes=max(load.processes - 1, 0))
+def _moved(load: Load, kind: SlotKind, by: int) -> Load:
+    if kind == "thread":
+        return attrs.evolve(load, threads=max(load.threads + by, 0))
+    if kind == "async":
+        return attrs.evolve(load, coroutines=max(load.coroutines + by, 0))
+    return attrs.evolve(load, processes=max(load.processes + by, 0))
+
+
+def admit(load: Load, kind: SlotKind) -> Load:
+    """The load after a task of slot ``kind`` starts."""
+    return _moved(load, kind, 1)
+
+
+def finish(load: Load, kind: SlotKind) -> Load:
+    """The load after a task of slot ``kind`` ends."""
+    return _moved(load, kind, -1)
 
 
 @attrs.frozen
 class ClaimPlan:
-    """What to ask the backend for: which mechanisms, how many messages."""
+    """What to ask the backend for: which slot kinds, how many messages in all, and
+    at most how many of each kind (``caps``, in the order of ``mechanisms``)."""
 
-    mechanisms: tuple[Mechanism, ...]
+    mechanisms: tuple[SlotKind, ...]
     limit: int
+    caps: tuple[int, ...] = ()
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """The most messages of each kind, by kind."""
+        return dict(zip(self.mechanisms, self.caps, strict=True))
 
 
 def plan_claim(capacity: Capacity, load: Load, batch: int = defaults.DEFAULT_BATCH) -> ClaimPlan:
@@ -85,14 +110,12 @@ def plan_claim(capacity: Capacity, load: Load, batch: int = defaults.DEFAULT_BAT
     ``limit == 0`` means "at capacity: pause the stream until a slot frees".
     """
     check_int("batch", batch, 1)
-    threads, processes = free(capacity, load, "thread"), free(capacity, load, "process")
-    if threads and processes:
-        return ClaimPlan(("thread", "process"), max(min(threads, processes, batch), 1))
-    if threads:
-        return ClaimPlan(("thread",), min(threads, batch))
-    if processes:
-        return ClaimPlan(("process",), min(processes, batch))
-    return ClaimPlan((), 0)
+    frees = {kind: free(capacity, load, kind) for kind in CLAIM_ORDER}
+    kinds = tuple(kind for kind in CLAIM_ORDER if frees[kind])
+    if not kinds:
+        return ClaimPlan((), 0)
+    caps = tuple(min(frees[kind], batch) for kind in kinds)
+    return ClaimPlan(kinds, min(batch, sum(caps)), caps)
 
 
 def workers_to_start(idle: int, queued: int, alive: int, limit: int) -> int:

@@ -19,6 +19,21 @@ from alsek.pure.validate import check_duration, check_int, check_priority
 
 Mechanism = Literal["process", "thread"]
 MECHANISMS: tuple[Mechanism, ...] = ("process", "thread")
+#: What a claimed message occupies in a worker pool: a thread, a task process,
+#: or a place on the pool's event loop (a coroutine of a thread-mechanism task).
+#: Queues index messages by it, so a pool claims only what it can start.
+SlotKind = Literal["process", "thread", "async"]
+SLOT_KINDS: tuple[SlotKind, ...] = ("process", "thread", "async")
+
+
+def slot_kind_of(mechanism: str, is_async: bool) -> SlotKind:
+    """The slot a message of ``mechanism`` takes: a coroutine of a thread-mechanism task
+    runs on the pool's event loop; one of a process-mechanism task runs in a task
+    process, one at a time, like any process task."""
+    if mechanism == "thread":
+        return "async" if is_async else "thread"
+    return "process"
+
 
 #: Field order of ``Message.data`` and of the repr (the tour's order first).
 FIELDS: tuple[str, ...] = (
@@ -40,6 +55,7 @@ FIELDS: tuple[str, ...] = (
     "callback_message_data",
     "backoff_settings",
     "mechanism",
+    "is_async",
     "lock",
     "priority",
     "deliveries",
@@ -167,6 +183,7 @@ class Message:
     ``lock`` holds the lease token while a consumer holds the message and
     ``deliveries`` counts how often it was handed out since its last
     recorded outcome (a value above 1 means this run may be a duplicate).
+    ``is_async`` says the task's function is a coroutine function.
     """
 
     task_name: str = attrs.field(validator=_name)
@@ -192,6 +209,7 @@ class Message:
     )
     backoff_settings: dict[str, Any] | None = attrs.field(default=None, validator=_optional_dict)
     mechanism: Mechanism = attrs.field(default=defaults.DEFAULT_MECHANISM, validator=_mechanism)
+    is_async: bool = attrs.field(default=False, validator=_bool)
     lock: str | None = attrs.field(default=None, validator=_optional_str)
     priority: int = attrs.field(default=defaults.DEFAULT_PRIORITY, validator=_priority)
     deliveries: int = attrs.field(default=0, validator=_int_within(0))
@@ -205,6 +223,11 @@ class Message:
         data = {name: getattr(self, name) for name in FIELDS}
         data["kwargs"] = dict(self.kwargs)
         return data
+
+    @property
+    def slot_kind(self) -> SlotKind:
+        """What this message occupies in a worker pool (``slot_kind_of``)."""
+        return slot_kind_of(self.mechanism, self.is_async)
 
     @property
     def summary(self) -> str:

@@ -1,8 +1,9 @@
 """The worker pool's policy: what a pool does next, as pure transitions.
 
 Contract: every choice a worker pool makes that can be stated without I/O
-is made here, and both the real pool (``alsek.effects.pool``) and the
-simulator (``alsek.sim``) call these functions: neither keeps a copy. The
+is made here (what its watchdog does to overdue tasks: ``alsek.pure.watchdog``),
+and both the real pool (``alsek.effects.pool``) and the simulator
+(``alsek.sim``) call these functions: neither keeps a copy. The
 life of one job is ``alsek.pure.lifecycle``'s; slot arithmetic is
 ``alsek.pure.capacity``'s; what follows a task's outcome is
 ``alsek.pure.decisions``'.
@@ -18,7 +19,11 @@ Theory of operation. A pool has one *dispatcher*, in one of four phases:
 
 A claim asks for as many messages as free slots can start (never more:
 what a pool cannot start, other pools can), and carries the acks of
-finished thread tasks. Slots of a *delegated* mechanism are filled by
+finished thread tasks and coroutines. Slots come in three kinds
+(``alsek.pure.capacity``): threads, task processes, and places on the
+pool's event loop for the coroutines of ``async def`` thread-mechanism
+tasks, so coroutines waiting on I/O never hold a thread slot, nor threads
+a coroutine's. Slots of a *delegated* mechanism are filled by
 their runners, not the dispatcher: task processes claim for themselves
 (``children_to_start`` says when another one is needed), and their claims
 still count in ``load`` (``admit``/``free``) so the slots stay exact. A
@@ -45,7 +50,7 @@ import attrs
 
 from alsek.pure import capacity as cap
 from alsek.pure.capacity import Capacity, ClaimPlan, Load
-from alsek.pure.message import Mechanism
+from alsek.pure.message import SlotKind
 
 
 class Phase(enum.Enum):
@@ -73,17 +78,21 @@ class PoolState:
     #: Acks of finished thread tasks waiting to ride on the next claim.
     pending_acks: int = 0
     stopping: bool = False
-    #: Mechanisms whose runners claim for themselves (the dispatcher does not).
-    delegated: frozenset[Mechanism] = frozenset()
+    #: Slot kinds whose runners claim for themselves (the dispatcher does not).
+    delegated: frozenset[SlotKind] = frozenset()
 
 
 def _dispatchable(state: PoolState) -> Capacity | None:
     """The slots the dispatcher fills (None: none at all)."""
-    threads = 0 if "thread" in state.delegated else state.capacity.max_threads
-    processes = 0 if "process" in state.delegated else state.capacity.max_processes
-    if threads + processes == 0:
+    limits = {
+        kind: 0 if kind in state.delegated else state.capacity.limit(kind)
+        for kind in cap.CLAIM_ORDER
+    }
+    if sum(limits.values()) == 0:
         return None
-    return Capacity(max_threads=threads, max_processes=processes)
+    return Capacity(
+        max_threads=limits["thread"], max_processes=limits["process"], max_async=limits["async"]
+    )
 
 
 @attrs.frozen
@@ -147,7 +156,7 @@ def failed(state: PoolState, acks: int) -> PoolState:
     )
 
 
-def admit(state: PoolState, mechanism: Mechanism) -> PoolState:
+def admit(state: PoolState, mechanism: SlotKind) -> PoolState:
     """A claimed message of ``mechanism`` takes a slot."""
     return attrs.evolve(state, load=cap.admit(state.load, mechanism))
 
@@ -162,7 +171,7 @@ class Wake(enum.Enum):
     INTERRUPT = "interrupt"
 
 
-def free(state: PoolState, mechanism: Mechanism) -> tuple[PoolState, Wake]:
+def free(state: PoolState, mechanism: SlotKind) -> tuple[PoolState, Wake]:
     """A slot of ``mechanism`` frees (its job ended, or was handed back or let go)."""
     was_full = cap.free(state.capacity, state.load, mechanism) == 0
     after = attrs.evolve(state, load=cap.finish(state.load, mechanism), epoch=state.epoch + 1)
@@ -188,7 +197,7 @@ class AckRoute(enum.Enum):
     NOW = "now"
 
 
-def route_ack(state: PoolState, mechanism: Mechanism) -> tuple[PoolState, AckRoute]:
+def route_ack(state: PoolState, mechanism: SlotKind) -> tuple[PoolState, AckRoute]:
     """Where the ack of a finished ``mechanism`` task goes."""
     if state.stopping:
         return state, AckRoute.NOW
@@ -234,30 +243,7 @@ def stop(state: PoolState) -> PoolState:
     return attrs.evolve(state, stopping=True)
 
 
-# -- timeouts, renewals, the drain ------------------------------------------------
-
-
-class TimeoutAction(enum.Enum):
-    """What the watchdog does to a running thread task."""
-
-    NOTHING = "nothing"
-    #: Raise ``TimeoutError`` inside the task's thread.
-    RAISE = "raise"
-    #: The thread ignored it (stuck in C code): record the timeout, abandon the thread.
-    ABANDON = "abandon"
-
-
-def thread_timeout(
-    now: int, deadline: int, interrupted_at: int | None, grace_ms: int
-) -> tuple[TimeoutAction, int]:
-    """The watchdog's step for one thread task, and when to look at it again."""
-    if interrupted_at is None:
-        if now < deadline:
-            return TimeoutAction.NOTHING, deadline
-        return TimeoutAction.RAISE, now + grace_ms
-    if now < interrupted_at + grace_ms:
-        return TimeoutAction.NOTHING, interrupted_at + grace_ms
-    return TimeoutAction.ABANDON, now
+# -- renewals, the drain ------------------------------------------------
 
 
 def retry_renewal_after(failures: int, lease_ms: int) -> int:
@@ -270,11 +256,6 @@ def retry_renewal_after(failures: int, lease_ms: int) -> int:
     """
     backoff: int = 50 * 2 ** min(max(failures - 1, 0), 16)
     return max(min(backoff, lease_ms // 10), 1)
-
-
-def starved(late_ms: int, lease_ms: int) -> bool:
-    """Whether the monitor woke so late (a thread holding the GIL) that leases were at risk."""
-    return late_ms > lease_ms // 2
 
 
 def lease_is_fresh(expires: int, now: int, lease_ms: int) -> bool:

@@ -67,6 +67,7 @@ class IndexEntry:
 
     queue: str
     name: str
+    #: The message's slot kind (``Message.slot_kind``): claims filter on it.
     mechanism: str
     priority: int
     ready_at: int
@@ -83,7 +84,7 @@ def entry_for(message: Message, name: str) -> IndexEntry:
     return IndexEntry(
         queue=message.queue,
         name=name,
-        mechanism=message.mechanism,
+        mechanism=message.slot_kind,
         priority=message.priority,
         ready_at=message_ready_at(message),
         created_at=message.created_at,
@@ -191,6 +192,16 @@ def _best(model: QueueModel, queue: str, mechanisms: Sequence[str], now: int) ->
     return min(candidates, key=lambda slot: slot.entry.sort_key, default=None)
 
 
+def open_kinds(
+    mechanisms: Sequence[str], caps: Mapping[str, int] | None, taken: Mapping[str, int]
+) -> tuple[str, ...]:
+    """The kinds a claim may still take: all of ``mechanisms`` without ``caps``, else
+    those of which fewer than their cap were ``taken`` so far."""
+    if caps is None:
+        return tuple(mechanisms)
+    return tuple(kind for kind in mechanisms if taken.get(kind, 0) < caps.get(kind, 0))
+
+
 def claim(
     model: QueueModel,
     queues: Sequence[str],
@@ -198,18 +209,23 @@ def claim(
     now: int,
     lease_ms: int,
     tokens: Sequence[str],
+    caps: Mapping[str, int] | None = None,
 ) -> tuple[QueueModel, tuple[Claim, ...]]:
-    """Claim up to ``len(tokens)`` ready messages, one token each, in order."""
+    """Claim up to ``len(tokens)`` ready messages, one token each, in order, and with
+    ``caps`` no more of a kind than its cap."""
     claims: list[Claim] = []
+    taken: dict[str, int] = {}
     for token in tokens:
         found = None
-        for queue in queues:
+        kinds = open_kinds(mechanisms, caps, taken)
+        for queue in queues if kinds else ():
             model = expire(model, (queue,), now)
-            found = _best(model, queue, mechanisms, now)
+            found = _best(model, queue, kinds, now)
             if found is not None:
                 break
         if found is None:
             break
+        taken[found.entry.mechanism] = taken.get(found.entry.mechanism, 0) + 1
         held = attrs.evolve(
             found, token=token, deadline=now + lease_ms, deliveries=found.deliveries + 1
         )

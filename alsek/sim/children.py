@@ -57,11 +57,14 @@ class ChildPools:
         pool = self.pools[index]
         if pool.state == DEAD or epoch != pool.epoch or pool.idle_children == 0:
             return
+        # Busy from now on: its claim serves the backend, which may end other waits
+        # (``_serve_children``) and must not hand this same process a second claim.
+        pool.idle_children -= 1
         held = self._runner_claim(pool)
         if held is None:
+            pool.idle_children += 1
             self._child_wait(pool)  # nothing for it: it waits again
             return
-        pool.idle_children -= 1
         pool.policy = policy.admit(pool.policy, "process")
         self.push(self.now + self.rtt, CHILD_CLAIMED, index, (epoch, held))
 

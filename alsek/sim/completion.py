@@ -37,7 +37,7 @@ from typing import Any
 
 from alsek.pure import pool as policy
 from alsek.pure.decisions import Ack, Effect, decide
-from alsek.pure.message import Mechanism
+from alsek.pure.message import SlotKind
 from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
 from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED
@@ -48,7 +48,7 @@ from alsek.sim.trace import Tracer
 
 #: (pool epoch, mechanism, effects the round trip carries, the runner's next
 #: message or None, when the round trip was issued)
-Settling = tuple[int, Mechanism, tuple[Effect, ...], Held | None, int]
+Settling = tuple[int, SlotKind, tuple[Effect, ...], Held | None, int]
 
 
 class Completion:
@@ -93,7 +93,7 @@ class Completion:
             return
         now = self.now
         message, runtime = held.message, held.runtime
-        mechanism = message.mechanism
+        mechanism = message.slot_kind
         started = held.started_at
         if started is not None and message.uuid not in self.first_start:
             self.first_start[message.uuid] = started  # its wait ended when this run started
@@ -164,6 +164,6 @@ class Completion:
         self._served()  # (after this claim took its message: it was served first)
         return held
 
-    def _free_slot(self, pool: PoolState, mechanism: Mechanism) -> None:
+    def _free_slot(self, pool: PoolState, mechanism: SlotKind) -> None:
         pool.policy, wake = policy.free(pool.policy, mechanism)
         self._react(pool, wake)

@@ -42,6 +42,7 @@ from typing import Any
 
 from alsek.pure import pool as policy
 from alsek.pure.decisions import Effect, decide_on_claim
+from alsek.pure.queue_model import open_kinds
 from alsek.pure.transitions import claimed
 from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
@@ -105,19 +106,22 @@ class Dispatcher:
         now, store, tracer = self.now, self.store, self.tracer
         store.promote(now)
         pool.signalled = False
-        taken = []
+        taken: list[Held] = []
+        kinds_taken: dict[str, int] = {}
         for _ in range(plan.limit):
-            message = store.take(plan.mechanisms)
+            kinds = open_kinds(plan.mechanisms, plan.limits, kinds_taken)
+            message = store.take(kinds) if kinds else None
             if message is None:
                 break
+            kinds_taken[message.slot_kind] = kinds_taken.get(message.slot_kind, 0) + 1
             self.tokens += 1
             message = claimed(message, f"{pool.index}.{self.tokens}", message.deliveries + 1)
-            pool.policy = policy.admit(pool.policy, message.mechanism)
+            pool.policy = policy.admit(pool.policy, message.slot_kind)
             held = Held(message, self.runtimes[message.task_name], now)
             pool.held[message.uuid] = held
             taken.append(held)
             if tracer.events is not None:
-                tracer.claim(now, pool.index, message, plan.mechanisms)
+                tracer.claim(now, pool.index, message, kinds)
         self.in_flight += len(taken)
         if plan.limit:
             self.recorder.counts["claims"] += 1
@@ -243,7 +247,7 @@ class Dispatcher:
                 pool.signalled = True
 
     def _release(self, pool: PoolState, held: Held) -> None:
-        mechanism = held.message.mechanism
+        mechanism = held.message.slot_kind
         del pool.held[held.message.uuid]
         pool.policy, wake = policy.free(pool.policy, mechanism)
         pool.occupied[mechanism] += self.now - held.claimed_at

@@ -61,7 +61,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.poll = backoff_from_settings(workload.consumer_backoff)
         dispatch_ms = workload.overheads.dispatch_ms
         self.runtimes = {
-            kind.name: KindRuntime(kind, dispatch_ms[kind.mechanism]) for kind in workload.tasks
+            kind.name: KindRuntime(kind, dispatch_ms[kind.slot_kind]) for kind in workload.tasks
         }
         link_chains(self.runtimes)
         self.store = Store(workload.queue_order)
@@ -128,7 +128,7 @@ class Engine(Dispatcher, Completion, ChildPools):
             if pool.state != DEAD:
                 pool.alive_ms += end - pool.alive_since
             for held in pool.held.values():
-                pool.occupied[held.message.mechanism] += end - held.claimed_at
+                pool.occupied[held.message.slot_kind] += end - held.claimed_at
 
     def _start(self) -> None:
         horizon = self.workload.horizon_ms
@@ -218,7 +218,7 @@ class Engine(Dispatcher, Completion, ChildPools):
                 self.first_start[held.message.uuid] = started  # it ran, though cut short
             renewed = held.claimed_at + (now - held.claimed_at) // interval * interval
             self.push(lease_deadline(renewed, self.lease_ms), EXPIRE, index, held)
-            pool.occupied[held.message.mechanism] += now - held.claimed_at
+            pool.occupied[held.message.slot_kind] += now - held.claimed_at
         pool.epoch += 1
         pool.held = {}
         pool.reset()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from alsek.pure.message import SlotKind
 from alsek.sim.recorder import Final
 from alsek.sim.trace import TraceEvent
 
@@ -226,8 +227,11 @@ def _by_priority(engine: Engine) -> dict[int, LatencyStats]:
 
 def _utilisation(engine: Engine) -> dict[str, float | None]:
     result: dict[str, float | None] = {}
-    for mechanism in ("thread", "process"):
-        available = sum(p.alive_ms * p.capacity.limit(mechanism) for p in engine.pools)  # type: ignore[arg-type]
+    kinds: list[SlotKind] = ["thread", "process"]
+    if any(p.capacity.max_async for p in engine.pools):
+        kinds.append("async")  # shown only where pools have async slots
+    for mechanism in kinds:
+        available = sum(p.alive_ms * p.capacity.limit(mechanism) for p in engine.pools)
         held = sum(p.occupied[mechanism] for p in engine.pools)
         result[mechanism] = round(held / available, 4) if available else None
     return result

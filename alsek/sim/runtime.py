@@ -66,6 +66,7 @@ class KindRuntime:
             timeout=kind.timeout_ms,
             backoff_settings=kind.backoff,
             mechanism=kind.mechanism,
+            is_async=kind.is_async,
             priority=kind.priority,
         )
 
@@ -161,7 +162,7 @@ class PoolState:
         self.empty_passes = 0
         self.alive_since = 0
         self.alive_ms = 0
-        self.occupied: dict[str, int] = {"thread": 0, "process": 0}
+        self.occupied: dict[str, int] = {"thread": 0, "process": 0, "async": 0}
         self.poll_at = 0
         self.poll_pending = False
         #: Effects (an ``Ack``) of finished thread tasks, riding on the next claim.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from alsek.pure.message import MECHANISMS, Message
+from alsek.pure.message import SLOT_KINDS, Message
 from alsek.pure.ordering import PriorityKey, priority_key
 from alsek.pure.timing import ready_at
 
@@ -27,7 +27,7 @@ class Store:
     def __init__(self, queues: Sequence[str]) -> None:
         self.queues = tuple(queues)
         self.ready: dict[tuple[str, str], list[ReadyEntry]] = {
-            (queue, mechanism): [] for queue in self.queues for mechanism in MECHANISMS
+            (queue, kind): [] for queue in self.queues for kind in SLOT_KINDS
         }
         self.delayed: list[tuple[int, int, Message]] = []
         self.waiting: dict[str, int] = dict.fromkeys(self.queues, 0)
@@ -40,7 +40,7 @@ class Store:
         at = ready_at(message)
         if at <= now:
             heapq.heappush(
-                self.ready[(message.queue, message.mechanism)], (priority_key(message), message)
+                self.ready[(message.queue, message.slot_kind)], (priority_key(message), message)
             )
             self.ready_size += 1
         else:
@@ -55,7 +55,7 @@ class Store:
         while delayed and delayed[0][0] <= now:
             message = heapq.heappop(delayed)[2]
             heapq.heappush(
-                self.ready[(message.queue, message.mechanism)], (priority_key(message), message)
+                self.ready[(message.queue, message.slot_kind)], (priority_key(message), message)
             )
             self.ready_size += 1
 

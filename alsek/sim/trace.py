@@ -6,8 +6,8 @@ of strings and ints, so a trace is JSON-serializable and two runs with the
 same seed produce equal traces. Events and their details:
 
 ========== =====================================================
-submit     (task, queue, priority, mechanism, ready_at, parent uuid or "")
-claim      (deliveries, mechanisms the claim allowed, joined by "+")
+submit     (task, queue, priority, slot kind, ready_at, parent uuid or "")
+claim      (deliveries, slot kinds the claim still allowed (under their caps), "+"-joined)
 end        (outcome: succeeded/failed/timed_out/crashed, started_at)
 retry      (ready_at, retries, deliveries)    a failed or timed-out run
 redeliver  (ready_at, retries, deliveries)    a crashed run
@@ -43,7 +43,7 @@ class Tracer:
                 message.task_name,
                 message.queue,
                 message.priority,
-                message.mechanism,
+                message.slot_kind,
                 at,
                 parent,
             )

@@ -20,7 +20,7 @@ from alsek.pure.backoff import (
     backoff_from_settings,
 )
 from alsek.pure.capacity import Capacity
-from alsek.pure.message import MECHANISMS, Mechanism, check_name
+from alsek.pure.message import MECHANISMS, SLOT_KINDS, Mechanism, SlotKind, check_name, slot_kind_of
 from alsek.pure.ordering import queue_order
 from alsek.pure.policy import TaskPolicy
 from alsek.sim.checks import (
@@ -36,7 +36,7 @@ from alsek.sim.checks import (
 )
 from alsek.sim.distributions import ARRIVALS, DURATIONS, ArrivalPattern, Duration, Fixed
 
-DEFAULT_DISPATCH_MS: dict[str, int] = {"thread": 0, "process": 1}
+DEFAULT_DISPATCH_MS: dict[str, int] = {"thread": 0, "process": 1, "async": 0}
 #: The real consumer's default (``alsek.effects.consumer``, not importable from
 #: here): after the n-th empty pass wait ``50 * n`` ms, 50 to 500 ms.
 
@@ -71,10 +71,13 @@ def _dispatch(value: Any) -> Any:
 
 def _dispatch_ms(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, dict):
-        raise fail(instance, attribute.name, "must be a table {thread = ms, process = ms}")
+        raise fail(
+            instance, attribute.name, "must be a table {thread = ms, process = ms, async = ms}"
+        )
     for key, ms in value.items():
-        if key not in MECHANISMS:
-            raise fail(instance, f"{attribute.name}.{key}", "unknown mechanism (thread, process)")
+        if key not in SLOT_KINDS:
+            problem = "unknown slot kind (thread, process, async)"
+            raise fail(instance, f"{attribute.name}.{key}", problem)
         if not is_int(ms) or ms < 0:
             raise fail(instance, f"{attribute.name}.{key}", f"must be an int >= 0, got {ms!r}")
 
@@ -88,6 +91,11 @@ def _one_of_types(classes: Any, what: str) -> Any:
             raise fail(instance, attribute.name, f"must be {what} ({expected}), got {value!r}")
 
     return check
+
+
+def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise fail(instance, attribute.name, f"must be true or false, got {value!r}")
 
 
 def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -133,6 +141,14 @@ class TaskKind:
     p_fail: float = attrs.field(default=0.0, validator=probability)
     p_crash: float = attrs.field(default=0.0, validator=probability)
     callback: str | None = attrs.field(default=None, validator=optional(_name))
+    #: An ``async def`` task: with ``mechanism = "thread"`` it takes the pool's
+    #: async slots (``pool.max_async``), not a thread.
+    is_async: bool = attrs.field(default=False, validator=_flag)
+
+    @property
+    def slot_kind(self) -> SlotKind:
+        """The slot its runs take in a pool (``alsek.pure.message.slot_kind_of``)."""
+        return slot_kind_of(self.mechanism, self.is_async)
 
     @property
     def policy(self) -> TaskPolicy:
@@ -156,15 +172,21 @@ class PoolSpec:
     max_processes: int = attrs.field(default=4, validator=number(integer=True))
     pools: int = attrs.field(default=1, validator=number(1, integer=True))
     batch: int = attrs.field(default=16, validator=number(1, integer=True))
+    max_async: int = attrs.field(default=0, validator=number(integer=True))
 
     def __attrs_post_init__(self) -> None:
-        if self.max_threads + self.max_processes == 0:
-            raise fail(self, "max_threads", "max_threads + max_processes must be >= 1")
+        if self.max_threads + self.max_processes + self.max_async == 0:
+            problem = "max_threads + max_processes + max_async must be >= 1"
+            raise fail(self, "max_threads", problem)
 
     @property
     def capacity(self) -> Capacity:
         """Slot limits of one pool."""
-        return Capacity(max_threads=self.max_threads, max_processes=self.max_processes)
+        return Capacity(
+            max_threads=self.max_threads,
+            max_processes=self.max_processes,
+            max_async=self.max_async,
+        )
 
 
 @attrs.frozen
@@ -258,9 +280,10 @@ def _check_names(workload: Workload) -> None:
             problem = f"duplicate task name {kind.name!r} (also tasks[{seen[kind.name]}])"
             raise FieldError("", f"tasks[{index}].name", problem)
         seen[kind.name] = index
-        if workload.pool.capacity.limit(kind.mechanism) == 0:
-            slots = "max_threads" if kind.mechanism == "thread" else "max_processes"
-            problem = f"{kind.mechanism!r} tasks could never run: pool.{slots} is 0"
+        if workload.pool.capacity.limit(kind.slot_kind) == 0:
+            slots = {"thread": "max_threads", "process": "max_processes", "async": "max_async"}
+            what = "async 'thread'" if kind.slot_kind == "async" else repr(kind.mechanism)
+            problem = f"{what} tasks could never run: pool.{slots[kind.slot_kind]} is 0"
             raise FieldError("", f"tasks[{index}].mechanism", problem)
 
 

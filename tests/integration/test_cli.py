@@ -363,3 +363,42 @@ def test_a_second_signal_cuts_the_grace_period(tmp_path: Path, redis_url: str) -
     assert time.monotonic() - started < 20  # not the 60 s grace
     assert "second SIGTERM: stopping now" in worker.output()
     assert broker.counts("alsek_queue") == {"ready": 1, "delayed": 0, "leased": 0}
+
+
+ASYNC_TASK_FILE = """
+import asyncio
+import threading
+from alsek.core import Broker, task
+from alsek.storage.backends.redis import RedisBackend
+from alsek.storage.result import ResultStore
+
+backend = RedisBackend()
+broker = Broker(backend)
+results = ResultStore(backend)
+
+
+@task(broker, result_store=results)
+async def on_the_loop(x: int) -> str:
+    await asyncio.sleep(0.2)
+    return f"{threading.current_thread().name}:{x}"
+"""
+
+
+def test_async_tasks_run_on_the_worker_s_event_loop(tmp_path: Path, redis_url: str) -> None:
+    from alsek.effects.task import Task
+
+    (tmp_path / "async_tasks.py").write_text(ASYNC_TASK_FILE)
+
+    async def on_the_loop(x: int) -> str:
+        return ""
+
+    store = ResultStore(RedisBackend(redis_url))
+    sender = Task(on_the_loop, Broker(RedisBackend(redis_url)), result_store=store)
+    messages = [sender.delay(i) for i in range(8)]
+    worker = start(tmp_path, "async_tasks", redis_url, "--max_async", "4")
+    try:
+        results = [store.get(m, timeout=30_000) for m in messages]
+    finally:
+        output = stop(worker)
+    assert results == [f"alsek-event-loop:{i}" for i in range(8)]
+    assert "max_async=4" in output

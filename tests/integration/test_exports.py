@@ -14,6 +14,7 @@ FACADES = {
         "task": "alsek.effects.decorator",
     },
     "alsek.core.task": {
+        "AsyncTask": "alsek.effects.async_task",
         "Task": "alsek.effects.task",
         "TriggerTask": "alsek.effects.scheduler",
         "task": "alsek.effects.decorator",

@@ -16,10 +16,13 @@ from alsek.core import Broker
 from alsek.core.worker import WorkerPool
 from alsek.effects.backends.base import Backend
 from alsek.effects.events import Claimed, Finished, Observer, Released
+from alsek.effects.pool.slots import kind_of
+from alsek.pure.message import SLOT_KINDS
 from alsek.pure.outcome import Succeeded
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend
 from alsek.storage.result import ResultStore
+from tests.support import async_tasks as at
 from tests.support import worker_tasks as wt
 from tests.support.pool_machine import ACKED, DEAD, QUEUED, Driver, PoolMachine
 from tests.support.redis_server import RedisServer
@@ -55,19 +58,21 @@ class Ledger(Observer):
 
 
 class RealDriver(Driver):
-    """A real ``WorkerPool`` (2 threads, 1 process) on ``backend``."""
+    """A real ``WorkerPool`` (2 threads, 1 process, 3 coroutines) on ``backend``."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.broker = Broker(backend)
         self.store = ResultStore(backend)
         wt.bind(self.broker, self.store)
+        at.bind(self.broker, self.store)
         self.ledger = Ledger()
         self.folder = tempfile.mkdtemp(prefix="alsek-machine-")
         self.pool = WorkerPool(
-            wt.ALL,
+            wt.ALL + at.ALL,
             max_threads=2,
             max_processes=1,
+            max_async=3,
             lease_ms=LEASE_MS,
             grace_ms=300,
             observers=[self.ledger],
@@ -86,6 +91,10 @@ class RealDriver(Driver):
             "thread_timeout": (wt.t_spin, (1.0,)),
             "thread_slow": (wt.t_ledger, (ledger, f"k{self.count}", 300)),
             "process_slow": (wt.p_ledger, (ledger, f"k{self.count}", 300)),
+            "async_ok": (at.a_echo, (self.count,)),
+            "async_fail": (at.a_broken, (f"k{self.count}",)),
+            "async_timeout": (at.a_slow, (ledger, 30)),
+            "async_slow": (at.a_nap, (0.3, self.count)),
         }[kind]
         message = task.generate(args=args)
         self.messages[message.uuid] = message
@@ -111,14 +120,14 @@ class RealDriver(Driver):
             unfinished = self.ledger.claimed - set(self.ledger.ends)
         assert not unfinished, f"claimed deliveries with no end: {unfinished}"
 
-    def load(self) -> tuple[int, int, int, int]:
+    def load(self) -> dict[str, tuple[int, int]]:
         slots = self.pool.slots
         with slots.cond:
             load, capacity = slots.state.load, slots.state.capacity
-            live = slots.jobs.values()
-            threads = sum(job.mechanism == "thread" for job in live)
-            assert (load.threads, load.processes) == (threads, len(live) - threads)
-        return load.threads, load.processes, capacity.max_threads, capacity.max_processes
+            live = list(slots.jobs.values())
+            for kind in SLOT_KINDS:
+                assert load.running(kind) == sum(kind_of(job) == kind for job in live), kind
+        return {kind: (load.running(kind), capacity.limit(kind)) for kind in SLOT_KINDS}
 
     def deliveries(self) -> dict[str, list[str]]:
         return self.ledger.ends
@@ -141,6 +150,7 @@ class RealDriver(Driver):
         if not self.pool.stopped.is_set():
             self.pool.stop(grace_ms=0, timeout=30)
         wt.bind(wt.placeholder, None)
+        at.bind(wt.placeholder, None)
 
 
 class Servers:

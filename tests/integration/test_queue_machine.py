@@ -28,7 +28,7 @@ from alsek.pure import queue_model as qm
 from tests.integration.conftest import make_backend
 
 QUEUES = ("qa", "qb")
-MECHS = ("thread", "process")
+MECHS = ("thread", "process", "async")
 START = 1_700_000_000_000
 LEASE = 1_000
 
@@ -42,7 +42,9 @@ def payload_of(e: qm.IndexEntry, version: int) -> dict[str, object]:
         "created_at": e.created_at,
         "updated_at": e.ready_at,
         "delay": 0,
-        "mechanism": e.mechanism,
+        # As a message stores it: a coroutine's slot kind is a thread-mechanism task's.
+        "mechanism": "thread" if e.mechanism == "async" else e.mechanism,
+        "is_async": e.mechanism == "async",
         "version": version,
     }
 
@@ -90,13 +92,31 @@ def machine_for(factory: Callable[[], Backend]) -> type[RuleBasedStateMachine]:
             target=tokens,
             n=st.integers(1, 3),
             order=st.sampled_from([("qa", "qb"), ("qb", "qa"), ("qa",)]),
-            mechs=st.sampled_from([MECHS, ("thread",), ("process",)]),
+            mechs=st.sampled_from(
+                [MECHS, ("thread",), ("process",), ("async",), ("thread", "async")]
+            ),
+            capped=st.booleans(),
+            data=st.data(),
         )
-        def claim(self, n: int, order: tuple[str, ...], mechs: tuple[str, ...]) -> object:
+        def claim(
+            self,
+            n: int,
+            order: tuple[str, ...],
+            mechs: tuple[str, ...],
+            capped: bool,
+            data: st.DataObject,
+        ) -> object:
             tokens = [f"tok{self.counter}-{self.now}-{i}" for i in range(n)]
             self.counter += 1
-            self.model, expected = qm.claim(self.model, order, mechs, self.now, LEASE, tokens)
-            got = self.backend.claim(list(order), mechs, self.now, LEASE, tokens, virtual=True)
+            caps = None
+            if capped:  # at most so many of each kind (a pool's free slots)
+                caps = {m: data.draw(st.integers(0, 2), label=f"cap {m}") for m in mechs}
+            self.model, expected = qm.claim(
+                self.model, order, mechs, self.now, LEASE, tokens, caps
+            )
+            got = self.backend.claim(
+                list(order), mechs, self.now, LEASE, tokens, virtual=True, caps=caps
+            )
             assert [(c.name, c.token, c.deliveries, c.deadline) for c in got.claims] == [
                 (c.name, c.token, c.deliveries, c.deadline) for c in expected
             ]

@@ -55,12 +55,14 @@ def test_fastapi_recipe(store_env: dict[str, str], monkeypatch: pytest.MonkeyPat
     assert submitted.status_code == 202
     report_id = submitted.json()["id"]
     assert client.get(f"/reports/{report_id}").json()["status"] == "pending"
+    waited = client.get(f"/reports/{report_id}", params={"wait_ms": 100})
+    assert waited.status_code == 202 and waited.json()["status"] == "pending"
     if store_env["APP_BACKEND"] == "memory":
         run_until_idle(tasks.broker).check()
     else:
         with WorkerPool([tasks.build_report], max_threads=2, max_processes=0):
             tasks.results.get(report_id, timeout=20_000, keep=True)
-    done = client.get(f"/reports/{report_id}")
+    done = client.get(f"/reports/{report_id}", params={"wait_ms": 10_000})
     assert done.status_code == 200
     assert done.json() == {
         "id": report_id,

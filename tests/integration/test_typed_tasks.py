@@ -73,6 +73,9 @@ def test_mypy_reports_each_wrongly_typed_call(tmp_path: Path) -> None:
     assert 'Argument 1 to "delay" of "Task" has incompatible type "str"; expected "int"' in output
     assert 'Missing positional argument "b" in call to "delay"' in output
     assert 'expression has type "int", variable has type "str"' in output
+    # An async def task: calls are checked, and results are the awaited type.
+    assert 'Argument 1 to "delay_async" of "AwaitableCalls" has incompatible type "int"' in output
+    assert 'expression has type "bytes", variable has type "int"' in output
 
 
 def test_delay_submits_the_call_and_result_reads_it_back(backend: Backend) -> None:

@@ -25,7 +25,7 @@ from alsek.pure.backoff import (
 )
 from alsek.pure.callbacks import attach
 from alsek.pure.capacity import Capacity, Load
-from alsek.pure.message import MECHANISMS, Message
+from alsek.pure.message import MECHANISMS, SLOT_KINDS, Message
 from alsek.pure.outcome import Cancelled, Crashed, ErrorInfo, Failed, Outcome, Succeeded, TimedOut
 from alsek.pure.policy import TaskPolicy
 from alsek.pure.queue_model import IndexEntry
@@ -52,6 +52,8 @@ names = st.one_of(
 )
 pool_names = st.sampled_from(NAME_POOL)
 mechanisms = st.sampled_from(MECHANISMS)
+#: What a message occupies in a pool (and what queues index it by).
+slot_kinds = st.sampled_from(SLOT_KINDS)
 priorities = st.one_of(
     st.sampled_from([0, -1, 1, defaults.MIN_PRIORITY, defaults.MAX_PRIORITY]),
     st.integers(min_value=defaults.MIN_PRIORITY, max_value=defaults.MAX_PRIORITY),
@@ -162,6 +164,7 @@ def _small_message(draw: st.DrawFn, uuid: str) -> Message:
         retries=draw(_retries),
         backoff_settings=draw(backoff_settings),
         mechanism=draw(mechanisms),
+        is_async=draw(st.booleans()),
         priority=draw(priorities),
         deliveries=draw(_deliveries),
     )
@@ -210,6 +213,7 @@ def messages(draw: st.DrawFn, uuid: st.SearchStrategy[str] = names) -> Message:
         previous_result=draw(json_scalars),
         backoff_settings=draw(backoff_settings),
         mechanism=draw(mechanisms),
+        is_async=draw(st.booleans()),
         lock=draw(_optional_names),
         priority=draw(priorities),
         deliveries=draw(_deliveries),
@@ -244,7 +248,7 @@ index_entries = st.builds(
     IndexEntry,
     queue=names,
     name=names,
-    mechanism=mechanisms,
+    mechanism=slot_kinds,
     priority=priorities,
     ready_at=times,
     created_at=times,
@@ -255,12 +259,16 @@ index_entries = st.builds(
 def capacities(draw: st.DrawFn) -> Capacity:
     """Any valid pool capacity (at least one slot in total)."""
     threads = draw(st.integers(min_value=0, max_value=20))
-    processes = draw(st.integers(min_value=0 if threads else 1, max_value=20))
-    return Capacity(max_threads=threads, max_processes=processes)
+    processes = draw(st.integers(min_value=0, max_value=20))
+    coroutines = draw(st.integers(min_value=0 if threads + processes else 1, max_value=200))
+    return Capacity(max_threads=threads, max_processes=processes, max_async=coroutines)
 
 
 loads = st.builds(
-    Load, threads=st.integers(min_value=0, max_value=25), processes=st.integers(0, 25)
+    Load,
+    threads=st.integers(min_value=0, max_value=25),
+    processes=st.integers(0, 25),
+    coroutines=st.integers(0, 250),
 )
 
 

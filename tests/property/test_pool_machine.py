@@ -9,9 +9,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from alsek.pure import pool as policy
+from alsek.pure import watchdog
 from alsek.pure.capacity import Capacity
 from alsek.pure.lifecycle import LIVE, JobEvent, JobState, LifecycleError
 from alsek.pure.lifecycle import step as lifecycle_step
+from alsek.pure.message import SLOT_KINDS
+from alsek.pure.queue_model import open_kinds
 from tests.support.pool_machine import ACKED, DEAD, KINDS, QUEUED, Driver, PoolMachine
 
 MAX_REDELIVERIES = 3
@@ -37,10 +40,13 @@ class ModelJob:
 class PureDriver(Driver):
     """A pool made of nothing but the pure policy, the lifecycle table and a list as queue."""
 
-    def __init__(self, max_threads: int = 2, max_processes: int = 2, batch: int = 3) -> None:
-        # Task processes claim for themselves: the dispatcher claims thread work only.
+    def __init__(
+        self, max_threads: int = 2, max_processes: int = 2, max_async: int = 3, batch: int = 3
+    ) -> None:
+        # Task processes claim for themselves: the dispatcher claims thread work and
+        # coroutines (for the event loop) only.
         self.state = policy.PoolState(
-            Capacity(max_threads, max_processes), delegated=frozenset({"process"})
+            Capacity(max_threads, max_processes, max_async), delegated=frozenset({"process"})
         )
         self.children: list[str | None] = [None] * max_processes  # each one's job token
         self.batch = batch
@@ -96,14 +102,14 @@ class PureDriver(Driver):
                     self._requeue(job, keep=False)
         assert not self.jobs and self.state.pending_acks == 0
 
-    def load(self) -> tuple[int, int, int, int]:
+    def load(self) -> dict[str, tuple[int, int]]:
         live = [job for job in self.jobs.values() if job.state in LIVE]
-        threads = sum(job.mechanism == "thread" for job in live)
-        processes = len(live) - threads
         load, capacity = self.state.load, self.state.capacity
-        assert (load.threads, load.processes) == (threads, processes), "slot accounting drifted"
+        for kind in SLOT_KINDS:
+            used = sum(job.mechanism == kind for job in live)
+            assert load.running(kind) == used, f"{kind} slot accounting drifted"
         assert self.state.pending_acks == len(self.pending)
-        return load.threads, load.processes, capacity.max_threads, capacity.max_processes
+        return {kind: (load.running(kind), capacity.limit(kind)) for kind in SLOT_KINDS}
 
     def deliveries(self) -> dict[str, list[str]]:
         return self.ends
@@ -168,11 +174,15 @@ class PureDriver(Driver):
     def _plan(self) -> None:
         self.state, action = policy.plan(self.state, self.batch)
         assert isinstance(action, policy.Claim)
-        taken = []
+        taken: list[ModelJob] = []
+        per_kind: dict[str, int] = {}
         for uuid, kind, deliveries in list(self.queue):
             if len(taken) == action.plan.limit:
                 break
-            if KINDS[kind][0] in action.plan.mechanisms:
+            slot = KINDS[kind][0]
+            # The backend takes no more of a kind than the plan's cap for it.
+            if slot in open_kinds(action.plan.mechanisms, action.plan.limits, per_kind):
+                per_kind[slot] = per_kind.get(slot, 0) + 1
                 self.queue.remove((uuid, kind, deliveries))
                 taken.append(self._job(uuid, kind, deliveries + 1))
         acks, self.pending = self.pending, []
@@ -233,8 +243,11 @@ class PureDriver(Driver):
         assert self._step(job, JobEvent.RECORDED)
 
     def _watchdog(self, job: ModelJob) -> None:
-        action, _ = policy.thread_timeout(10, 0, 0, 5)
-        assert action is policy.TimeoutAction.ABANDON
+        if job.mechanism == "async":  # its own timeout did not end it: given up on
+            action, _ = watchdog.coroutine_timeout(10, 0, 5)
+        else:  # raised in its thread, ignored: abandoned
+            action, _ = watchdog.thread_timeout(10, 0, 0, 5)
+        assert action is watchdog.TimeoutAction.ABANDON
         assert self._step(job, JobEvent.FINISH)
         self._end(job, "recorded")
         self.finals[job.uuid] = DEAD

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alsek.pure import pool as policy
+from alsek.pure import watchdog
 from alsek.pure.capacity import Capacity, Load, free
-from alsek.pure.message import MECHANISMS
+from alsek.pure.message import SLOT_KINDS
 from alsek.pure.timing import renew_interval
 from tests.property.strategies import capacities, light
 
@@ -22,7 +23,9 @@ def states(draw: st.DrawFn) -> policy.PoolState:
     load = Load(
         threads=draw(st.integers(0, capacity.max_threads)),
         processes=draw(st.integers(0, capacity.max_processes)),
+        coroutines=draw(st.integers(0, capacity.max_async)),
     )
+    delegated = draw(st.sampled_from([frozenset(), frozenset({"process"})]))
     return policy.PoolState(
         capacity=capacity,
         load=load,
@@ -32,6 +35,7 @@ def states(draw: st.DrawFn) -> policy.PoolState:
         exhausted=draw(st.booleans()),
         pending_acks=draw(st.integers(0, 4)),
         stopping=draw(st.booleans()),
+        delegated=delegated,
     )
 
 
@@ -42,7 +46,9 @@ def test_plan_claims_only_what_free_slots_can_start(state: policy.PoolState, bat
     if state.stopping:
         assert isinstance(action, policy.Stop) and after == state
         return
-    free_total = sum(free(state.capacity, state.load, m) for m in MECHANISMS)
+    free_total = sum(
+        free(state.capacity, state.load, m) for m in SLOT_KINDS if m not in state.delegated
+    )
     if isinstance(action, policy.Pause):
         assert free_total == 0 and state.pending_acks == 0
         assert after.phase is policy.Phase.PAUSED
@@ -53,6 +59,12 @@ def test_plan_claims_only_what_free_slots_can_start(state: policy.PoolState, bat
     assert after.planned_epoch == state.epoch
     for mechanism in action.plan.mechanisms:
         assert free(state.capacity, state.load, mechanism) > 0
+        assert mechanism not in state.delegated  # task processes claim for themselves
+    # Every kind the dispatcher fills and has room for is asked for.
+    wanted = {
+        m for m in SLOT_KINDS if m not in state.delegated and free(state.capacity, state.load, m)
+    }
+    assert set(action.plan.mechanisms) == wanted
 
 
 @light
@@ -92,14 +104,17 @@ def test_a_failed_claim_keeps_its_acks_and_does_not_wait_next(
 
 
 @light
-@given(states(), st.sampled_from(MECHANISMS))
-def test_freeing_a_slot_wakes_exactly_who_needs_it(
-    state: policy.PoolState, mechanism: str
-) -> None:
-    state = attrs.evolve(state, load=Load(threads=1, processes=1))
+@given(states(), st.sampled_from(SLOT_KINDS))
+def test_freeing_a_slot_wakes_exactly_who_needs_it(state: policy.PoolState, mechanism: str) -> None:
+    state = attrs.evolve(state, load=Load(threads=1, processes=1, coroutines=1))
+    capacity = state.capacity
     state = attrs.evolve(
         state,
-        capacity=Capacity(max(state.capacity.max_threads, 1), max(state.capacity.max_processes, 1)),
+        capacity=Capacity(
+            max(capacity.max_threads, 1),
+            max(capacity.max_processes, 1),
+            max(capacity.max_async, 1),
+        ),
     )
     was_full = free(state.capacity, state.load, mechanism) == 0  # type: ignore[arg-type]
     after, wake = policy.free(state, mechanism)  # type: ignore[arg-type]
@@ -114,7 +129,7 @@ def test_freeing_a_slot_wakes_exactly_who_needs_it(
 
 
 @light
-@given(states(), st.sampled_from(MECHANISMS))
+@given(states(), st.sampled_from(SLOT_KINDS))
 def test_acks_travel_cheaply_unless_that_would_hold_them(
     state: policy.PoolState, mechanism: str
 ) -> None:
@@ -141,14 +156,16 @@ def test_acks_travel_cheaply_unless_that_would_hold_them(
 def test_a_thread_timeout_raises_then_abandons(
     now: int, deadline: int, interrupted_at: int | None, grace: int
 ) -> None:
-    action, due = policy.thread_timeout(now, deadline, interrupted_at, grace)
+    action, due = watchdog.thread_timeout(now, deadline, interrupted_at, grace)
     if interrupted_at is None:
-        expected = policy.TimeoutAction.RAISE if now >= deadline else policy.TimeoutAction.NOTHING
+        expected = (
+            watchdog.TimeoutAction.RAISE if now >= deadline else watchdog.TimeoutAction.NOTHING
+        )
     else:
         late = now >= interrupted_at + grace
-        expected = policy.TimeoutAction.ABANDON if late else policy.TimeoutAction.NOTHING
+        expected = watchdog.TimeoutAction.ABANDON if late else watchdog.TimeoutAction.NOTHING
     assert action is expected
-    assert due >= now or action is policy.TimeoutAction.NOTHING
+    assert due >= now or action is watchdog.TimeoutAction.NOTHING
 
 
 @light

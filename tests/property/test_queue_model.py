@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from alsek.pure import queue_model as qm
 from alsek.pure.keys import get_message_name
-from alsek.pure.message import Message
+from alsek.pure.message import SLOT_KINDS, Message
 from tests.property.strategies import MAX_TIME, index_entries, light, medium, names, small_messages
 
 nows = st.integers(0, MAX_TIME)
@@ -18,7 +18,7 @@ nows = st.integers(0, MAX_TIME)
 def test_entry_for_reflects_the_message(message: Message) -> None:
     name = get_message_name(message)
     entry = qm.entry_for(message, name)
-    assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.mechanism)
+    assert (entry.queue, entry.name, entry.mechanism) == (message.queue, name, message.slot_kind)
     assert entry.ready_at == message.ready_at
     assert entry.sort_key == (
         message.priority,
@@ -128,3 +128,19 @@ def test_an_unknown_delivery_change_is_refused_by_name() -> None:
 
     with pytest.raises(ValidationError, match="'forget'"):
         qm.delivery_update("forget")  # type: ignore[arg-type]
+
+
+@light
+@given(
+    st.lists(st.sampled_from(SLOT_KINDS), unique=True, max_size=3),
+    st.none() | st.dictionaries(st.sampled_from(SLOT_KINDS), st.integers(0, 4)),
+    st.dictionaries(st.sampled_from(SLOT_KINDS), st.integers(0, 5)),
+)
+def test_a_claim_takes_only_kinds_under_their_cap(
+    kinds: list[str], caps: dict[str, int] | None, taken: dict[str, int]
+) -> None:
+    open_ = qm.open_kinds(kinds, caps, taken)
+    assert list(open_) == [k for k in kinds if k in open_]  # in the order asked
+    for kind in kinds:
+        under = caps is None or taken.get(kind, 0) < caps.get(kind, 0)
+        assert (kind in open_) == under

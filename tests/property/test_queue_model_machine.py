@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 from alsek.pure import queue_model as qm
 from alsek.pure.backoff import LinearBackoff
 from alsek.pure.keys import get_message_name
-from alsek.pure.message import MECHANISMS, Message
+from alsek.pure.message import MECHANISMS, SLOT_KINDS, Message
 from alsek.pure.transitions import nack, retry
 
 QUEUES = ("a", "b")
@@ -48,14 +48,16 @@ class Mirror:
 
 
 queue_orders = st.lists(st.sampled_from(QUEUES), min_size=1, max_size=3)
-mechanism_sets = st.sampled_from([MECHANISMS, ("process",), ("thread",), MECHANISMS])
-#: (queue, priority, delay, mechanism, backoff) of one submission; few distinct
-#: values so that ties in priority and time (settled by the name) happen.
+mechanism_sets = st.sampled_from(
+    [SLOT_KINDS, ("process",), ("thread",), ("async",), ("thread", "async"), SLOT_KINDS]
+)
+#: (queue, priority, delay, (mechanism, is_async), backoff) of one submission; few
+#: distinct values so that ties in priority and time (settled by the name) happen.
 submissions = st.tuples(
     st.sampled_from(QUEUES),
     st.integers(-1, 1),
     st.sampled_from([0, 0, 1, 5, 20, 45]),
-    st.sampled_from(MECHANISMS),
+    st.sampled_from([(m, a) for m in MECHANISMS for a in (False, True)]),
     st.sampled_from([None, SMALL_BACKOFF]),
 )
 batches = st.lists(submissions, min_size=1, max_size=4)
@@ -111,12 +113,21 @@ class QueueModelMachine(RuleBasedStateMachine):
                 self.lose_lease(name)
 
     def expected_claims(
-        self, queues: list[str], mechanisms: tuple[str, ...], tokens: list[str], lease_ms: int
+        self,
+        queues: list[str],
+        mechanisms: tuple[str, ...],
+        tokens: list[str],
+        lease_ms: int,
+        caps: dict[str, int] | None = None,
     ) -> list[tuple[str, str, int, int]]:
         claims = []
+        taken: dict[str, int] = {}
         for token in tokens:
             found = None
             for queue in queues:
+                allowed = [
+                    m for m in mechanisms if caps is None or taken.get(m, 0) < caps.get(m, 0)
+                ]
                 self.mirror_expire(queue)
                 candidates = [
                     name
@@ -124,7 +135,7 @@ class QueueModelMachine(RuleBasedStateMachine):
                     if slot.message.queue == queue
                     and slot.token is None
                     and slot.ready_at <= self.now
-                    and slot.message.mechanism in mechanisms
+                    and slot.message.slot_kind in allowed
                 ]
                 if candidates:
                     found = min(candidates, key=lambda n: self.mirror[n].sort_key(n))
@@ -132,6 +143,8 @@ class QueueModelMachine(RuleBasedStateMachine):
             if found is None:
                 break
             slot = self.mirror[found]
+            kind = slot.message.slot_kind
+            taken[kind] = taken.get(kind, 0) + 1
             slot.token, slot.deadline = token, self.now + lease_ms
             slot.deliveries += 1
             claims.append((found, token, slot.deliveries, slot.deadline))
@@ -142,7 +155,8 @@ class QueueModelMachine(RuleBasedStateMachine):
 
     # -- rules ----------------------------------------------------------
 
-    def add(self, queue: str, priority: int, delay: int, mechanism: Any, backoff: Any) -> None:
+    def add(self, queue: str, priority: int, delay: int, kind: Any, backoff: Any) -> None:
+        mechanism, is_async = kind
         message = Message(
             task_name="task",
             queue=queue,
@@ -151,6 +165,7 @@ class QueueModelMachine(RuleBasedStateMachine):
             delay=delay,
             priority=priority,
             mechanism=mechanism,
+            is_async=is_async,
             backoff_settings=backoff,
         )
         name = get_message_name(message)
@@ -178,15 +193,27 @@ class QueueModelMachine(RuleBasedStateMachine):
     @rule(
         queues=queue_orders,
         mechanisms=mechanism_sets,
-        count=st.integers(1, 2),
+        count=st.integers(1, 3),
         lease_ms=leases,
+        data=st.data(),
     )
     def claim(
-        self, queues: list[str], mechanisms: tuple[str, ...], count: int, lease_ms: int
+        self,
+        queues: list[str],
+        mechanisms: tuple[str, ...],
+        count: int,
+        lease_ms: int,
+        data: st.DataObject,
     ) -> None:
         tokens = [self.fresh("t") for _ in range(count)]
-        expected = self.expected_claims(queues, mechanisms, tokens, lease_ms)
-        self.model, claims = qm.claim(self.model, queues, mechanisms, self.now, lease_ms, tokens)
+        caps = data.draw(
+            st.none() | st.fixed_dictionaries({m: st.integers(0, 2) for m in mechanisms}),
+            label="caps",
+        )
+        expected = self.expected_claims(queues, mechanisms, tokens, lease_ms, caps)
+        self.model, claims = qm.claim(
+            self.model, queues, mechanisms, self.now, lease_ms, tokens, caps
+        )
         got = [(c.name, c.token, c.deliveries, c.deadline) for c in claims]
         assert got == expected
         for found in claims:

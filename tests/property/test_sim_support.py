@@ -58,8 +58,20 @@ durations = st.one_of(
 def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workload:
     """Small valid workloads; with ``faults``, failures, crashes, timeouts and pool kills."""
     threads = draw(st.integers(0, 3))
-    processes = draw(st.integers(0 if threads else 1, 3))
-    usable = [m for m, n in (("thread", threads), ("process", processes)) if n]
+    coroutines = draw(st.sampled_from([0, 0, 2, 5]))
+    processes = draw(st.integers(0 if threads or coroutines else 1, 3))
+    # (mechanism, is_async) of the kinds that have slots: an async process task takes a
+    # process slot, an async thread task an async one.
+    usable = [
+        (m, a)
+        for m, a, n in (
+            ("thread", False, threads),
+            ("process", False, processes),
+            ("process", True, processes),
+            ("thread", True, coroutines),
+        )
+        if n
+    ]
     queues = draw(
         st.lists(st.sampled_from(["qa", "qb", "qc"]), min_size=1, max_size=3, unique=True)
     )
@@ -69,12 +81,14 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
         callback = None
         if faults and index + 1 < count and draw(st.booleans()):
             callback = f"k{draw(st.integers(index + 1, count - 1))}"
+        mechanism, is_async = draw(st.sampled_from(usable))
         tasks.append(
             TaskKind(
                 name=f"k{index}",
                 queue=draw(st.sampled_from(queues)),
                 priority=draw(st.integers(0, 3)),
-                mechanism=draw(st.sampled_from(usable)),
+                mechanism=mechanism,
+                is_async=is_async,
                 timeout_ms=draw(st.integers(30, 200)) if faults else 10_000,
                 max_retries=draw(st.integers(0, 3)),
                 max_redeliveries=draw(st.integers(0, 3)),
@@ -104,12 +118,20 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
         arrivals=arrivals,
         queues=queues if draw(st.booleans()) else None,
         pool=PoolSpec(
-            max_threads=threads, max_processes=processes, pools=pools, batch=draw(st.integers(1, 4))
+            max_threads=threads,
+            max_processes=processes,
+            max_async=coroutines,
+            pools=pools,
+            batch=draw(st.integers(1, 4)),
         ),
         overheads=Overheads(
             claim_rtt_ms=draw(st.integers(0, 3)),
             wake_latency_ms=draw(st.integers(0, 3)),
-            dispatch_ms={"thread": draw(st.integers(0, 2)), "process": draw(st.integers(0, 4))},
+            dispatch_ms={
+                "thread": draw(st.integers(0, 2)),
+                "process": draw(st.integers(0, 4)),
+                "async": draw(st.integers(0, 2)),
+            },
             timer_ms=draw(st.sampled_from([0, 0, 7, 100])),
         ),
         lease_ms=draw(st.integers(30, 600)),

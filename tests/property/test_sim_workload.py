@@ -62,7 +62,7 @@ def test_defaults_fill_everything_not_given() -> None:
     assert kind.backoff == DEFAULT_TASK_BACKOFF.settings and kind.duration == Fixed(100)
     assert kind.policy.max_retries == defaults.DEFAULT_MAX_RETRIES
     assert workload.lease_ms == defaults.DEFAULT_LEASE_MS
-    assert workload.overheads.dispatch_ms == {"thread": 0, "process": 1}
+    assert workload.overheads.dispatch_ms == {"thread": 0, "process": 1, "async": 0}
     assert workload.overheads.timer_ms == 0  # waits that run out end on time
     assert workload.queue_order == (defaults.DEFAULT_QUEUE,)
 
@@ -176,7 +176,7 @@ BAD = [
         "tasks[1].mechanism: 'thread' tasks could never run: pool.max_threads is 0",
     ),
     ("pool.size", 3, "pool.size: unknown field"),
-    ("overheads.dispatch_ms", {"greenlet": 1}, "overheads.dispatch_ms.greenlet: unknown mechanism"),
+    ("overheads.dispatch_ms", {"greenlet": 1}, "overheads.dispatch_ms.greenlet: unknown slot kind"),
     ("overheads.claim_rtt_ms", 0.5, "overheads.claim_rtt_ms: must be an int >= 0, got 0.5"),
     ("overheads.timer_ms", -100, "overheads.timer_ms: must be an int >= 0, got -100"),
     ("kills", [{"pool": 3, "at_ms": 10}], "kills[0].pool: no pool 3 (pool.pools = 1"),

@@ -1,8 +1,8 @@
 """One state machine for worker pools, with two drivers: the pure policy, and a real pool.
 
-The machine submits tasks of a few kinds (thread/process, succeeding,
-failing, crashing, timing out, slow), lets the pool run, stops it, and
-checks what a user relies on:
+The machine submits tasks of a few kinds (thread/process/coroutine on the
+pool's event loop, succeeding, failing, crashing, timing out, slow), lets
+the pool run, stops it, and checks what a user relies on:
 
 * slots are never negative or over their maximum;
 * every claimed delivery ends in exactly one of: recorded (acked, retried
@@ -23,7 +23,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-#: Task kinds: (mechanism, what a run does).
+#: Task kinds: (slot kind, what a run does).
 KINDS: dict[str, tuple[str, str]] = {
     "thread_ok": ("thread", "ok"),
     "process_ok": ("process", "ok"),
@@ -32,6 +32,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "thread_timeout": ("thread", "timeout"),
     "thread_slow": ("thread", "slow"),
     "process_slow": ("process", "slow"),
+    "async_ok": ("async", "ok"),
+    "async_fail": ("async", "fail"),
+    "async_timeout": ("async", "timeout"),
+    "async_slow": ("async", "slow"),
 }
 #: Final states of a message.
 ACKED, DEAD, QUEUED = "acked", "dead", "queued"
@@ -60,8 +64,8 @@ class Driver:
         """The stopped pool's drain: flush acks, hand back what still runs."""
         raise NotImplementedError
 
-    def load(self) -> tuple[int, int, int, int]:
-        """(threads, processes) in use and their maxima."""
+    def load(self) -> dict[str, tuple[int, int]]:
+        """Per slot kind (thread, process, async): (in use, maximum)."""
         raise NotImplementedError
 
     def deliveries(self) -> dict[str, list[str]]:
@@ -114,9 +118,8 @@ class PoolMachine(RuleBasedStateMachine):
 
     @invariant()
     def slots_stay_within_capacity(self) -> None:
-        threads, processes, max_threads, max_processes = self.driver.load()
-        assert 0 <= threads <= max_threads, (threads, max_threads)
-        assert 0 <= processes <= max_processes, (processes, max_processes)
+        for kind, (used, most) in self.driver.load().items():
+            assert 0 <= used <= most, (kind, used, most)
 
     def teardown(self) -> None:
         try:

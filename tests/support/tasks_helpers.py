@@ -16,7 +16,7 @@ from alsek.effects.execution import run_message
 from alsek.effects.interpreter import Report
 from alsek.pure.codec import message_from_data
 
-MECHANISMS = ("process", "thread")
+MECHANISMS = ("process", "thread", "async")
 #: A ManualClock this far ahead of the wall clock sees freshly generated
 #: messages (stamped by the wall clock) as ready at once.
 AHEAD_MS = 60_000

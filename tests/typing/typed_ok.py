@@ -7,7 +7,7 @@ from typing import Any
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alsek.core import Broker, Message, task
-from alsek.core.task import Task, TriggerTask
+from alsek.core.task import AsyncTask, Task, TriggerTask
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.result import ResultStore
 
@@ -36,6 +36,27 @@ def tick() -> None:
     return None
 
 
+@task(broker, result_store=results, timeout=5_000)
+async def fetch(url: str, tries: int = 1) -> bytes:
+    return url.encode() * tries
+
+
+@task(broker, base_task=Audited)
+async def audited_fetch(url: str) -> str:
+    return url
+
+
+async def from_a_web_app() -> None:
+    submitted: Message = await fetch.delay_async("https://example.org", tries=2)
+    body: bytes = await fetch.result_async(submitted, timeout=1_000)
+    direct: bytes = await fetch("https://example.org")
+    generated: Message = await add.generate_async(args=(1, 2))
+    total_later: int = await add.result_async(generated, timeout=1_000)
+    stored: object = await results.get_async(generated.uuid, timeout=1_000)
+    audited: str = await audited_fetch("x")
+    print(body, direct, total_later, stored, audited)
+
+
 total: int = add(1, 2)
 message: Message = add.delay(1, b=2)
 answer: int = add.result(message, timeout=1_000)
@@ -46,3 +67,7 @@ assert isinstance(tick, TriggerTask)
 tick.pause()
 trigger_task: TriggerTask[[], None] = tick
 plain: Task[[int, int], int] = add
+fetch_message: Message = fetch.delay("https://example.org")
+fetched: bytes = fetch.result(fetch_message)
+as_async: AsyncTask[[str, int], bytes] = fetch
+as_task: Task[[str, int], bytes] = fetch

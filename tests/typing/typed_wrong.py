@@ -22,3 +22,19 @@ add.delay(1)  # error
 add.delay(1, c=2)  # error
 text: str = add.result(add.delay(1, 2))  # error
 task(broker, priority="high")  # error
+
+
+@task(broker, result_store=results)
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
+fetch.delay(1)  # error
+label: str = fetch.result(fetch.delay("u"))  # error
+
+
+async def wrongly_awaited() -> None:
+    await fetch.delay_async(1)  # error
+    size: int = await fetch("u")  # error
+    again: str = await fetch.result_async("uuid")  # error
+    print(size, again)

@@ -11,7 +11,7 @@ to that model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from alsek.effects.backends.generic import GenericLeases
@@ -32,6 +32,7 @@ from alsek.pure.queue_model import (
     IndexEntry,
     LeaseRef,
     delivery_update,
+    open_kinds,
 )
 
 __all__ = [
@@ -99,6 +100,7 @@ class Backend(GenericLeases):
         acks: Sequence[LeaseRef] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Ack ``acks``, then claim up to ``len(tokens)``
         ready messages (see ``queue_model.claim``). With ``decode=False``,
@@ -107,14 +109,17 @@ class Backend(GenericLeases):
         acked = tuple(self.ack(ack.queue, ack.name, ack.token) for ack in acks)
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
+        taken: dict[str, int] = {}
         for token in tokens:
             claim = None
-            for queue in order:
-                claim = self._claim_one(queue, mechanisms, now, lease_ms, token)
+            kinds = open_kinds(mechanisms, caps, taken)
+            for queue in order if kinds else ():
+                claim = self._claim_one(queue, kinds, now, lease_ms, token)
                 if claim is not None:
                     break
             if claim is None:
                 break
+            taken[claim.mechanism] = taken.get(claim.mechanism, 0) + 1
             claims.append(claim)
         next_wake = None if len(claims) == len(tokens) else self._next_wake(order, now)
         return ClaimBatch(tuple(claims), next_wake, acked)
@@ -130,6 +135,7 @@ class Backend(GenericLeases):
         wake_key: str | None = None,
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Wait (up to ``block_ms``, or until work or ``wake(wake_key)``), then claim.
 
@@ -138,7 +144,8 @@ class Backend(GenericLeases):
         """
         self.wait_for_work(queues, block_ms, wake_key)
         return self.claim(
-            queues, mechanisms, clock(), lease_ms, tokens, decode=decode, virtual=virtual
+            queues, mechanisms, clock(), lease_ms, tokens, decode=decode, virtual=virtual,
+            caps=caps,
         )
 
     def renew(

@@ -11,7 +11,7 @@ ready row, and a MIN per state for the next wake-up.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import diskcache
@@ -33,6 +33,7 @@ from alsek.pure.queue_model import (
     LeaseRef,
     deliveries_after,
     delivery_update,
+    open_kinds,
 )
 
 __all__ = ["DiskCacheBackend"]
@@ -97,9 +98,11 @@ class DiskCacheBackend(DiskCacheIndex):
         acks: Sequence[LeaseRef] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         order = list(queues) if queues is not None else self.known_queues()
         claims: list[Claim] = []
+        taken: dict[str, int] = {}
         prepared: set[str] = set()
         acked = []
         with self._transact():
@@ -112,15 +115,17 @@ class DiskCacheBackend(DiskCacheIndex):
                 acked.append(holds)
             for token in tokens:
                 claim = None
-                for queue in order:
+                kinds = open_kinds(mechanisms, caps, taken)
+                for queue in order if kinds else ():
                     if queue not in prepared:
                         self._prepare(queue, now)
                         prepared.add(queue)
-                    claim = self._take(queue, mechanisms, now, lease_ms, token, decode)
+                    claim = self._take(queue, kinds, now, lease_ms, token, decode)
                     if claim is not None:
                         break
                 if claim is None:
                     break
+                taken[claim.mechanism] = taken.get(claim.mechanism, 0) + 1
                 claims.append(claim)
             wake = self._wake_time(order) if len(claims) < len(tokens) else None
         return ClaimBatch(tuple(claims), wake, tuple(acked))

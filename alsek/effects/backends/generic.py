@@ -20,6 +20,7 @@ from alsek.effects.backends.records import CorruptPayload
 from alsek.effects.backends.store import Store
 from alsek.exceptions import DeserializationError
 from alsek.pure.keys import subnamespace_pattern
+from alsek.pure.message import slot_kind_of
 from alsek.pure.queue_model import Claim, IndexEntry
 
 
@@ -60,7 +61,7 @@ class GenericLeases(Store):
             return IndexEntry(
                 queue,
                 name,
-                str(payload.get("mechanism", "process")),
+                slot_kind_of(str(payload.get("mechanism")), payload.get("is_async") is True),
                 int(payload.get("priority", 0)),
                 ready_at,
                 int(payload["created_at"]),

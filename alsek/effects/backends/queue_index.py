@@ -10,7 +10,7 @@ parts); a token of '' or None acts unconditionally (administrative use).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from alsek.effects.backends.records import ClaimBatch, ResultWrite, Submission
@@ -47,8 +47,10 @@ class QueueIndex(Protocol):
         acks: Sequence[LeaseRef] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
-        """Ack ``acks``, then lease up to ``len(tokens)`` ready messages."""
+        """Ack ``acks``, then lease up to ``len(tokens)`` ready messages (no more of a
+        slot kind than its cap in ``caps``)."""
 
     def wait_and_claim(
         self,
@@ -61,6 +63,7 @@ class QueueIndex(Protocol):
         wake_key: str | None = None,
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         """Wait up to ``block_ms`` for work (or ``wake(wake_key)``), then claim."""
 

@@ -8,7 +8,7 @@ arguments and reply.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -144,8 +144,9 @@ class RedisBackend(RedisStore):
         acks: Sequence[LeaseRef] = (),
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
-        args = self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual)
+        args = self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual, caps)
         return parse_claim_reply(self._run(*args), self.decode if decode else None)
 
     @staticmethod
@@ -157,15 +158,21 @@ class RedisBackend(RedisStore):
         tokens: Sequence[str],
         acks: Sequence[LeaseRef] = (),
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> list[Any]:
         order = list(queues) if queues is not None else []
+        kinds = [
+            part
+            for kind in mechanisms
+            for part in (kind, len(tokens) if caps is None else caps.get(kind, 0))
+        ]
         return [
             "claim",
             now,
             _flag(virtual),
             lease_ms,
             len(mechanisms),
-            *mechanisms,
+            *kinds,
             len(order),
             *order,
             len(tokens),
@@ -186,6 +193,7 @@ class RedisBackend(RedisStore):
         wake_key: str | None = None,
         decode: bool = True,
         virtual: bool = False,
+        caps: Mapping[str, int] | None = None,
     ) -> ClaimBatch:
         names = list(queues) if queues else self.known_queues()
         keys = [self.full_name(f"index:{queue}:signal") for queue in names]
@@ -193,13 +201,14 @@ class RedisBackend(RedisStore):
             keys.append(self.full_name(f"wake:{wake_key}"))
         if block_ms <= 0 or not keys or virtual:
             return super().wait_and_claim(
-                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key, decode, virtual
+                queues, mechanisms, clock, lease_ms, tokens, block_ms, wake_key, decode, virtual,
+                caps,
             )
         # The claim waits in the connection's pipeline behind the blocking pop, so
         # it runs on the server the moment work arrives: one round trip, not two.
         # It reads the server's clock when it runs, so the wait never eats into
         # the lease; only the times it sends back are read against ours.
-        args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens)
+        args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens, caps=caps)
         pipe = self.fast.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
         lua.queue(pipe, args[0], [self.namespace, *args[1:]])

@@ -3,11 +3,12 @@
 The monitor calls ``Canceller.check`` on every tick; every ``CANCEL_POLL_MS``
 it asks the backend, in one round trip, whether any running job has a
 cancel request. A thread job then gets ``TaskCancelledError`` raised in its
-thread; a process job's child is terminated. Either way the runner's
-outcome is read as ``Cancelled`` (``review``), so the message is removed and
-never retried. A job that ignores the stop is forced after a grace: its
-process is killed, or its thread abandoned and the cancellation recorded
-here.
+thread; a coroutine is cancelled (``asyncio.CancelledError`` inside it); a
+process job's child is terminated. Either way the runner's outcome is read
+as ``Cancelled`` (``review``), so the message is removed and never retried.
+A job that ignores the stop is forced after a grace: its process is
+killed, or its thread (or coroutine) abandoned and the cancellation
+recorded here.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from alsek.effects.backends.operations import Operations
 from alsek.effects.clock import monotonic_ns, utcnow_ms
 from alsek.effects.events import Finished, Observers
 from alsek.effects.execution import Executor
-from alsek.effects.pool.slots import Slots, mechanism_of
+from alsek.effects.pool.slots import Slots, kind_of
 from alsek.effects.runners.job import Job
 from alsek.exceptions import BackendUnavailableError, TaskCancelledError
 from alsek.pure.cancel import StopAction, stop_step
 from alsek.pure.lifecycle import JobEvent
+from alsek.pure.message import SLOT_KINDS
 from alsek.pure.outcome import Cancelled, Outcome, Succeeded
 
 log = logging.getLogger("alsek.worker")
@@ -67,7 +69,7 @@ class Canceller:
 
     def check(self, now: int) -> int:
         """Poll for requests when due, and stop or force jobs; returns when to look again."""
-        running = self.slots.running("thread") + self.slots.running("process")
+        running = [job for kind in SLOT_KINDS for job in self.slots.running(kind)]
         live = {job.token for job in running}
         for token in [t for t in self.stopping if t not in live]:
             del self.stopping[token]  # it ended (or was let go) meanwhile
@@ -108,7 +110,7 @@ class Canceller:
         runner = job.worker
         if runner is None:
             return
-        if mechanism_of(job) == "thread":
+        if kind_of(job) in ("thread", "async"):
             runner.interrupt(job, TaskCancelledError)
             return
         process = runner.process if runner.job is job else None  # a task process
@@ -117,17 +119,23 @@ class Canceller:
 
     def _force(self, job: Job) -> None:
         runner = job.worker
-        if mechanism_of(job) == "process":
+        if kind_of(job) == "process":
             process = runner.process if runner is not None and runner.job is job else None
             if process is not None and process.is_alive():
                 log.error("%s ignored the stop; killing its process", job.label)
                 process.kill()
             return
-        # A thread stuck in C code never sees the exception: record the cancellation
-        # ourselves and abandon the thread (as for a thread timeout).
-        log.error("%s ignored the stop; abandoning its thread", job.label)
+        # A thread stuck in C code never sees the exception (nor does a coroutine that
+        # blocks the loop or swallows the cancellation): record the cancellation
+        # ourselves and abandon it (as for a timeout).
+        thread = kind_of(job) == "thread"
+        log.error(
+            "%s ignored the stop; abandoning its %s", job.label, "thread" if thread else "coroutine"
+        )
         stopped = Cancelled(RUNNING_REASON)
-        finish_abandoned(self.slots, self.executor, self.observers, job, lambda: stopped)
+        finish_abandoned(
+            self.slots, self.executor, self.observers, job, lambda: stopped, worker_lost=thread
+        )
 
 
 def finish_abandoned(
@@ -136,10 +144,12 @@ def finish_abandoned(
     observers: Observers,
     job: Job,
     outcome_of: Callable[[], Outcome],
+    worker_lost: bool = True,
 ) -> None:
     """Record the outcome (``outcome_of()``, asked only if the job is still ours) of a
-    thread job whose thread is given up on (stuck past a timeout or a stop), tell the
-    observers, and free its slot without its thread."""
+    thread job whose thread is given up on (stuck past a timeout or a stop), or of a
+    coroutine given up on, tell the observers, and free its slot (without its thread,
+    with ``worker_lost``; the event loop stays)."""
     if not slots.step(job, JobEvent.FINISH):
         return  # it finished after all
     try:
@@ -154,7 +164,7 @@ def finish_abandoned(
     except Exception:
         log.exception("could not record the outcome of %s", job.label)
     finally:
-        slots.step(job, JobEvent.RECORDED, worker_lost=True)
+        slots.step(job, JobEvent.RECORDED, worker_lost=worker_lost)
 
 
 def no_review(job: Job, outcome: Outcome) -> Outcome:

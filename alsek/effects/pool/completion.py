@@ -22,7 +22,7 @@ from alsek.effects.events import (
 )
 from alsek.effects.execution import Executor
 from alsek.effects.message import Message
-from alsek.effects.pool.slots import Slots, mechanism_of
+from alsek.effects.pool.slots import Slots, kind_of
 from alsek.effects.runners.base import Hooks
 from alsek.effects.runners.job import Job
 from alsek.effects.task import Task
@@ -154,7 +154,7 @@ class Completion:
         return effects, None
 
     def _send_ack(self, job: Job, ack: Message) -> Job | None:
-        route = self.slots.route_ack(mechanism_of(job), ack)
+        route = self.slots.route_ack(kind_of(job), ack)
         if route is not AckRoute.NEXT_CLAIM:  # now (task processes record their own)
             try:
                 assert job.task is not None

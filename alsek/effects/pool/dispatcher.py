@@ -88,10 +88,10 @@ class Dispatcher:
         sent_ns = monotonic_ns()
         if action.wait:
             batch = self.consumer.wait_and_claim_raw(
-                plan.mechanisms, plan.limit, self.next_wake, self.wake_key
+                plan.mechanisms, plan.limit, self.next_wake, self.wake_key, plan.limits
             )
         else:
-            batch = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks)
+            batch = self.consumer.claim_raw(plan.mechanisms, plan.limit, acks, plan.limits)
         ack_batches.report(acks, batch.acked)
         self.slots.answered(plan.limit, len(batch.claims))
         self.next_wake = batch.next_wake

@@ -1,5 +1,9 @@
 """The monitor thread: renews the leases of running jobs and enforces thread timeouts.
 
+(And watches the event loop: a coroutine that outlives its own timeout
+(``alsek.pure.watchdog.coroutine_timeout``) is recorded as timed out here,
+and a loop kept from running by blocking code is named in a warning.)
+
 It never dies: any error is logged and retried with jitter. A failed
 renewal is retried soon, not a whole interval later
 (``alsek.pure.pool.retry_renewal_after``), so a lease outlives an outage
@@ -11,6 +15,7 @@ kills the child); thread tasks here: raise, then abandon (``thread_timeout``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -25,6 +30,7 @@ from alsek.effects.runners.job import Job
 from alsek.effects.runners.thread import timed_out
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
+from alsek.pure import watchdog
 from alsek.pure.lifecycle import JobState
 from alsek.pure.queue_model import LeaseRef
 from alsek.pure.timing import renew_interval
@@ -35,6 +41,11 @@ log = logging.getLogger("alsek.worker")
 THREAD_KILL_GRACE_MS = 2_000
 #: The longest the monitor sleeps without looking.
 MAX_NAP_MS = 100
+#: After a coroutine's timeout, how long its own cancellation may take before the
+#: monitor records the timeout without it.
+COROUTINE_GRACE_MS = 2_000
+#: An event loop that has not run for this long is blocked (ms).
+LOOP_STALL_MS = 1_000
 
 
 class Monitor:
@@ -58,6 +69,7 @@ class Monitor:
         self.wake = threading.Event()
         self.due = monotonic_ms()
         self.finished = threading.Event()
+        self._loop_blocked = False
 
     def alarm(self, deadline: int) -> None:
         """A thread task starts with ``deadline``: wake up if that is before the next look."""
@@ -76,7 +88,9 @@ class Monitor:
                 if now >= next_renew:
                     self._renew(now)
                     next_renew, failures = now + every, 0
-                nap = min(next_renew, self._enforce_thread_timeouts(now), now + MAX_NAP_MS) - now
+                due = min(self._enforce_thread_timeouts(now), self._enforce_coroutine_timeouts(now))
+                self._warn_if_loop_blocked(now)
+                nap = min(next_renew, due, now + MAX_NAP_MS) - now
                 if self.canceller is not None:
                     nap = min(nap, self.canceller.check(now) - now)
             except Exception as error:  # outages, server refusals, bugs of ours: never die
@@ -120,7 +134,7 @@ class Monitor:
         self._warn_if_starved(monotonic_ms() - self.due, [job])
 
     def _warn_if_starved(self, late_ms: int, jobs: list[Job] | None = None) -> None:
-        if not policy.starved(late_ms, self.lease_ms):
+        if not watchdog.starved(late_ms, self.lease_ms):
             return
         # (A task that held the GIL until it ended may be recording its outcome by now.)
         for job in self.slots.running("thread", recording=True) if jobs is None else jobs:
@@ -142,15 +156,15 @@ class Monitor:
         for job in self.slots.running("thread"):
             if job.deadline is None:
                 continue
-            action, due = policy.thread_timeout(
+            action, due = watchdog.thread_timeout(
                 now, job.deadline, job.interrupted_at, THREAD_KILL_GRACE_MS
             )
-            if action is policy.TimeoutAction.RAISE:
+            if action is watchdog.TimeoutAction.RAISE:
                 log.warning("%s timed out; raising TimeoutError in its thread", job.label)
                 job.interrupted_at = now
                 if job.worker is not None:
                     job.worker.interrupt(job)
-            elif action is policy.TimeoutAction.ABANDON:
+            elif action is watchdog.TimeoutAction.ABANDON:
                 # The thread ignores the exception (stuck in C code): record the
                 # timeout ourselves and abandon the thread.
                 log.error("%s did not stop; abandoning its thread", job.label)
@@ -158,6 +172,53 @@ class Monitor:
                 continue
             earliest = min(earliest, due)
         return earliest
+
+    def _enforce_coroutine_timeouts(self, now: int) -> int:
+        """Record the timeout of coroutines that outlived theirs; returns when to look
+        again."""
+        earliest = now + MAX_NAP_MS
+        for job in self.slots.running("async"):
+            if job.deadline is None:
+                continue
+            action, due = watchdog.coroutine_timeout(now, job.deadline, COROUTINE_GRACE_MS)
+            if action is watchdog.TimeoutAction.ABANDON:
+                log.error(
+                    "%s did not stop at its timeout (it blocks the event loop or ignores "
+                    "its cancellation); recording the timeout without it",
+                    job.label,
+                )
+                if job.worker is not None:
+                    job.worker.interrupt(job)  # should it ever yield again
+                observers = self.observers if self.observers is not None else Observers()
+                finish_abandoned(
+                    self.slots,
+                    self.executor,
+                    observers,
+                    job,
+                    functools.partial(timed_out, job),
+                    worker_lost=False,
+                )
+                continue
+            earliest = min(earliest, due)
+        return earliest
+
+    def _warn_if_loop_blocked(self, now: int) -> None:
+        """Name the coroutines running while the pool's event loop is blocked (once per
+        stall): blocking code in an ``async def`` task stalls every coroutine."""
+        for loop in self.slots.event_loops():
+            if not watchdog.loop_stalled(now, loop.beat, LOOP_STALL_MS):
+                self._loop_blocked = False
+                continue
+            if self._loop_blocked:
+                continue
+            self._loop_blocked = True
+            names = ", ".join(job.label for job in self.slots.running("async")) or "none"
+            log.warning(
+                "the pool's event loop has not run for %d ms: a coroutine calls blocking code "
+                "(use await, or asyncio.to_thread); running coroutines: %s",
+                now - loop.beat,
+                names,
+            )
 
     def _abandon_thread(self, job: Job) -> None:
         observers = self.observers if self.observers is not None else Observers()

@@ -6,6 +6,9 @@ Threads, each owning one part (``alsek.effects.pool``):
   when a slot of their mechanism is free and hands them to runners;
 * **runners** (long-lived threads, and threads each driving one long-lived
   child process) run jobs and record their outcomes (``completion``);
+* the **event loop** (one thread, started with the first coroutine) runs the
+  coroutines of ``async def`` thread-mechanism tasks, up to ``max_async``
+  at once (``alsek.effects.runners.loop``);
 * the **monitor** renews the leases of running jobs and enforces thread
   timeouts.
 
@@ -27,7 +30,6 @@ from typing import Any
 from alsek import defaults
 from alsek.effects.backends.operations_for import operations_for
 from alsek.effects.backends.transfer import check_transferable
-from alsek.effects.broker import Broker
 from alsek.effects.clock import monotonic_ms, new_token
 from alsek.effects.consumer import Consumer
 from alsek.effects.events import Observer, Observers
@@ -42,7 +44,8 @@ from alsek.effects.pool.monitor import Monitor
 from alsek.effects.pool.reports import Mirror
 from alsek.effects.pool.runners import RunnerFactory
 from alsek.effects.pool.shutdown import hand_back, install_signals
-from alsek.effects.pool.slots import Slots, mechanism_of
+from alsek.effects.pool.sizing import async_slots, broker_of, slot_limits
+from alsek.effects.pool.slots import Slots, kind_of
 from alsek.effects.runners.child import ChildSetup
 from alsek.effects.task import Task
 from alsek.exceptions import BackendUnavailableError, ValidationError
@@ -52,17 +55,6 @@ from alsek.pure.backoff import Backoff
 from alsek.pure.ordering import queue_order
 
 log = logging.getLogger("alsek.worker")
-
-
-def broker_of(tasks: Sequence[Task[Any, Any]]) -> Broker:
-    """The broker every task uses (brokers on the same store and namespace count as one)."""
-    brokers: dict[Any, Broker] = {}
-    for task in tasks:
-        brokers.setdefault(task.broker.backend.identity(), task.broker)
-    if len(brokers) > 1:
-        names = ", ".join(f"{t.name} -> {t.broker!r}" for t in tasks)
-        raise ValidationError(f"a worker pool's tasks must share one broker; got {names}")
-    return next(iter(brokers.values()))
 
 
 class WorkerPool:
@@ -75,6 +67,8 @@ class WorkerPool:
         max_threads: thread-mechanism tasks running at once.
         max_processes: process-mechanism tasks running at once (default:
             the CPU count).
+        max_async: coroutines of ``async def`` thread-mechanism tasks running at
+            once on the pool's event loop (they hold no thread).
         backoff: consumer backoff after empty passes.
         lease_ms: lease length; renewed every third of it while a task runs.
         grace_ms: how long a stopping pool lets running tasks finish.
@@ -90,6 +84,7 @@ class WorkerPool:
         queues: Sequence[str] | None = None,
         max_threads: int = defaults.DEFAULT_MAX_THREADS,
         max_processes: int | None = None,
+        max_async: int = defaults.DEFAULT_MAX_ASYNC,
         backoff: Backoff | None = None,
         lease_ms: int = defaults.DEFAULT_LEASE_MS,
         grace_ms: int = defaults.DEFAULT_GRACE_MS,
@@ -103,7 +98,10 @@ class WorkerPool:
         self.broker = broker_of(list(self.tasks.values()))
         if max_processes is None:
             max_processes = os.cpu_count() or 1
-        capacity = cap.Capacity(max_threads=max_threads, max_processes=max_processes)
+        coroutines = async_slots(self.tasks.values(), max_async)
+        capacity = cap.Capacity(
+            max_threads=max_threads, max_processes=max_processes, max_async=coroutines
+        )
         cap.plan_claim(capacity, cap.Load(), batch)  # validates batch
         task_queues = {task.queue for task in self.tasks.values()}
         self.queues = queue_order(queues, task_queues)
@@ -132,7 +130,7 @@ class WorkerPool:
             self.operations,
             new_worker_id(token),
             self.queues,
-            {"thread": capacity.max_threads, "process": capacity.max_processes},
+            slot_limits(capacity),
             self.busy,
         )
         self.observers.add(self.heartbeat)
@@ -200,6 +198,11 @@ class WorkerPool:
             mirror, setup, self.runners.context, processes, idle_ms, self.broker.backend.wake
         )
 
+    @staticmethod
+    def slot_limits(capacity: cap.Capacity) -> dict[str, int]:
+        """Slots per kind (thread, process, async), as the registry and metrics show them."""
+        return slot_limits(capacity)
+
     @property
     def capacity(self) -> cap.Capacity:
         """The pool's slot limits."""
@@ -216,16 +219,18 @@ class WorkerPool:
         return self.heartbeat.worker_id
 
     def busy(self) -> dict[str, int]:
-        """Slots in use per mechanism."""
-        busy = {"thread": 0, "process": 0}
+        """Slots in use per kind (as ``slot_limits``)."""
+        busy = dict.fromkeys(slot_limits(self.capacity), 0)
         for job in self.slots.live():
-            busy[mechanism_of(job)] += 1
+            kind = kind_of(job)
+            busy[kind] = busy.get(kind, 0) + 1
         return busy
 
     def __repr__(self) -> str:
         return (
             f"WorkerPool(tasks={sorted(self.tasks)}, queues={list(self.queues)}, "
-            f"max_threads={self.capacity.max_threads}, max_processes={self.capacity.max_processes})"
+            f"max_threads={self.capacity.max_threads}, "
+            f"max_processes={self.capacity.max_processes}, max_async={self.capacity.max_async})"
         )
 
     def add_observer(self, observer: Observer) -> None:

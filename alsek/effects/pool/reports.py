@@ -44,9 +44,12 @@ from alsek.pure.decisions import Ack, Effect
 from alsek.pure.lifecycle import JobEvent, JobState
 from alsek.pure.outcome import Crashed, Outcome
 from alsek.pure.queue_model import Claim
-from alsek.pure.timing import task_deadline
+from alsek.pure.watchdog import kill_deadline
 
 log = logging.getLogger("alsek.worker")
+#: How long after its timeout a task process running a coroutine is killed: the
+#: coroutine's own ``asyncio.timeout`` ends it first.
+KILL_GRACE_MS = 2_000
 
 
 @attrs.define
@@ -131,7 +134,7 @@ class Mirror:
         job.task = self.tasks.get(message.task_name)
         now = monotonic_ms()
         job.started_at = now
-        job.deadline = task_deadline(now, message.timeout)
+        job.deadline = kill_deadline(now, message.timeout, message.is_async, KILL_GRACE_MS)
         if self.slots.step(job, JobEvent.START):
             self.observers.emit(Started(message, "process", utcnow_ms(), clock_ns=started_ns))
 

@@ -1,11 +1,13 @@
-"""Starting runners: worker threads, and the multiprocessing context of task processes."""
+"""Starting runners: worker threads, the event loop, and the multiprocessing context of
+task processes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from alsek.effects.runners.base import Hooks, Runner
+from alsek.effects.runners.base import Hooks
+from alsek.effects.runners.loop import LoopRunner
 from alsek.effects.runners.process import (
     multiprocessing_module,
     preload,
@@ -14,7 +16,7 @@ from alsek.effects.runners.process import (
 )
 from alsek.effects.runners.thread import ThreadWorker
 from alsek.effects.task import Task
-from alsek.pure.message import Mechanism
+from alsek.pure.message import SlotKind
 
 
 class RunnerFactory:
@@ -26,10 +28,13 @@ class RunnerFactory:
         self.hooks: Hooks | None = None
         self._context: Any = None
 
-    def new(self, mechanism: Mechanism) -> Runner:
-        """A new thread runner (process-mechanism work is claimed by task processes)."""
+    def new(self, kind: SlotKind) -> ThreadWorker | LoopRunner:
+        """A new thread runner, or the pool's event loop (process-mechanism work is
+        claimed by task processes)."""
         assert self.hooks is not None, "the pool sets the runners' hooks first"
-        if mechanism != "thread":
+        if kind == "async":
+            return LoopRunner(self.hooks)
+        if kind != "thread":
             raise RuntimeError("task processes claim for themselves: no process runner here")
         return ThreadWorker(self.hooks)
 

@@ -12,8 +12,9 @@ from alsek.effects.consumer import Consumer
 from alsek.effects.events import Observers, released_event
 from alsek.effects.interpreter import persist
 from alsek.effects.pool.children import Child
-from alsek.effects.pool.slots import Slots
+from alsek.effects.pool.slots import Slots, kind_of
 from alsek.effects.runners.job import Job
+from alsek.effects.runners.loop import HandedBack, LoopRunner
 from alsek.pure.lifecycle import JobEvent
 
 log = logging.getLogger("alsek.worker")
@@ -60,12 +61,14 @@ def install_signals(pool: Stoppable) -> Callable[[], None]:
 
 def hand_back(slots: Slots, consumer: Consumer, observers: Observers, job: Job) -> None:
     """Return ``job``'s message to its queue at once (its delivery does not count)."""
-    if not slots.step(job, JobEvent.HAND_BACK, worker_lost=job.mechanism == "thread"):
+    if not slots.step(job, JobEvent.HAND_BACK, worker_lost=kind_of(job) == "thread"):
         return
     observers.emit(released_event(job.claim, "handed_back"))
     try:
         if isinstance(job.worker, Child):
             job.worker.kill()  # it may be running the task: stop it before handing back
+        elif isinstance(job.worker, LoopRunner):
+            job.worker.interrupt(job, HandedBack)  # a coroutine: cancel it
         message = job.message or consumer.fetch(job.claim)
         if message is not None:
             persist(

@@ -7,9 +7,11 @@ slot is given back exactly once and the dispatcher never misses a freed
 slot. Nothing here talks to the backend; waking a dispatcher that waits on
 the backend is ``interrupt``, given by the pool.
 
-Runners (threads and process slots) are registered per mechanism, alive
-and idle. Invariant: busy runners == running jobs, so a free slot always
-has an idle runner or room to start one (``capacity.workers_to_start``).
+Runners are registered per slot kind, alive and idle: thread runners
+(invariant: busy runners == running jobs, so a free slot always has an
+idle runner or room to start one, ``capacity.workers_to_start``), task
+processes (mirrored, they claim for themselves), and the one event loop
+that runs every coroutine of the pool.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ from alsek.pure import pool as policy
 from alsek.pure.capacity import Capacity, to_retire, workers_to_start
 from alsek.pure.lifecycle import LIVE, JobEvent, JobState
 from alsek.pure.lifecycle import step as lifecycle_step
-from alsek.pure.message import MECHANISMS, Mechanism
+from alsek.pure.message import SLOT_KINDS, SlotKind
 from alsek.pure.queue_model import Claim
 
 log = logging.getLogger("alsek.worker")
 
 
-def mechanism_of(job: Job) -> Mechanism:
-    """The slot kind a job occupies."""
-    return "thread" if job.mechanism == "thread" else "process"
+def kind_of(job: Job) -> SlotKind:
+    """The slot kind a job occupies (its claim's index: ``Message.slot_kind``)."""
+    kind = job.claim.mechanism
+    if kind == "thread":
+        return "thread"
+    return "async" if kind == "async" else "process"
 
 
 class Slots:
@@ -52,16 +57,16 @@ class Slots:
     def __init__(
         self,
         capacity: Capacity,
-        new_runner: Callable[[Mechanism], Any],
+        new_runner: Callable[[SlotKind], Any],
         interrupt: Callable[[], None],
-        delegated: frozenset[Mechanism] = frozenset(),
+        delegated: frozenset[SlotKind] = frozenset(),
     ) -> None:
         self.cond = threading.Condition()
         self.state = policy.PoolState(capacity, delegated=delegated)
         self.jobs: dict[str, Job] = {}
         self.acks = Acks()
-        self.workers: dict[Mechanism, list[Any]] = {"thread": [], "process": []}
-        self.idle: dict[Mechanism, dict[Any, int]] = {"thread": {}, "process": {}}
+        self.workers: dict[SlotKind, list[Any]] = {kind: [] for kind in SLOT_KINDS}
+        self.idle: dict[SlotKind, dict[Any, int]] = {kind: {} for kind in SLOT_KINDS}
         self.completed = 0
         self.new_runner = new_runner
         self.interrupt = interrupt
@@ -100,7 +105,7 @@ class Slots:
     def dispatch(self, claim: Claim, lease_ms: int) -> Job:
         """Admit a claimed message and hand it to a runner of its mechanism."""
         job = Job(claim=claim, lease_expires=monotonic_ms() + lease_ms)
-        kind = mechanism_of(job)
+        kind = kind_of(job)
         with self.cond:
             self.state = policy.admit(self.state, kind)
             self.jobs[job.token] = job
@@ -119,11 +124,13 @@ class Slots:
         has ``lease_ms`` left: mirror it as a job holding one of its mechanism's slots."""
         job = Job(claim=claim, lease_expires=monotonic_ms() + lease_ms, worker=runner)
         with self.cond:
-            self.state = policy.admit(self.state, mechanism_of(job))
+            self.state = policy.admit(self.state, kind_of(job))
             self.jobs[job.token] = job
         return job
 
-    def _idle_runner(self, kind: Mechanism) -> Any:
+    def _idle_runner(self, kind: SlotKind) -> Any:
+        if kind == "async":
+            return self._event_loop()
         idle = self.idle[kind]
         if idle:
             runner = next(iter(idle))
@@ -136,6 +143,16 @@ class Slots:
         alive.append(runner)
         runner.start()
         return runner
+
+    def _event_loop(self) -> Any:
+        """The pool's one event loop runner (started with the first coroutine): it
+        runs every coroutine at once, so it is never idle nor retired."""
+        alive = self.workers["async"]
+        if not alive:
+            runner = self.new_runner("async")
+            alive.append(runner)
+            runner.start()
+        return alive[0]
 
     # -- jobs ----------------------------------------------------------------------
 
@@ -154,7 +171,7 @@ class Slots:
         return result.changed
 
     def _free(self, job: Job, worker_lost: bool, finished: bool) -> policy.Wake:
-        kind = mechanism_of(job)
+        kind = kind_of(job)
         self.jobs.pop(job.token, None)
         self.state, wake = policy.free(self.state, kind)
         if finished:  # an outcome was recorded (not refused unrun, not let go)
@@ -164,7 +181,7 @@ class Slots:
             if worker_lost:
                 self.workers[kind].remove(runner)
                 self.idle[kind].pop(runner, None)
-            else:
+            elif kind != "async":
                 self.idle[kind][runner] = monotonic_ms()
         self.cond.notify_all()
         return wake
@@ -180,7 +197,7 @@ class Slots:
             self.completed += 1
         return follower
 
-    def route_ack(self, mechanism: Mechanism, message: Message) -> policy.AckRoute:
+    def route_ack(self, mechanism: SlotKind, message: Message) -> policy.AckRoute:
         """Where the ack of ``message`` goes; kept here when it rides on the next claim."""
         with self.cond:
             self.state, route = policy.route_ack(self.state, mechanism)
@@ -199,7 +216,7 @@ class Slots:
         with self.cond:
             return [job for job in self.jobs.values() if job.state in LIVE]
 
-    def running(self, mechanism: Mechanism, recording: bool = False) -> list[Job]:
+    def running(self, mechanism: SlotKind, recording: bool = False) -> list[Job]:
         """Jobs of ``mechanism`` whose task is running (or, with ``recording``, has just
         ended and its outcome is being recorded)."""
         states = (JobState.RUNNING, JobState.RECORDING) if recording else (JobState.RUNNING,)
@@ -207,7 +224,7 @@ class Slots:
             return [
                 job
                 for job in self.jobs.values()
-                if job.state in states and mechanism_of(job) == mechanism
+                if job.state in states and kind_of(job) == mechanism
             ]
 
     # -- runners -------------------------------------------------------------------
@@ -216,7 +233,7 @@ class Slots:
         """An idle runner asks to exit: yes if it has been idle ``idle_ms`` (it may have
         been handed a job meanwhile), or if the pool already gave up on it."""
         with self.cond:
-            for kind in MECHANISMS:
+            for kind in SLOT_KINDS:
                 since = self.idle[kind].get(runner)
                 if since is not None:
                     if not to_retire({0: since}, monotonic_ms(), idle_ms):
@@ -226,12 +243,17 @@ class Slots:
                     log.debug("retiring an idle %s runner", kind)
                     return True
             # A runner the pool gave up on (a thread stuck past its timeout) leaves too.
-            return not any(runner in self.workers[kind] for kind in MECHANISMS)
+            return not any(runner in self.workers[kind] for kind in SLOT_KINDS)
+
+    def event_loops(self) -> list[Any]:
+        """The pool's event loop runner, if it started."""
+        with self.cond:
+            return list(self.workers["async"])
 
     def runners(self) -> list[Any]:
         """Every runner alive."""
         with self.cond:
-            return [runner for kind in MECHANISMS for runner in self.workers[kind]]
+            return [runner for kind in SLOT_KINDS for runner in self.workers[kind]]
 
     # -- stopping ------------------------------------------------------------------
 

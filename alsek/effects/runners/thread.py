@@ -13,6 +13,7 @@ import ctypes
 import logging
 import platform
 
+from alsek.effects import outcomes
 from alsek.effects.errors import error_info
 from alsek.effects.runners.base import Hooks, Runner
 from alsek.effects.runners.job import Job
@@ -41,16 +42,9 @@ def clear_in_thread(thread_id: int) -> None:
 
 def timed_out(job: Job, raised: BaseException | None = None) -> TimedOut:
     """The outcome of ``job`` overrunning its timeout (asks ``do_retry``); ``raised`` is
-    the ``TaskTimeoutError`` raised in its thread, whose traceback says where it was."""
+    the error that stopped it (``TaskTimeoutError`` raised in its thread)."""
     assert job.task is not None and job.message is not None
-    error = TaskTimeoutError(f"{job.message.summary} timed out after {job.message.timeout} ms")
-    try:
-        retry = bool(job.task.do_retry(job.message, error))
-    except Exception:
-        log.exception("do_retry of %s raised; not retrying", job.message.summary)
-        retry = False
-    where = "" if raised is None else error_info(raised).traceback
-    return TimedOut(job.message.timeout, retry_approved=retry, traceback=where)
+    return outcomes.timed_out(job.task, job.message, raised)
 
 
 class ThreadWorker(Runner):

@@ -3,8 +3,9 @@
 -- when none is given), best priority first across the given mechanisms. Due
 -- delayed entries and expired leases are moved back to ready first (bounded).
 -- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
--- ARGV: ns, now, virtual, lease_ms, n_mech, mech..., n_queues, queue..., n_tokens,
---       token..., n_acks, (queue, name, token)...
+-- ARGV: ns, now, virtual, lease_ms, n_kinds, (kind, cap)..., n_queues, queue..., n_tokens,
+--       token..., n_acks, (queue, name, token)...   (a kind is a slot kind: thread,
+--       process or async; no more messages of a kind are taken than its cap)
 -- Reply: {next_wake or -1, n_acks, ack result (1|0)..., then 7 fields per claim:
 --         name, queue, payload, token, deliveries, deadline, mechanism}.
 --        next_wake (set only when fewer claims than tokens) and deadlines are in
@@ -13,9 +14,13 @@
 local now, shift = clock(ARGV[2], ARGV[3])
 local lease = tonumber(ARGV[4])
 local i = 5
-local mechs, queues, tokens = {}, {}, {}
-for j = 1, tonumber(ARGV[i]) do mechs[j] = ARGV[i + j] end
-i = i + tonumber(ARGV[i]) + 1
+local mechs, caps, taken, queues, tokens = {}, {}, {}, {}, {}
+for j = 1, tonumber(ARGV[i]) do
+  mechs[j] = ARGV[i + 2 * j - 1]
+  caps[mechs[j]] = tonumber(ARGV[i + 2 * j])
+  taken[mechs[j]] = 0
+end
+i = i + 2 * tonumber(ARGV[i]) + 1
 for j = 1, tonumber(ARGV[i]) do queues[j] = ARGV[i + j] end
 local n_queues = tonumber(ARGV[i])
 i = i + n_queues + 1
@@ -60,12 +65,17 @@ local function take(q, token)
   while true do
     local best, best_mech = nil, nil
     if #mechs == 1 then
-      local r = redis.call('ZPOPMIN', idx(q, 'ready:' .. mechs[1]))
-      if #r > 0 then best, best_mech = r[1], mechs[1] end
+      if taken[mechs[1]] < caps[mechs[1]] then
+        local r = redis.call('ZPOPMIN', idx(q, 'ready:' .. mechs[1]))
+        if #r > 0 then best, best_mech = r[1], mechs[1] end
+      end
     else
       local best_score = nil
       for _, m in ipairs(mechs) do
-        local r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+        local r = {}
+        if taken[m] < caps[m] then
+          r = redis.call('ZRANGE', idx(q, 'ready:' .. m), 0, 0, 'WITHSCORES')
+        end
         if #r > 0 then
           local s = tonumber(r[2])
           if best == nil or s < best_score or (s == best_score and r[1] < best) then
@@ -83,6 +93,7 @@ local function take(q, token)
       redis.call('ZADD', idx(q, 'leased'), deadline, name)
       redis.call('HSET', idx(q, 'leases'), name, token)
       local d = redis.call('HINCRBY', idx(q, 'deliveries'), name, 1)
+      taken[best_mech] = taken[best_mech] + 1
       return {name, q, payload, token, d, deadline - shift, best_mech}
     end
     -- The message vanished behind the index's back: drop its entry.

@@ -7,6 +7,7 @@ local q = ARGV[2]
 local now = clock(ARGV[3], ARGV[4])
 local due = redis.call('ZCOUNT', idx(q, 'delayed'), '-inf', now)
 local ready = redis.call('ZCARD', idx(q, 'ready:thread'))
-  + redis.call('ZCARD', idx(q, 'ready:process')) + due
+  + redis.call('ZCARD', idx(q, 'ready:process'))
+  + redis.call('ZCARD', idx(q, 'ready:async')) + due
 local delayed = redis.call('ZCARD', idx(q, 'delayed')) - due
 return {ready, delayed, redis.call('ZCARD', idx(q, 'leased'))}

@@ -10,7 +10,7 @@ local now = clock(ARGV[3], ARGV[4])
 local oldest = nil
 local due = redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
 if #due > 0 then oldest = tonumber(due[2]) end
-for _, m in ipairs({'thread', 'process'}) do
+for _, m in ipairs({'thread', 'process', 'async'}) do
   local key = idx(q, 'ready:' .. m)
   local low = '-inf'
   for level = 1, 64 do

@@ -1,8 +1,9 @@
 -- prelude.lua: helpers shared by the queue scripts (prepended to each of them).
 -- Keys of queue q in namespace ns:
 --   ns:index:queues              SET   every queue ever used
---   ns:index:q:entries           HASH  name -> "mechanism|priority|member"
---   ns:index:q:ready:{mechanism} ZSET  score = priority, member = "ready|created|uuid|name"
+--   ns:index:q:entries           HASH  name -> "kind|priority|member"
+--   ns:index:q:ready:{kind}      ZSET  score = priority, member = "ready|created|uuid|name"
+--     (kind: the message's slot kind, thread, process or async)
 --   ns:index:q:delayed           ZSET  score = ready_at, member = name
 --   ns:index:q:leased            ZSET  score = lease deadline, member = name
 --   ns:index:q:leases            HASH  name -> lease token
