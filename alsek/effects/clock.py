@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -110,3 +111,9 @@ def new_uuid() -> str:
 def new_token() -> str:
     """A fresh lease or lock token (96 random bits)."""
     return os.urandom(12).hex()
+
+
+def submission_token() -> str:
+    """A token telling one submission call from another of the same message: 48
+    random bits, enough to know a retry of a call whose reply was lost."""
+    return base64.urlsafe_b64encode(os.urandom(6)).decode()

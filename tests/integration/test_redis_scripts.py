@@ -35,7 +35,8 @@ def test_out_of_memory_refuses_a_submission_whole_and_keeps_renewals_going(
     assert broker.counts("q") == {"ready": 0, "delayed": 0, "leased": 1}
     # Nothing half-written: the refused message left no index entry behind.
     client = redis.Redis.from_url(redis_url)
-    assert client.hlen("alsek:index:q:entries") == 1
+    assert client.zcard("alsek:index:q:ready:thread") == 0
+    assert client.zcard("alsek:index:q:leased") == 1
 
 
 def test_a_flushed_script_cache_is_refilled_on_the_next_call(redis_url: str) -> None:

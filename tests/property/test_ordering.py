@@ -13,14 +13,16 @@ from alsek.pure.keys import get_message_name
 from alsek.pure.message import Message
 from alsek.pure.ordering import (
     member_name,
+    ms_from_sortable,
     parse_queues,
     priority_key,
     queue_order,
     ready_member,
+    sortable_ms,
 )
 from tests.property.strategies import FORBIDDEN, heavy, light, medium, message_lists, names
 
-MEMBER_MAX = 10**15 - 1
+MEMBER_MAX = 64**8 - 1
 
 
 @heavy
@@ -105,22 +107,39 @@ def test_parse_queues_round_trip(queues: list[str]) -> None:
     assert parse_queues(",".join(queues)) == queue_order(queues, ())
 
 
-members = st.tuples(
+MemberKey = tuple[int, int, str, str]  # ready, created, uuid, message name (one queue)
+
+
+def _key(ready: int, created: int, uuid: str, task: str) -> MemberKey:
+    return (ready, created, uuid, f"queues:q:tasks:{task}:messages:{uuid}")
+
+
+members = st.builds(
+    _key,
     st.integers(min_value=0, max_value=MEMBER_MAX),
     st.integers(min_value=0, max_value=MEMBER_MAX),
     names,
+    names,
 )
-close_members = st.tuples(
-    st.integers(0, 12), st.integers(0, 12), st.sampled_from(["a", "b", "ab", "b0"])
+# Close calls: equal times, uuids that start one another, low characters, tasks that
+# differ after a shared start.
+close_members = st.builds(
+    _key,
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.sampled_from(["a", "b", "ab", "b0", "a\x00", "a\x01", "a\x01b", "a\x00\x02", "a!"]),
+    st.sampled_from(["t", "t!", "t0", "t\x00", "u"]),
 )
+
+
+def member_of(key: MemberKey) -> str:
+    return ready_member(key[0], key[1], key[3])
 
 
 @light
 @given(st.one_of(members, close_members), st.one_of(members, close_members))
-def test_ready_member_order_matches_tuple_order(
-    a: tuple[int, int, str], b: tuple[int, int, str]
-) -> None:
-    ma, mb = ready_member(*a), ready_member(*b)
+def test_ready_member_order_matches_tuple_order(a: MemberKey, b: MemberKey) -> None:
+    ma, mb = member_of(a), member_of(b)
     assert (ma < mb) == (a < b)
     assert (ma == mb) == (a == b)
     # Redis compares members as bytes: UTF-8 keeps code-point order.
@@ -128,13 +147,34 @@ def test_ready_member_order_matches_tuple_order(
 
 
 @light
-@given(members)
-def test_member_name_recovers_the_name(member: tuple[int, int, str]) -> None:
-    assert member_name(ready_member(*member)) == member[2]
+@given(st.one_of(members, close_members))
+def test_member_name_recovers_the_name(key: MemberKey) -> None:
+    assert member_name(member_of(key), "q") == key[3]
 
 
 @medium
-@given(st.lists(members, max_size=10))
-def test_sorting_members_sorts_tuples(tuples: list[tuple[int, int, str]]) -> None:
-    by_member = sorted(tuples, key=lambda t: ready_member(*t))
-    assert by_member == sorted(tuples)
+@given(st.lists(st.one_of(members, close_members), max_size=10))
+def test_sorting_members_sorts_tuples(keys: list[MemberKey]) -> None:
+    assert sorted(keys, key=member_of) == sorted(keys)
+
+
+@light
+@given(st.integers(min_value=0, max_value=64**8 - 1), st.integers(min_value=0, max_value=64**8 - 1))
+def test_sortable_times_keep_number_order_and_read_back(a: int, b: int) -> None:
+    assert len(sortable_ms(a)) == 8
+    assert (sortable_ms(a) < sortable_ms(b)) == (a < b)
+    assert ms_from_sortable(sortable_ms(a)) == a
+
+
+def test_sortable_times_refuse_what_does_not_fit() -> None:
+    for bad in (-1, 64**8):
+        with pytest.raises(ValidationError):
+            sortable_ms(bad)
+
+
+def test_a_member_sorts_after_one_stored_before_its_layout() -> None:
+    # Members written before this layout ("%015d|%015d|uuid|name") stay in the same
+    # sets; at one priority they run first, as the messages queued before do.
+    now = 1_796_000_000_000
+    old = f"{now:015d}|{now:015d}|u|queues:q:tasks:t:messages:u"
+    assert old < ready_member(now - 10**9, now - 10**9, "queues:q:tasks:t:messages:u")

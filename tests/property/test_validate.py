@@ -14,7 +14,7 @@ from alsek import defaults
 from alsek.exceptions import ValidationError
 from alsek.pure.backoff import ExponentialBackoff
 from alsek.pure.message import Message
-from alsek.pure.ordering import ready_member
+from alsek.pure.ordering import ms_from_sortable, ready_member
 from alsek.pure.transitions import retry
 from alsek.pure.validate import (
     check_duration,
@@ -108,8 +108,9 @@ def test_the_limits_keep_every_ready_time_exact_on_every_backend() -> None:
     latest = defaults.MAX_TIMESTAMP_MS + defaults.MAX_DELAY_MS
     assert latest < 2**53  # Lua numbers are doubles
     assert latest < 2**63  # SQLite integers
+    assert latest < 64**8  # the fixed-width ordered member still holds it
     member = ready_member(latest, defaults.MAX_TIMESTAMP_MS, "queues:q:tasks:t:messages:u")
-    assert member.index("|") == 15  # the fixed-width ordered member still holds it
+    assert ms_from_sortable(member) == latest
     assert defaults.MAX_DELAY_MS == defaults.MAX_TTL_MS == defaults.MAX_TIMEOUT_MS
 
 

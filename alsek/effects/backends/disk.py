@@ -71,7 +71,7 @@ class DiskCacheBackend(DiskCacheIndex):
     def enqueue(
         self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
     ) -> bool:
-        encoded = self.encode(entry.name, value)
+        encoded = self.encode_message(entry.name, value)
         with self._transact():
             written = self._enqueue_locked(entry, encoded, now, nx)
         if written:
@@ -81,7 +81,7 @@ class DiskCacheBackend(DiskCacheIndex):
     def enqueue_many(
         self, items: Sequence[tuple[IndexEntry, Any]], now: int, virtual: bool = False
     ) -> list[bool]:
-        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        encoded = [(entry, self.encode_message(entry.name, value)) for entry, value in items]
         with self._transact():
             written = [self._enqueue_locked(entry, raw, now, True) for entry, raw in encoded]
         if any(written):
@@ -127,7 +127,7 @@ class DiskCacheBackend(DiskCacheIndex):
                     break
                 taken[claim.mechanism] = taken.get(claim.mechanism, 0) + 1
                 claims.append(claim)
-            wake = self._wake_time(order) if len(claims) < len(tokens) else None
+            wake = self._wake_time(order, now) if len(claims) < len(tokens) else None
         return ClaimBatch(tuple(claims), wake, tuple(acked))
 
     def renew(
@@ -177,7 +177,7 @@ class DiskCacheBackend(DiskCacheIndex):
         now: int = 0,
         virtual: bool = False,
     ) -> bool:
-        encoded = self.encode(name, value)
+        encoded = self.encode_message(name, value)
         with self._transact():
             if not self._holds(name, token):
                 return False
@@ -231,7 +231,9 @@ class DiskCacheBackend(DiskCacheIndex):
         """Write a result (once), submit a callback and ack, in one transaction."""
         encoded = None if result is None else self.encode(result.name, result.value)
         extras = [] if result is None else [(n, self.encode(n, v)) for n, v in result.extra]
-        submitted = None if callback is None else self.encode(callback.entry.name, callback.value)
+        submitted = (
+            None if callback is None else self.encode_message(callback.entry.name, callback.value)
+        )
         with self._transact():
             if not self._holds(name, token):
                 return False

@@ -128,18 +128,21 @@ class DiskCacheIndex(DiskCacheStore):
                     payload = CorruptPayload(raw, str(error))
             return Claim(name, queue, payload, token, deliveries, now + lease_ms, mechanism)
 
-    def _wake_time(self, queues: Sequence[str]) -> int | None:
-        """The earliest lease deadline or ready time among ``queues``: one index
+    def _wake_time(self, queues: Sequence[str], now: int) -> int | None:
+        """The earliest lease deadline, or ready time still to come (a due one is
+        ready, for a consumer with no room for it), among ``queues``: one index
         lookup per queue and state (a MIN on each index's last column)."""
         times = []
         for queue in queues:
             for state, column in ((LEASED, "deadline"), (DELAYED, "ready_at")):
+                after = -1 if state == LEASED else now
                 row = self._sql(
                     f"SELECT MIN({column}) FROM alsek_index "
-                    "WHERE namespace = ? AND queue = ? AND state = ?",
+                    f"WHERE namespace = ? AND queue = ? AND state = ? AND {column} > ?",
                     self.namespace,
                     queue,
                     state,
+                    after,
                 ).fetchone()
                 if row is not None and row[0] is not None:
                     times.append(int(row[0]))

@@ -28,6 +28,7 @@ from alsek.effects.backends.base import (
 )
 from alsek.effects.backends.doorbell import Doorbell
 from alsek.effects.backends.lazy import LazyClient
+from alsek.effects.backends.payloads import decode_stored, encode_compact, is_message_name
 from alsek.effects.serialization import Serializer
 from alsek.exceptions import (
     BackendUnavailableError,
@@ -173,6 +174,18 @@ class DiskCacheStore(Backend):
                         cache._sql(statement)
                 self._schema_done = True
         return cache.transact()
+
+    # -- queued messages: the compact form (payloads) -------------------------------
+
+    def encode_message(self, name: str, data: Any) -> str | bytes:
+        """A queued message's value: its compact form."""
+        return encode_compact(self.encode, name, data)
+
+    def decode(self, name: str | None, raw: str | bytes) -> Any:
+        """Deserialize what is stored at ``name``; a queued message in its full form."""
+        if is_message_name(name):
+            return decode_stored(super().decode, str(name), raw)
+        return super().decode(name, raw)
 
     # -- primitives --------------------------------------------------------------
 

@@ -24,21 +24,20 @@ from alsek.effects.backends.redis_claims import parse_claim_reply
 from alsek.effects.backends.redis_connection import MAX_BLOCK_S, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.effects.backends.redis_store import RedisStore, _flag
-from alsek.effects.clock import new_token
+from alsek.effects.clock import submission_token
 from alsek.effects.serialization import Serializer
 from alsek.pure.keys import dead_letter_message_name
-from alsek.pure.ordering import ready_member
+from alsek.pure.ordering import member_rest
 from alsek.pure.queue_model import DeliveryChange, IndexEntry, LeaseRef, delivery_update
 
 __all__ = ["RedisBackend", "parse_claim_reply"]
 
 
-
 def _entry_args(entry: IndexEntry) -> list[Any]:
-    """mechanism, priority, ready time and the rest of the ordering member, for the scripts
-    (which build the member with the ready time on the server's clock)."""
-    tail = ready_member(entry.ready_at, entry.created_at, entry.name).split("|", 1)[1]
-    return [entry.mechanism, entry.priority, entry.ready_at, tail]
+    """Slot kind, priority, ready time and the rest of the ordering member, for the
+    scripts (which build the member with the ready time on the server's clock)."""
+    rest = member_rest(entry.created_at, entry.name)
+    return [entry.mechanism, entry.priority, entry.ready_at, rest]
 
 
 class RedisBackend(RedisStore):
@@ -90,7 +89,7 @@ class RedisBackend(RedisStore):
             args += ["", "", "", "", "", "", ""]
         else:
             entry = callback.entry
-            args += [entry.queue, entry.name, self.encode(entry.name, callback.value)]
+            args += [entry.queue, entry.name, self.encode_message(entry.name, callback.value)]
             args += _entry_args(entry)
         return bool(self._run("settle", *args, len(extra) // 2, *extra))
 
@@ -104,7 +103,7 @@ class RedisBackend(RedisStore):
     def enqueue(
         self, entry: IndexEntry, value: Any, now: int, nx: bool = True, virtual: bool = False
     ) -> bool:
-        encoded = self.encode(entry.name, value)
+        encoded = self.encode_message(entry.name, value)
         return bool(
             self._run(
                 "enqueue",
@@ -115,7 +114,7 @@ class RedisBackend(RedisStore):
                 now,
                 _flag(virtual),
                 1 if nx else 0,
-                new_token(),  # the same on a retry of this call, new on the next call
+                submission_token(),  # the same on a retry of this call, new on the next call
             )
         )
 
@@ -125,12 +124,12 @@ class RedisBackend(RedisStore):
     ) -> list[bool]:
         if not items:
             return []
-        encoded = [(entry, self.encode(entry.name, value)) for entry, value in items]
+        encoded = [(entry, self.encode_message(entry.name, value)) for entry, value in items]
         lua.load(self.fast, "enqueue")
         pipe = self.fast.pipeline(transaction=False)
         for entry, raw in encoded:
             args = [entry.queue, entry.name, raw, *_entry_args(entry), now, _flag(virtual)]
-            lua.queue(pipe, "enqueue", [self.namespace, *args, 1, new_token()])
+            lua.queue(pipe, "enqueue", [self.namespace, *args, 1, submission_token()])
         return [bool(x) for x in pipe.execute()]
 
     @_unavailable
@@ -254,7 +253,7 @@ class RedisBackend(RedisStore):
         now: int = 0,
         virtual: bool = False,
     ) -> bool:
-        encoded = self.encode(name, value)
+        encoded = self.encode_message(name, value)
         update = delivery_update(deliveries)
         return bool(
             self._run(

@@ -16,6 +16,8 @@ from alsek.effects.backends.redis import RedisBackend
 from alsek.effects.backends.redis_errors import unavailable
 from alsek.exceptions import DeserializationError
 from alsek.pure.cancel import cancel_marker_name
+from alsek.pure.message import SLOT_KINDS
+from alsek.pure.ordering import TIME_WIDTH, escaped_uuid, member_name
 
 
 def _text(value: bytes | str) -> str:
@@ -50,11 +52,25 @@ class RedisOperations(Operations):
 
     @unavailable
     def find(self, uuid: str) -> list[str]:
-        conn, found = self.backend.conn, []
+        """Names with ``uuid``, from each queue's index (its sets hold every queued
+        message; the entries hash, those stored before the compact layout)."""
+        conn, found = self.backend.conn, set()
+        escaped = escaped_uuid(uuid)
+        times = "?" * (2 * TIME_WIDTH)
         for queue in self.backend.known_queues():
-            key = self.backend.full_name(f"index:{queue}:entries")
-            for field, _ in conn.hscan_iter(key, match=f"*:messages:{uuid}", count=1000):
-                found.append(_text(field))
+            def key(part: str, queue: str = queue) -> str:
+                return self.backend.full_name(f"index:{queue}:{part}")
+
+            for field, _ in conn.hscan_iter(key("entries"), match=f"*:messages:{uuid}", count=1000):
+                found.add(_text(field))
+            for kind in SLOT_KINDS:
+                match = f"{times}{escaped}\x00*"
+                for member, _ in conn.zscan_iter(key(f"ready:{kind}"), match=match, count=1000):
+                    found.add(member_name(_text(member), queue))
+            for member, _ in conn.zscan_iter(key("delayed"), match=f"*|{times}{escaped}\x00*"):
+                found.add(member_name(_text(member).split("|", 1)[1], queue))
+            for member, _ in conn.zscan_iter(key("leased"), match=f"*:messages:{uuid}|*"):
+                found.add(_text(member).split("|", 1)[0])
         return sorted(found)
 
     @unavailable

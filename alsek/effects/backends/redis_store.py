@@ -11,7 +11,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from alsek.effects.backends import redis_lua as lua
+from alsek.effects.backends import redis_values
 from alsek.effects.backends.base import is_glob
+from alsek.effects.backends.payloads import is_message_name
 from alsek.effects.backends.redis_connection import MAX_BLOCK_S, RedisConnection, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.exceptions import (
@@ -30,6 +32,18 @@ def _flag(virtual: bool) -> str:
 
 class RedisStore(RedisConnection):
     """The store half of ``RedisBackend``: primitives, values, waiting and descendants."""
+
+    # -- queued messages: a header, then the compact payload (redis_values) --------
+
+    def encode_message(self, name: str, data: Any) -> str | bytes:
+        """The payload of a queued message's value (the scripts add its header)."""
+        return redis_values.encode_payload(self.encode, name, data)
+
+    def decode(self, name: str | None, raw: str | bytes) -> Any:
+        """Deserialize what is stored at ``name``; a queued message in its full form."""
+        if is_message_name(name):
+            return redis_values.decode_value(super().decode, str(name), raw)
+        return super().decode(name, raw)
 
     # -- primitives --------------------------------------------------------------
 

@@ -95,6 +95,12 @@ class Store(ABC):
         except Exception as error:  # any decoder failure means corrupt data
             raise DeserializationError(name, error) from error
 
+    def encode_message(self, name: str, data: Any) -> str | bytes:
+        """Serialize a message's data (its full form) for the queue operations to store
+        at ``name``. Stored as given here; Redis and DiskCache store the compact form
+        (``alsek.pure.payload``) and read either form back through ``decode``."""
+        return self.encode(name, data)
+
     # -- the five primitives ----------------------------------------------------
 
     @abstractmethod

@@ -5,11 +5,8 @@
 -- Runs after prelude.lua.
 local q, name = ARGV[2], ARGV[3]
 local now = clock(ARGV[4], ARGV[5])
-local deadline = redis.call('ZSCORE', idx(q, 'leased'), name)
-if deadline and tonumber(deadline) > now then return 'running' end
-if redis.call('HEXISTS', idx(q, 'entries'), name) == 0
-  and redis.call('EXISTS', ns .. ':' .. name) == 0 then
-  return 'missing'
-end
-forget(q, name)
+local deadline = lease_deadline(q, name)
+if deadline and deadline > now then return 'running' end
+if not hold(q, name, '') then return 'missing' end
+redis.call('DEL', ns .. ':' .. name)
 return 'removed'

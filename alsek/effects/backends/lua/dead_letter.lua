@@ -7,7 +7,7 @@
 -- Runs after prelude.lua and dlq.lua.
 local q, name, token = ARGV[2], ARGV[3], ARGV[4]
 local dlq_key, dlq_value, dlq_ttl = ARGV[5], ARGV[6], ARGV[7]
-if not holds(q, name, token) then return 0 end
+if not hold(q, name, token) then return 0 end
 if dlq_key ~= '' then
   if dlq_ttl ~= '' then
     redis.call('SET', dlq_key, dlq_value, 'PX', dlq_ttl)
@@ -20,5 +20,5 @@ if dlq_key ~= '' then
     dlq_prune(now, 64)
   end
 end
-forget(q, name, token ~= '')
+redis.call('DEL', ns .. ':' .. name)
 return 1

@@ -6,14 +6,22 @@
 -- Runs after prelude.lua.
 local q, name = ARGV[2], ARGV[3]
 local now = clock(ARGV[4], ARGV[5])
-local e = redis.call('HGET', idx(q, 'entries'), name)
-if not e then return false end
-local mech, prio, member = parse(e)
-local ready = tonumber(string.sub(member, 1, 15))
-local d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0')
-local deadline = redis.call('ZSCORE', idx(q, 'leased'), name)
-if deadline and tonumber(deadline) > now then
-  return {'running', d, ready - now, tonumber(deadline) - now}
+local k, r, _, _, d = header(redis.call('GET', ns .. ':' .. name))
+local ready
+if k then
+  ready, d = unb64(r), tonumber(d)
+else
+  local e = redis.call('HGET', idx(q, 'entries'), name)
+  if not e then return false end
+  local _, _, member = string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+  ready = tonumber(string.sub(member, 1, 15))
+  d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0')
+end
+local deadline = lease_deadline(q, name)
+-- A lease (even a lapsed one not yet taken back) is a delivery the header does not count.
+if k and deadline then d = d + 1 end
+if deadline and deadline > now then
+  return {'running', d, ready - now, deadline - now}
 end
 if ready > now then return {'delayed', d, ready - now, -1} end
 return {'ready', d, ready - now, -1}

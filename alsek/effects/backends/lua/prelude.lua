@@ -1,24 +1,35 @@
 -- prelude.lua: helpers shared by the queue scripts (prepended to each of them).
 -- Keys of queue q in namespace ns:
---   ns:index:queues              SET   every queue ever used
---   ns:index:q:entries           HASH  name -> "kind|priority|member"
---   ns:index:q:ready:{kind}      ZSET  score = priority, member = "ready|created|uuid|name"
---     (kind: the message's slot kind, thread, process or async)
---   ns:index:q:delayed           ZSET  score = ready_at, member = name
---   ns:index:q:leased            ZSET  score = lease deadline, member = name
---   ns:index:q:leases            HASH  name -> lease token
---   ns:index:q:deliveries        HASH  name -> deliveries since the last retry
---   ns:index:q:submits           HASH  name -> token of the call that submitted it
+--   ns:{name}                    STRING the message: "@{k}{R}{C}{priority}|{d}|{sub}|{payload}"
+--   ns:index:queues              SET   every queue used (added by a submission that finds
+--                                      the queue's signal list short: a full list means
+--                                      earlier submissions added it)
+--   ns:index:q:ready:{kind}      ZSET  score = priority, member = M
+--   ns:index:q:delayed           ZSET  score = ready time, member = "{k}{priority}|{M}"
+--   ns:index:q:leased            ZSET  score = lease deadline, member = "{name}|{token}"
 --   ns:index:q:signal            LIST  wake-up tokens for blocked consumers
--- Equal priorities order by member: zero-padded ready time, creation time, uuid,
--- then name (exact, unlike a packed double).
+-- kind: the message's slot kind (thread, process or async), k its first letter.
+-- R, C: its ready and creation times (ms), 8 base-64 digits '0'..'o' (text order is
+--   number order). M = R .. C .. uuid .. "\0" .. task .. ":" (in the uuid, \1 becomes
+--   \1\2 and \0 becomes \1\1): within one priority, text order is the order of
+--   (ready, created, uuid, name), exactly.
+-- d: deliveries before the current lease (a claim hands out d + 1; an expired lease
+--   adds it to d). sub: the token of the call that submitted it. payload: its compact
+--   form (alsek.pure.payload) without the fields this header holds: created_at (C),
+--   priority and mechanism (k).
+-- Stored before this layout, and still read: a message without the header; a HASH
+-- ns:index:q:entries of name -> "kind|priority|member", with members
+-- "{ready:%015d}|{created:%015d}|{uuid}|{name}" in the same ready sets (so they run
+-- before newer messages of their priority); delayed and leased members that are
+-- names, and HASHes leases, deliveries and submits keyed by name. A claim converts
+-- such a message to this layout.
 -- Clocks: scripts take the caller's now and a virtual flag. Normally the server's
 -- TIME decides (ready times and deadlines are server times; a caller's ready time
 -- is read as a delay from the caller's now; times sent back are in the caller's
 -- clock), so client skew or a claim that waited behind a blocking pop cannot be
 -- granted an expired lease. With virtual = '1' (a manual clock) times are used as given.
 local ns = ARGV[1]
-if redis.replicate_commands then redis.replicate_commands() end
+local KINDS = {t = 'thread', p = 'process', a = 'async'}
 -- now: the server's time in ms (or the caller's, when virtual); shift: how far
 -- the caller's clock is behind it (add to a caller's time to get a server time).
 local function clock(client_now, virtual)
@@ -28,60 +39,125 @@ local function clock(client_now, virtual)
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   return now, now - caller
 end
--- The index entry "mechanism|priority|member" of a message ready at ready_at
--- (server time); tail is "created|uuid|name".
-local function entry_of(mech, prio, ready_at, tail)
-  return mech .. '|' .. prio .. '|' .. string.format('%015d', ready_at) .. '|' .. tail
-end
 local function idx(q, s) return ns .. ':index:' .. q .. ':' .. s end
-local function parse(e)
-  return string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+local function b64(n)
+  local digits = {}
+  for i = 8, 1, -1 do
+    digits[i] = string.char(48 + n % 64)
+    n = math.floor(n / 64)
+  end
+  return table.concat(digits)
 end
-local function member_name(member)
-  return string.match(member, '^[^|]*|[^|]*|[^|]*|(.*)$')
+local function unb64(s)
+  local n = 0
+  for i = 1, 8 do n = n * 64 + string.byte(s, i) - 48 end
+  return n
 end
-local function unindex(q, name)
-  -- Every set that holds a name has its entry: no entry, nothing to remove.
+-- k, R, C, priority, d, sub and where the payload starts, of a stored value (nil: no header).
+local function header(v)
+  if not v or string.byte(v, 1) ~= 64 then return nil end
+  return string.match(v, '^@(.)(........)(........)(%-?%d+)|(%d+)|([^|]*)|()')
+end
+local function value(k, r, c, prio, d, sub, payload)
+  return '@' .. k .. r .. c .. prio .. '|' .. d .. '|' .. sub .. '|' .. payload
+end
+local function member_of(name, r, c)
+  local task, uuid = string.match(name, '^queues:[^:]*:tasks:([^:]*):messages:(.*)$')
+  uuid = string.gsub(uuid, '[%z\1]', function(ch) return '\1' .. string.char(string.byte(ch) + 1) end)
+  return r .. c .. uuid .. '\0' .. task .. ':'
+end
+local function name_of(q, m)
+  local uuid, task = string.match(m, '^................(.-)%z(.*):$')
+  if string.find(uuid, '\1', 1, true) then
+    uuid = string.gsub(uuid, '\1(.)', function(ch) return string.char(string.byte(ch) - 1) end)
+  end
+  return 'queues:' .. q .. ':tasks:' .. task .. ':messages:' .. uuid
+end
+local function signal(q)
+  local sig = idx(q, 'signal')
+  if redis.call('LLEN', sig) < 16 then
+    redis.call('RPUSH', sig, '1')
+    return true
+  end
+  return false
+end
+-- Index a waiting message as ready or delayed and wake a consumer (a sleeping one
+-- may be waiting past a delayed ready time). True when it signalled.
+local function place(q, k, prio, m, ready_at, now)
+  if ready_at <= now then
+    redis.call('ZADD', idx(q, 'ready:' .. KINDS[k]), prio, m)
+  else
+    redis.call('ZADD', idx(q, 'delayed'), ready_at, k .. prio .. '|' .. m)
+  end
+  return signal(q)
+end
+-- A message stored before this layout: back to ready from its entry.
+local function place_legacy(q, name)
   local e = redis.call('HGET', idx(q, 'entries'), name)
   if not e then return end
-  local mech, prio, member = parse(e)
-  redis.call('ZREM', idx(q, 'ready:' .. mech), member)
-  redis.call('ZREM', idx(q, 'delayed'), name)
-  redis.call('ZREM', idx(q, 'leased'), name)
-  redis.call('HDEL', idx(q, 'leases'), name)
+  local kind, prio, m = string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+  redis.call('ZADD', idx(q, 'ready:' .. kind), prio, m)
 end
-local function place(q, name, e, ready_at, now)
-  redis.call('HSET', idx(q, 'entries'), name, e)
-  if ready_at <= now then
-    local mech, prio, member = parse(e)
-    redis.call('ZADD', idx(q, 'ready:' .. mech), prio, member)
-    local sig = idx(q, 'signal')
-    if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
-  else
-    redis.call('ZADD', idx(q, 'delayed'), ready_at, name)
-    -- A sleeping consumer may be waiting past this ready time: let it look again.
-    local sig = idx(q, 'signal')
-    if redis.call('LLEN', sig) < 16 then redis.call('RPUSH', sig, '1') end
-  end
-end
-local function holds(q, name, token)
-  if token == '' then
-    return redis.call('HEXISTS', idx(q, 'entries'), name) == 1
-      or redis.call('EXISTS', ns .. ':' .. name) == 1
-  end
-  return redis.call('HGET', idx(q, 'leases'), name) == token
-end
--- leased: the caller proved the lease with its token, so the message sits in the
--- leased set only (not ready, not delayed).
-local function forget(q, name, leased)
-  if leased then
-    redis.call('ZREM', idx(q, 'leased'), name)
-    redis.call('HDEL', idx(q, 'leases'), name)
-  else
-    unindex(q, name)
-  end
+local function forget_legacy(q, name)
   redis.call('HDEL', idx(q, 'entries'), name)
   redis.call('HDEL', idx(q, 'deliveries'), name)
   redis.call('HDEL', idx(q, 'submits'), name)
-  redis.call('DEL', ns .. ':' .. name)
+end
+-- Drop every lease on name (unconditional calls: a scan of the running messages).
+-- True when there was one.
+local function drop_leases(q, name)
+  local key, cursor, dropped = idx(q, 'leased'), '0', 0
+  repeat
+    local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
+    cursor = r[1]
+    for i = 1, #r[2], 2 do dropped = dropped + redis.call('ZREM', key, r[2][i]) end
+  until cursor == '0'
+  dropped = dropped + redis.call('ZREM', key, name)
+  redis.call('HDEL', idx(q, 'leases'), name)
+  return dropped > 0
+end
+-- The deadline of the latest lease on name, or nil (a scan of the running messages).
+local function lease_deadline(q, name)
+  local key, cursor, latest = idx(q, 'leased'), '0', nil
+  repeat
+    local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
+    cursor = r[1]
+    for i = 2, #r[2], 2 do
+      local t = tonumber(r[2][i])
+      if latest == nil or t > latest then latest = t end
+    end
+  until cursor == '0'
+  local legacy = redis.call('ZSCORE', key, name)
+  return latest or (legacy and tonumber(legacy)) or nil
+end
+-- Take a stored message (v: its value) out of the index, wherever it is. True when
+-- it was leased.
+local function unindex(q, name, v)
+  local k, r, c, prio = header(v)
+  if k then
+    local m = member_of(name, r, c)
+    redis.call('ZREM', idx(q, 'ready:' .. KINDS[k]), m)
+    redis.call('ZREM', idx(q, 'delayed'), k .. prio .. '|' .. m)
+  else
+    local e = redis.call('HGET', idx(q, 'entries'), name)
+    if e then
+      local kind, _, m = string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+      redis.call('ZREM', idx(q, 'ready:' .. kind), m)
+      redis.call('ZREM', idx(q, 'delayed'), name)
+    end
+    forget_legacy(q, name)
+  end
+  return drop_leases(q, name)
+end
+-- A fenced call's check: the lease of token on name is taken away (true), or it no
+-- longer holds (false). With token '' (unconditional): name is taken out of the index
+-- wherever it is (true), or is not stored (false). Either way its value stays. The
+-- second answer says whether it was leased.
+local function hold(q, name, token)
+  if token ~= '' then
+    return redis.call('ZREM', idx(q, 'leased'), name .. '|' .. token) == 1, true
+  end
+  local v = redis.call('GET', ns .. ':' .. name)
+  if not v and redis.call('HEXISTS', idx(q, 'entries'), name) == 0 then return false, false end
+  return true, unindex(q, name, v)
 end

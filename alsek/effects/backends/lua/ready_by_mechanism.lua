@@ -9,9 +9,12 @@ local q = ARGV[2]
 local now = clock(ARGV[3], ARGV[4])
 local counts = {thread = redis.call('ZCARD', idx(q, 'ready:thread')),
                 process = redis.call('ZCARD', idx(q, 'ready:process')), other = 0}
-for _, name in ipairs(redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now)) do
-  local e = redis.call('HGET', idx(q, 'entries'), name)
-  local mech = e and parse(e) or '*'
+for _, e in ipairs(redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now)) do
+  local mech = KINDS[string.sub(e, 1, 1)]
+  if string.sub(e, 1, 7) == 'queues:' then  -- stored before this layout: look it up
+    local entry = redis.call('HGET', idx(q, 'entries'), e)
+    mech = entry and string.match(entry, '^([^|]*)|') or '*'
+  end
   if mech ~= 'thread' and mech ~= 'process' then mech = 'other' end
   counts[mech] = counts[mech] + 1
 end

@@ -9,9 +9,9 @@ local lease = tonumber(ARGV[4])
 local out = {}
 local i = 5
 while i + 2 <= #ARGV do
-  local q, name, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HGET', idx(q, 'leases'), name) == token then
-    redis.call('ZADD', idx(q, 'leased'), 'XX', now + lease, name)
+  local key, m = idx(ARGV[i], 'leased'), ARGV[i + 1] .. '|' .. ARGV[i + 2]
+  if redis.call('ZSCORE', key, m) then
+    redis.call('ZADD', key, now + lease, m)
     table.insert(out, 1)
   else
     table.insert(out, 0)
