@@ -97,10 +97,20 @@ def _same(a: Any, b: Any) -> bool:
     """Equal and of the same types throughout (``True`` is not ``1``, ``1.0`` is not ``1``)."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if type(a) is dict:
+        if a.keys() != b.keys():
+            return False
+        for key in a:  # noqa: SIM110 - a loop: cheaper than all() on the submit path
+            if not _same(a[key], b[key]):
+                return False
+        return True
+    if type(a) is list:
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b, strict=True):  # noqa: SIM110 - as above
+            if not _same(x, y):
+                return False
+        return True
     return bool(a == b)
 
 
@@ -109,9 +119,12 @@ def is_full(data: Any) -> bool:
     return isinstance(data, dict) and "task_name" in data
 
 
+_FIELD_SET = frozenset(FIELDS)
+
+
 def is_complete(data: Any) -> bool:
     """Whether ``data`` has exactly a message's fields (what ``compact_payload`` takes)."""
-    return isinstance(data, dict) and data.keys() == set(FIELDS)
+    return isinstance(data, dict) and data.keys() == _FIELD_SET
 
 
 def is_compact(data: Any) -> bool:
@@ -129,9 +142,44 @@ def _default(field: str, data: Mapping[str, Any]) -> Any:
     return _shaped(DEFAULTS[field]) if field in DEFAULTS else _NO_DEFAULT
 
 
+#: How each field is compared with its default: by identity (None, True, False), as an
+#: empty sequence, as a dict of exactly the default's types, as a value of the default's
+#: type, against the creation time, or never (always kept).
+_PLAN = tuple(
+    (
+        field,
+        short,
+        DEFAULTS.get(field),
+        "always" if field == "created_at" else "created" if field == "updated_at"
+        else "is" if DEFAULTS[field] is None or isinstance(DEFAULTS[field], bool)
+        else "empty" if isinstance(DEFAULTS[field], list)
+        else "dict" if isinstance(DEFAULTS[field], dict)
+        else "value",
+    )
+    for field, short in SHORT.items()
+)
+
+
+def _is_default(how: str, default: Any, value: Any, data: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is its field's default in the compact form, type included (this
+    runs for every field of every message submitted: the common cases are cheap)."""
+    if how == "is":
+        return value is default
+    if how == "value":
+        return type(value) is type(default) and value == default
+    if how == "empty":
+        return isinstance(value, (list, tuple)) and not value
+    if how == "created":
+        created = data["created_at"]
+        return type(value) is int and type(created) is int and value == created
+    if how == "dict":
+        return isinstance(value, dict) and value == default and _same(value, default)
+    return False
+
+
 def _compact_callback(data: Any) -> tuple[str, Any]:
     """A callback's message data, compact with its identity when that round-trips exactly."""
-    if is_full(data) and set(data) == set(FIELDS):
+    if is_complete(data):
         compact = compact_payload(data)
         compact.update({"t": data["task_name"], "q": data["queue"], "id": data["uuid"]})
         if _same(_shaped(_expand_callback(compact)), _shaped(data)):
@@ -152,21 +200,17 @@ def compact_payload(data: Mapping[str, Any], implied: tuple[str, ...] = ()) -> d
     ``implied`` names fields the caller stores elsewhere (a backend's index);
     they are left out, like the identity, and given back to ``expand_payload``.
     """
-    missing = [field for field in FIELDS if field not in data]
-    if missing:
+    if data.keys() != _FIELD_SET:
+        missing = [field for field in FIELDS if field not in data]
         raise ValidationError(f"not a message's full data: missing {', '.join(missing)}")
     out: dict[str, Any] = {}
-    for field in FIELDS:
-        if field in IDENTITY or field in implied:
-            continue
-        value = _shaped(data[field])
-        if _same(value, _default(field, data)):
+    for field, short, default, how in _PLAN:
+        value = data[field]
+        if field in implied or _is_default(how, default, value, data):
             continue
         if field == "callback_message_data":
-            key, value = _compact_callback(value)
-            out[key] = value
-            continue
-        out[SHORT[field]] = value
+            short, value = _compact_callback(value)
+        out[short] = value
     return out
 
 

@@ -5,7 +5,7 @@
 -- Runs after prelude.lua.
 local q, name = ARGV[2], ARGV[3]
 local now = clock(ARGV[4], ARGV[5])
-local deadline = lease_deadline(q, name)
+local deadline = admin().lease_deadline(q, name)
 if deadline and deadline > now then return 'running' end
 if not hold(q, name, '') then return 'missing' end
 redis.call('DEL', ns .. ':' .. name)

@@ -1,7 +1,8 @@
 -- claim.lua: ack the finished messages that ride along, then lease up to one
 -- message per token, queue by queue in the given order (all known queues, sorted,
 -- when none is given), best priority first across the given kinds. Due delayed
--- entries and expired leases are moved back to ready first, in bulk (bounded).
+-- entries and expired leases are moved back to ready first, in bulk (bounded), once
+-- the queue's due time has come.
 -- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, now, virtual, lease_ms, n_kinds, (kind, cap)..., n_queues, queue..., n_tokens,
 --       token..., n_acks, (queue, name, token)...   (a kind is a slot kind: thread,
@@ -28,42 +29,40 @@ i = i + n_queues + 1
 for j = 1, tonumber(ARGV[i]) do tokens[j] = ARGV[i + j] end
 i = i + tonumber(ARGV[i]) + 1
 local n_acks = tonumber(ARGV[i] or '0')
+local out = {-1, n_acks}
 
--- Acks: fenced ones grouped by queue, so that many cost three commands, one costs two.
-local acked, fenced = {}, {}
+-- Acks: one fenced ack costs two commands; more, of one queue, three in all.
+local fenced = nil
 for j = 1, n_acks do
   local q, name, token = ARGV[i + 3 * j - 2], ARGV[i + 3 * j - 1], ARGV[i + 3 * j]
   if token == '' then
     local held = hold(q, name, token)
     if held then redis.call('DEL', ns .. ':' .. name) end
-    acked[j] = held and 1 or 0
+    out[2 + j] = held and 1 or 0
+  elseif n_acks == 1 then
+    out[3] = redis.call('ZREM', idx(q, 'leased'), name .. '|' .. token)
+    if out[3] == 1 then redis.call('DEL', ns .. ':' .. name) end
   else
+    fenced = fenced or {}
     fenced[q] = fenced[q] or {}
-    table.insert(fenced[q], {j, name, name .. '|' .. token})
+    table.insert(fenced[q], j)
   end
 end
-for q, list in pairs(fenced) do
-  local key = idx(q, 'leased')
-  if #list == 1 then
-    local j, name, m = list[1][1], list[1][2], list[1][3]
-    acked[j] = redis.call('ZREM', key, m)
-    if acked[j] == 1 then redis.call('DEL', ns .. ':' .. name) end
-  else
-    local members = {}
-    for n, a in ipairs(list) do members[n] = a[3] end
-    local scores = redis.call('ZMSCORE', key, unpack(members))
-    local held, gone = {}, {}
-    for n, a in ipairs(list) do
-      acked[a[1]] = scores[n] and 1 or 0
-      if scores[n] then
-        table.insert(held, a[3])
-        table.insert(gone, ns .. ':' .. a[2])
-      end
+for q, list in pairs(fenced or {}) do
+  local key, members = idx(q, 'leased'), {}
+  for n, j in ipairs(list) do members[n] = ARGV[i + 3 * j - 1] .. '|' .. ARGV[i + 3 * j] end
+  local scores = redis.call('ZMSCORE', key, unpack(members))
+  local held, gone = {}, {}
+  for n, j in ipairs(list) do
+    out[2 + j] = scores[n] and 1 or 0
+    if scores[n] then
+      held[#held + 1] = members[n]
+      gone[#gone + 1] = ns .. ':' .. ARGV[i + 3 * j - 1]
     end
-    if #held > 0 then
-      redis.call('ZREM', key, unpack(held))
-      redis.call('DEL', unpack(gone))
-    end
+  end
+  if #held > 0 then
+    redis.call('ZREM', key, unpack(held))
+    redis.call('DEL', unpack(gone))
   end
 end
 if n_queues == 0 then
@@ -71,7 +70,8 @@ if n_queues == 0 then
   table.sort(queues)
 end
 
--- Due delayed entries and expired leases of q back to ready, in bulk.
+-- Due delayed entries and expired leases of q back to ready, in bulk; returns q's
+-- due time afterwards (as stored).
 local function prepare(q)
   local moved = false
   local due = redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now, 'LIMIT', 0, 1000)
@@ -114,6 +114,19 @@ local function prepare(q)
     moved = true
   end
   if moved then signal(q) end
+  -- The next time something may be due (more than 1000 due entries: now, to look again).
+  local next = nil
+  if #due < 1000 and #expired < 1000 then
+    for _, s in ipairs({'delayed', 'leased'}) do
+      local r = redis.call('ZRANGE', idx(q, s), 0, 0, 'WITHSCORES')
+      if #r > 0 and (next == nil or tonumber(r[2]) < next) then next = tonumber(r[2]) end
+    end
+  else
+    next = now
+  end
+  local h = next and string.format('%.0f', next) or 'none'
+  redis.call('SET', idx(q, 'due'), h)
+  return h
 end
 
 -- Text order as the sorted sets compare (bytes), whatever the server's locale.
@@ -125,124 +138,120 @@ local function before(a, b)
   return #a < #b
 end
 
--- The name, R, C of a ready member, and whether it is from before this layout.
-local function parse_member(q, m)
-  if string.byte(m, 16) == 124 then
-    local ready, created, name = string.match(m, '^(%d+)|(%d+)|[^|]*|(.*)$')
-    return name, b64(tonumber(ready)), b64(tonumber(created)), true
+-- Pop up to n of q's best ready entries of the open kinds (member, priority, kind each,
+-- in three lists); the second answer is whether the sets may hold more.
+local function pop(q, open, n)
+  local ms, ps, ks = {}, {}, {}
+  if #open == 1 then
+    local kind = open[1]
+    n = math.min(n, caps[kind] - taken[kind])
+    if n <= 0 then return ms, ps, ks, false end
+    local r = redis.call('ZPOPMIN', idx(q, 'ready:' .. kind), n)
+    for j = 1, #r, 2 do
+      ms[#ms + 1], ps[#ps + 1], ks[#ks + 1] = r[j], r[j + 1], kind
+    end
+    return ms, ps, ks, #ms == n
   end
-  return name_of(q, m), string.sub(m, 1, 8), string.sub(m, 9, 16), false
+  -- The heads of each kind's set, merged in order within the caps.
+  local heads = {}
+  for _, kind in ipairs(open) do
+    local room = math.min(n, caps[kind] - taken[kind])
+    if room > 0 then
+      local r = redis.call('ZRANGE', idx(q, 'ready:' .. kind), 0, room - 1, 'WITHSCORES')
+      heads[kind] = {r = r, at = 1, room = room}
+    end
+  end
+  local removed = {}
+  while #ms < n do
+    local bk, bm, bs, braw = nil, nil, nil, nil
+    for _, kind in ipairs(open) do
+      local h = heads[kind]
+      if h and h.at < #h.r and h.room > 0 then
+        local m, raw = h.r[h.at], h.r[h.at + 1]
+        local s = tonumber(raw)
+        if bk == nil or s < bs or (s == bs and before(m, bm)) then
+          bk, bm, bs, braw = kind, m, s, raw
+        end
+      end
+    end
+    if bk == nil then break end
+    heads[bk].at = heads[bk].at + 2
+    heads[bk].room = heads[bk].room - 1
+    ms[#ms + 1], ps[#ps + 1], ks[#ks + 1] = bm, braw, bk
+    removed[bk] = removed[bk] or {}
+    table.insert(removed[bk], bm)
+  end
+  for _, kind in ipairs(open) do
+    if removed[kind] then redis.call('ZREM', idx(q, 'ready:' .. kind), unpack(removed[kind])) end
+  end
+  return ms, ps, ks, #ms == n
 end
 
--- A popped entry's message, as {name, value, deliveries, kind}; nil when the entry
--- is stale (the message is gone, or was placed again since).
-local function adopt(q, name, v, kind, prio, r, c, legacy)
+-- A popped entry's stored value and deliveries, or nil when the entry is stale (the
+-- message is gone, or was placed again since). A value stored before this layout (or
+-- written over by hand) is given its header, from the entry.
+local function adopt(q, name, v, kind, prio, m)
+  local legacy = string.byte(m, 16) == 124
+  local r, c
+  if legacy then
+    local ready, created = string.match(m, '^(%d+)|(%d+)|')
+    r, c = b64(tonumber(ready)), b64(tonumber(created))
+  else
+    r, c = string.sub(m, 1, 8), string.sub(m, 9, 16)
+  end
   local d = 0
-  if v then
-    local k, r2, c2, _, d2 = header(v)
-    if k then
-      if legacy or r2 ~= r or c2 ~= c then return nil end
-      d = tonumber(d2)
-    else
-      -- Stored without a header (before this layout, or written over): give it one.
-      if legacy then d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0') end
-      v = value(string.sub(kind, 1, 1), r, c, prio, d, '', v)
-      redis.call('SET', ns .. ':' .. name, v)
-    end
+  if v and string.byte(v, 1) == 64 and (string.sub(v, 3, 18) == r .. c or header(v)) then
+    if legacy or string.sub(v, 3, 18) ~= r .. c then return nil end
+    local bar = string.find(v, '|', 19, true)
+    d = tonumber(string.sub(v, bar + 1, string.find(v, '|', bar + 1, true) - 1))
+  elseif v then
+    if legacy then d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0') end
+    v = value(string.sub(kind, 1, 1), r, c, prio, d, '', v)
+    redis.call('SET', ns .. ':' .. name, v)
   end
   if legacy then forget_legacy(q, name) end
-  if not v then return nil end
-  return {name, v, d + 1, kind}
+  return v, d
 end
 
--- Up to n of q's best ready messages of the open kinds.
-local function take(q, open, n)
-  local got = {}
-  while #got < n do
-    local picks, asked = {}, 1
-    if #open == 1 then
-      local kind = open[1]
-      asked = math.min(n - #got, caps[kind] - taken[kind])
-      if asked <= 0 then break end
-      local r = redis.call('ZPOPMIN', idx(q, 'ready:' .. kind), asked)
-      for j = 1, #r, 2 do table.insert(picks, {r[j], r[j + 1], kind}) end
-    else
-      -- The heads of each kind's set, merged in order within the caps.
-      asked = n - #got
-      local heads, removed = {}, {}
-      for _, kind in ipairs(open) do
-        local room = math.min(asked, caps[kind] - taken[kind])
-        if room > 0 then
-          local r = redis.call('ZRANGE', idx(q, 'ready:' .. kind), 0, room - 1, 'WITHSCORES')
-          heads[kind] = {r = r, at = 1, room = room}
-        end
-      end
-      while #picks < asked do
-        local bk, bm, bs, braw = nil, nil, nil, nil
-        for _, kind in ipairs(open) do
-          local h = heads[kind]
-          if h and h.at < #h.r and h.room > 0 then
-            local m, raw = h.r[h.at], h.r[h.at + 1]
-            local s = tonumber(raw)
-            if bk == nil or s < bs or (s == bs and before(m, bm)) then
-              bk, bm, bs, braw = kind, m, s, raw
-            end
-          end
-        end
-        if bk == nil then break end
-        heads[bk].at = heads[bk].at + 2
-        heads[bk].room = heads[bk].room - 1
-        table.insert(picks, {bm, braw, bk})
-        removed[bk] = removed[bk] or {}
-        table.insert(removed[bk], bm)
-      end
-      for _, kind in ipairs(open) do
-        if removed[kind] then redis.call('ZREM', idx(q, 'ready:' .. kind), unpack(removed[kind])) end
-      end
-    end
-    if #picks == 0 then break end
-    local names, rs, cs, legacy, keys = {}, {}, {}, {}, {}
-    for j, p in ipairs(picks) do
-      names[j], rs[j], cs[j], legacy[j] = parse_member(q, p[1])
-      keys[j] = ns .. ':' .. names[j]
-    end
-    local values = redis.call('MGET', unpack(keys))
-    for j, p in ipairs(picks) do
-      local g = adopt(q, names[j], values[j], p[3], p[2], rs[j], cs[j], legacy[j])
-      if g then
-        taken[p[3]] = taken[p[3]] + 1
-        table.insert(got, g)
-      end
-    end
-    if #picks < asked then break end
-  end
-  return got
-end
-
-local out = {-1, n_acks}
-for j = 1, n_acks do table.insert(out, acked[j]) end
-local claimed = 0
+local claimed, deadline = 0, now + lease
 for _, q in ipairs(queues) do
   if claimed >= #tokens then break end
   local open = {}
   for _, kind in ipairs(kinds) do
-    if taken[kind] < caps[kind] then table.insert(open, kind) end
+    if taken[kind] < caps[kind] then open[#open + 1] = kind end
   end
   if #open == 0 then break end
-  prepare(q)
-  local got = take(q, open, #tokens - claimed)
-  if #got > 0 then
-    local deadline, leases = now + lease, {}
-    for _, g in ipairs(got) do
-      claimed = claimed + 1
-      local token = tokens[claimed]
-      table.insert(leases, deadline)
-      table.insert(leases, g[1] .. '|' .. token)
-      for _, x in ipairs({g[1], q, g[2], token, g[3], deadline - shift, g[4]}) do
-        table.insert(out, x)
+  local due = redis.call('GET', idx(q, 'due'))
+  if not due or (due ~= 'none' and tonumber(due) <= now) then due = prepare(q) end
+  local leases = {}
+  while claimed < #tokens do
+    local ms, ps, ks, more = pop(q, open, #tokens - claimed)
+    if #ms == 0 then break end
+    local names, keys = {}, {}
+    for j, m in ipairs(ms) do
+      names[j] = string.byte(m, 16) == 124 and string.match(m, '^[^|]*|[^|]*|[^|]*|(.*)$')
+        or name_of(q, m)
+      keys[j] = ns .. ':' .. names[j]
+    end
+    local values = redis.call('MGET', unpack(keys))
+    for j, m in ipairs(ms) do
+      local v, d = adopt(q, names[j], values[j], ks[j], ps[j], m)
+      if v then
+        claimed = claimed + 1
+        taken[ks[j]] = taken[ks[j]] + 1
+        local token = tokens[claimed]
+        leases[#leases + 1] = deadline
+        leases[#leases + 1] = names[j] .. '|' .. token
+        local at = #out
+        out[at + 1], out[at + 2], out[at + 3], out[at + 4] = names[j], q, v, token
+        out[at + 5], out[at + 6], out[at + 7] = d + 1, deadline - shift, ks[j]
       end
     end
+    if not more then break end
+  end
+  if #leases > 0 then
     redis.call('ZADD', idx(q, 'leased'), unpack(leases))
+    lower_due(q, deadline, due)
   end
 end
 if claimed < #tokens then

@@ -20,7 +20,7 @@ if ARGV[11] == '1' then
   end
 else
   local old = redis.call('GET', key)
-  if old then unindex(q, name, old) else forget_legacy(q, name) end
+  if old then admin().unindex(q, name, old) else forget_legacy(q, name) end
   redis.call('SET', key, v)
 end
 if place(q, k, prio, r .. rest, ready_at, now) then redis.call('SADD', ns .. ':index:queues', q) end

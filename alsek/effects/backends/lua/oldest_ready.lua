@@ -17,7 +17,7 @@ for _, m in ipairs({'thread', 'process', 'async'}) do
     local r = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     if #r == 0 then break end
     local ready = string.byte(r[1], 16) == 124 and tonumber(string.sub(r[1], 1, 15))
-      or unb64(r[1])
+      or admin().unb64(r[1])
     if oldest == nil or ready < oldest then oldest = ready end
     low = '(' .. r[2]
   end

@@ -9,7 +9,7 @@ local now = clock(ARGV[4], ARGV[5])
 local k, r, _, _, d = header(redis.call('GET', ns .. ':' .. name))
 local ready
 if k then
-  ready, d = unb64(r), tonumber(d)
+  ready, d = admin().unb64(r), tonumber(d)
 else
   local e = redis.call('HGET', idx(q, 'entries'), name)
   if not e then return false end
@@ -17,7 +17,7 @@ else
   ready = tonumber(string.sub(member, 1, 15))
   d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0')
 end
-local deadline = lease_deadline(q, name)
+local deadline = admin().lease_deadline(q, name)
 -- A lease (even a lapsed one not yet taken back) is a delivery the header does not count.
 if k and deadline then d = d + 1 end
 if deadline and deadline > now then

@@ -8,6 +8,10 @@
 --   ns:index:q:delayed           ZSET  score = ready time, member = "{k}{priority}|{M}"
 --   ns:index:q:leased            ZSET  score = lease deadline, member = "{name}|{token}"
 --   ns:index:q:signal            LIST  wake-up tokens for blocked consumers
+--   ns:index:q:due               STRING a time no delayed entry's ready time and no lease
+--                                      deadline is before ('none': there are none; absent:
+--                                      unknown), so that a claim looks at the delayed and
+--                                      leased sets only once something may be due
 -- kind: the message's slot kind (thread, process or async), k its first letter.
 -- R, C: its ready and creation times (ms), 8 base-64 digits '0'..'o' (text order is
 --   number order). M = R .. C .. uuid .. "\0" .. task .. ":" (in the uuid, \1 becomes
@@ -48,11 +52,6 @@ local function b64(n)
   end
   return table.concat(digits)
 end
-local function unb64(s)
-  local n = 0
-  for i = 1, 8 do n = n * 64 + string.byte(s, i) - 48 end
-  return n
-end
 -- k, R, C, priority, d, sub and where the payload starts, of a stored value (nil: no header).
 local function header(v)
   if not v or string.byte(v, 1) ~= 64 then return nil end
@@ -60,18 +59,6 @@ local function header(v)
 end
 local function value(k, r, c, prio, d, sub, payload)
   return '@' .. k .. r .. c .. prio .. '|' .. d .. '|' .. sub .. '|' .. payload
-end
-local function member_of(name, r, c)
-  local task, uuid = string.match(name, '^queues:[^:]*:tasks:([^:]*):messages:(.*)$')
-  uuid = string.gsub(uuid, '[%z\1]', function(ch) return '\1' .. string.char(string.byte(ch) + 1) end)
-  return r .. c .. uuid .. '\0' .. task .. ':'
-end
-local function name_of(q, m)
-  local uuid, task = string.match(m, '^................(.-)%z(.*):$')
-  if string.find(uuid, '\1', 1, true) then
-    uuid = string.gsub(uuid, '\1(.)', function(ch) return string.char(string.byte(ch) - 1) end)
-  end
-  return 'queues:' .. q .. ':tasks:' .. task .. ':messages:' .. uuid
 end
 local function signal(q)
   local sig = idx(q, 'signal')
@@ -81,6 +68,12 @@ local function signal(q)
   end
   return false
 end
+-- A delayed entry or a lease at time t: the due time is brought forward to it
+-- (an unknown one stays unknown; h: the due time already read, if any).
+local function lower_due(q, t, h)
+  if h == nil then h = redis.call('GET', idx(q, 'due')) end
+  if h and (h == 'none' or tonumber(h) > t) then redis.call('SET', idx(q, 'due'), t) end
+end
 -- Index a waiting message as ready or delayed and wake a consumer (a sleeping one
 -- may be waiting past a delayed ready time). True when it signalled.
 local function place(q, k, prio, m, ready_at, now)
@@ -88,10 +81,24 @@ local function place(q, k, prio, m, ready_at, now)
     redis.call('ZADD', idx(q, 'ready:' .. KINDS[k]), prio, m)
   else
     redis.call('ZADD', idx(q, 'delayed'), ready_at, k .. prio .. '|' .. m)
+    lower_due(q, ready_at)
   end
   return signal(q)
 end
--- A message stored before this layout: back to ready from its entry.
+local function member_of(name, r, c)
+  local task, uuid = string.match(name, '^queues:[^:]*:tasks:([^:]*):messages:(.*)$')
+  uuid = string.gsub(uuid, '[%z\1]', function(ch) return '\1' .. string.char(string.byte(ch) + 1) end)
+  return r .. c .. uuid .. '\0' .. task .. ':'
+end
+local function name_of(q, m)
+  local z = string.find(m, '\0', 17, true)
+  local uuid = string.sub(m, 17, z - 1)
+  if string.find(uuid, '\1', 1, true) then
+    uuid = string.gsub(uuid, '\1(.)', function(ch) return string.char(string.byte(ch) - 1) end)
+  end
+  return 'queues:' .. q .. ':tasks:' .. string.sub(m, z + 1, -2) .. ':messages:' .. uuid
+end
+-- A message stored before this layout: back to ready from its entry; forgotten.
 local function place_legacy(q, name)
   local e = redis.call('HGET', idx(q, 'entries'), name)
   if not e then return end
@@ -103,51 +110,63 @@ local function forget_legacy(q, name)
   redis.call('HDEL', idx(q, 'deliveries'), name)
   redis.call('HDEL', idx(q, 'submits'), name)
 end
--- Drop every lease on name (unconditional calls: a scan of the running messages).
--- True when there was one.
-local function drop_leases(q, name)
-  local key, cursor, dropped = idx(q, 'leased'), '0', 0
-  repeat
-    local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
-    cursor = r[1]
-    for i = 1, #r[2], 2 do dropped = dropped + redis.call('ZREM', key, r[2][i]) end
-  until cursor == '0'
-  dropped = dropped + redis.call('ZREM', key, name)
-  redis.call('HDEL', idx(q, 'leases'), name)
-  return dropped > 0
-end
--- The deadline of the latest lease on name, or nil (a scan of the running messages).
-local function lease_deadline(q, name)
-  local key, cursor, latest = idx(q, 'leased'), '0', nil
-  repeat
-    local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
-    cursor = r[1]
-    for i = 2, #r[2], 2 do
-      local t = tonumber(r[2][i])
-      if latest == nil or t > latest then latest = t end
-    end
-  until cursor == '0'
-  local legacy = redis.call('ZSCORE', key, name)
-  return latest or (legacy and tonumber(legacy)) or nil
-end
--- Take a stored message (v: its value) out of the index, wherever it is. True when
--- it was leased.
-local function unindex(q, name, v)
-  local k, r, c, prio = header(v)
-  if k then
-    local m = member_of(name, r, c)
-    redis.call('ZREM', idx(q, 'ready:' .. KINDS[k]), m)
-    redis.call('ZREM', idx(q, 'delayed'), k .. prio .. '|' .. m)
-  else
-    local e = redis.call('HGET', idx(q, 'entries'), name)
-    if e then
-      local kind, _, m = string.match(e, '^([^|]*)|([^|]*)|(.*)$')
-      redis.call('ZREM', idx(q, 'ready:' .. kind), m)
-      redis.call('ZREM', idx(q, 'delayed'), name)
-    end
-    forget_legacy(q, name)
+-- Helpers of unconditional (administrative) calls, which find a message wherever it
+-- is: made when first needed, since a script makes its helpers on every call.
+local admin_helpers = nil
+local function admin()
+  if admin_helpers then return admin_helpers end
+  local function unb64(s)
+    local n = 0
+    for i = 1, 8 do n = n * 64 + string.byte(s, i) - 48 end
+    return n
   end
-  return drop_leases(q, name)
+  -- Drop every lease on name (a scan of the running messages). True when there was one.
+  local function drop_leases(q, name)
+    local key, cursor, dropped = idx(q, 'leased'), '0', 0
+    repeat
+      local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
+      cursor = r[1]
+      for i = 1, #r[2], 2 do dropped = dropped + redis.call('ZREM', key, r[2][i]) end
+    until cursor == '0'
+    dropped = dropped + redis.call('ZREM', key, name)
+    redis.call('HDEL', idx(q, 'leases'), name)
+    return dropped > 0
+  end
+  -- The deadline of the latest lease on name, or nil (a scan of the running messages).
+  local function lease_deadline(q, name)
+    local key, cursor, latest = idx(q, 'leased'), '0', nil
+    repeat
+      local r = redis.call('ZSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
+      cursor = r[1]
+      for i = 2, #r[2], 2 do
+        local t = tonumber(r[2][i])
+        if latest == nil or t > latest then latest = t end
+      end
+    until cursor == '0'
+    local legacy = redis.call('ZSCORE', key, name)
+    return latest or (legacy and tonumber(legacy)) or nil
+  end
+  -- Take a stored message (v: its value) out of the index, wherever it is. True when
+  -- it was leased.
+  local function unindex(q, name, v)
+    local k, r, c, prio = header(v)
+    if k then
+      local m = member_of(name, r, c)
+      redis.call('ZREM', idx(q, 'ready:' .. KINDS[k]), m)
+      redis.call('ZREM', idx(q, 'delayed'), k .. prio .. '|' .. m)
+    else
+      local e = redis.call('HGET', idx(q, 'entries'), name)
+      if e then
+        local kind, _, m = string.match(e, '^([^|]*)|([^|]*)|(.*)$')
+        redis.call('ZREM', idx(q, 'ready:' .. kind), m)
+        redis.call('ZREM', idx(q, 'delayed'), name)
+      end
+      forget_legacy(q, name)
+    end
+    return drop_leases(q, name)
+  end
+  admin_helpers = {unb64 = unb64, lease_deadline = lease_deadline, unindex = unindex}
+  return admin_helpers
 end
 -- A fenced call's check: the lease of token on name is taken away (true), or it no
 -- longer holds (false). With token '' (unconditional): name is taken out of the index
@@ -159,5 +178,5 @@ local function hold(q, name, token)
   end
   local v = redis.call('GET', ns .. ':' .. name)
   if not v and redis.call('HEXISTS', idx(q, 'entries'), name) == 0 then return false, false end
-  return true, unindex(q, name, v)
+  return true, admin().unindex(q, name, v)
 end
