@@ -85,8 +85,17 @@ class ChildPools:
 
     def _child_wait(self, pool: PoolState) -> None:
         """An idle task process waits for work, at most until the next delayed message
-        falls due (its claim told it when)."""
-        due = self.store.next_ready_at()
+        falls due (its claim told it when).
+
+        A process message that became ready while every task process was busy left its
+        signal token in the list (or its wake-up time has passed): the wait ends at once.
+        """
+        store = self.store
+        store.promote(self.now)
+        if store.has_ready("process"):
+            self.push(self.now, CHILD_WAKE, pool.index, pool.epoch)
+            return
+        due = store.next_ready_at()
         if due is not None:
             self.push(max(due, self.now), CHILD_DUE, pool.index, pool.epoch)
 

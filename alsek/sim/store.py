@@ -77,6 +77,10 @@ class Store:
                 return message
         return None
 
+    def has_ready(self, kind: str) -> bool:
+        """Whether a message of slot ``kind`` is ready now (call ``promote`` first)."""
+        return self.ready_size > 0 and any(self.ready[(queue, kind)] for queue in self.queues)
+
     def next_ready_at(self) -> int | None:
         """When the earliest delayed message becomes ready (None if none is delayed)."""
         return self.delayed[0][0] if self.delayed else None
