@@ -44,8 +44,15 @@ class RedisOperations(Operations):
 
     @unavailable
     def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
-        thread, process, other = self._run("ready_by_mechanism", queue, now, self._flag(virtual))
-        counts = {"thread": int(thread), "process": int(process), "*": int(other)}
+        thread, process, coroutine, other = self._run(
+            "ready_by_mechanism", queue, now, self._flag(virtual)
+        )
+        counts = {
+            "thread": int(thread),
+            "process": int(process),
+            "async": int(coroutine),
+            "*": int(other),
+        }
         return {mechanism: n for mechanism, n in counts.items() if n}
 
     @unavailable

@@ -3,16 +3,17 @@
 -- claim would move it).
 -- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, now, virtual.
--- Reply: {thread, process, other}.
+-- Reply: {thread, process, async, other}.
 -- Runs after prelude.lua.
 local q = ARGV[2]
 local now = clock(ARGV[3], ARGV[4])
 local counts = {thread = redis.call('ZCARD', idx(q, 'ready:thread')),
-                process = redis.call('ZCARD', idx(q, 'ready:process')), other = 0}
+                process = redis.call('ZCARD', idx(q, 'ready:process')),
+                async = redis.call('ZCARD', idx(q, 'ready:async')), other = 0}
 for _, name in ipairs(redis.call('ZRANGEBYSCORE', idx(q, 'delayed'), '-inf', now)) do
   local e = redis.call('HGET', idx(q, 'entries'), name)
   local mech = e and parse(e) or '*'
-  if mech ~= 'thread' and mech ~= 'process' then mech = 'other' end
+  if counts[mech] == nil then mech = 'other' end
   counts[mech] = counts[mech] + 1
 end
-return {counts.thread, counts.process, counts.other}
+return {counts.thread, counts.process, counts.async, counts.other}
