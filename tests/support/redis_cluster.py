@@ -136,6 +136,15 @@ class RedisClusterSetup:
     def live_nodes(self) -> list[RedisServer]:
         return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
 
+    def master_ports(self) -> list[int]:
+        """The ports of the masters serving slots now."""
+        client = self.client(self.live_nodes()[0].port)
+        try:
+            slots = client.cluster("slots")
+        finally:
+            client.close()
+        return sorted({int(master[1]) for _start, _end, master, *_ in slots})
+
     def master_of(self, key: str) -> RedisServer:
         """The live node serving ``key``'s slot now."""
         for node in self.live_nodes():

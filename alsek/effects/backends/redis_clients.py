@@ -64,6 +64,11 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
 
 
+def sentinel_managed(client: Any) -> bool:
+    """Whether ``client`` finds its primary through Sentinel."""
+    return _sentinel_pool(client) is not None
+
+
 def _sentinel_pool(client: Any) -> SentinelConnectionPool | None:
     pool = getattr(client, "connection_pool", None)
     return pool if isinstance(pool, SentinelConnectionPool) else None

@@ -166,8 +166,12 @@ class RedisConnection(Backend):
     @property
     def fast(self) -> Any:
         """This thread's own connection (no pool checkout per command): for hot paths.
-        A cluster client checks out a connection of the right shard per command."""
-        if self.cluster:
+
+        A cluster client checks out a connection of the right shard per command, and so
+        does a Sentinel-managed one: its pool asks the sentinels where the primary is
+        when it hands out a dropped connection, which a connection kept by one thread
+        (redis-py's ``single_connection_client``) does not do after a failover."""
+        if self.cluster or redis_clients.sentinel_managed(self.conn):
             return self.conn
         local = self._local
         pid = os.getpid()
