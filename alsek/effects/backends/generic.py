@@ -90,9 +90,9 @@ class GenericLeases(Store):
     def _expire(self, queue: str, now: int) -> None:
         """Mark the leases of ``queue`` whose deadline passed as expired."""
         for _, _, _, lease_name, lease in self._waiting(queue, now):
-            if lease is not None and lease.get("state") == "held":
-                if int(lease.get("deadline", 0)) <= now:
-                    self.set(lease_name, {**lease, "state": "expired"})
+            held = lease is not None and lease.get("state") == "held"
+            if held and int(lease.get("deadline", 0)) <= now:
+                self.set(lease_name, {**lease, "state": "expired"})
 
     def _claim_one(
         self, queue: str, mechanisms: Sequence[str], now: int, lease_ms: int, token: str
