@@ -21,7 +21,7 @@ from alsek.effects.backends.records import (
     ResultWrite,
     Submission,
 )
-from alsek.effects.backends.redis_claims import parse_claim_reply
+from alsek.effects.backends.redis_claims import claim_args, parse_claim_reply
 from alsek.effects.backends.redis_connection import MAX_BLOCK_S, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
 from alsek.effects.backends.redis_store import RedisStore, _flag
@@ -188,40 +188,8 @@ class RedisBackend(RedisStore):
             return sharded.claim(
                 self, queues, mechanisms, now, lease_ms, tokens, acks, decoder, virtual, caps
             )
-        args = self._claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual, caps)
+        args = claim_args(queues, mechanisms, now, lease_ms, tokens, acks, virtual, caps)
         return parse_claim_reply(self._run(*args, durable=bool(acks)), decoder)
-
-    @staticmethod
-    def _claim_args(
-        queues: Sequence[str] | None,
-        mechanisms: Sequence[str],
-        now: int,
-        lease_ms: int,
-        tokens: Sequence[str],
-        acks: Sequence[LeaseRef] = (),
-        virtual: bool = False,
-        caps: Mapping[str, int] | None = None,
-    ) -> list[Any]:
-        order = list(queues) if queues is not None else []
-        kinds = [
-            part
-            for kind in mechanisms
-            for part in (kind, len(tokens) if caps is None else caps.get(kind, 0))
-        ]
-        return [
-            "claim",
-            now,
-            _flag(virtual),
-            lease_ms,
-            len(mechanisms),
-            *kinds,
-            len(order),
-            *order,
-            len(tokens),
-            *tokens,
-            len(acks),
-            *[part for ack in acks for part in (ack.queue, ack.name, ack.token)],
-        ]
 
     @_unavailable
     def wait_and_claim(
@@ -247,7 +215,7 @@ class RedisBackend(RedisStore):
         # it runs on the server the moment work arrives: one round trip, not two.
         # It reads the server's clock when it runs, so the wait never eats into
         # the lease; only the times it sends back are read against ours.
-        args = self._claim_args(queues, mechanisms, clock(), lease_ms, tokens, caps=caps)
+        args = claim_args(queues, mechanisms, clock(), lease_ms, tokens, caps=caps)
         pipe = self.fast.pipeline(transaction=False)
         pipe.blpop(keys, timeout=min(block_ms / 1000, MAX_BLOCK_S))
         lua.queue(pipe, args[0], [self.namespace, *args[1:]])

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alsek.effects.backends.records import ClaimBatch, ResultWrite, Submission
-from alsek.effects.backends.redis_claims import parse_claim_reply
+from alsek.effects.backends.redis_claims import claim_args, parse_claim_reply
 from alsek.effects.backends.redis_connection import _flag
 from alsek.pure.queue_model import Claim, LeaseRef
 
@@ -63,7 +63,7 @@ def claim(
             for kind in mechanisms
         }
         riders = [acks[i] for i in mine]
-        args = backend._claim_args(
+        args = claim_args(
             [queue], mechanisms, now, lease_ms, left, riders, virtual, limits
         )
         batch = parse_claim_reply(backend._run(*args, on=queue, durable=bool(riders)), decode)

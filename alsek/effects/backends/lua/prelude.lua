@@ -38,14 +38,30 @@ end
 local function entry_of(mech, prio, ready_at, tail)
   return mech .. '|' .. prio .. '|' .. string.format('%015d', ready_at) .. '|' .. tail
 end
-local function tag(q) return '{' .. ns .. ':' .. q .. '}' end
-local function idx(q, s) return ns .. ':index:' .. tag(q) .. ':' .. s end
+-- Keys are built from prefixes kept per queue (a script builds many; this is cheaper
+-- than concatenating the namespace and the tag every time).
+local tags, prefixes, keyed = {}, {}, {}
+local function tag(q)
+  local t = tags[q]
+  if not t then t = '{' .. ns .. ':' .. q .. '}'; tags[q] = t end
+  return t
+end
+local function idx(q, s)
+  local p = prefixes[q]
+  if not p then p = ns .. ':index:' .. tag(q) .. ':'; prefixes[q] = p end
+  return p .. s
+end
 -- The key of a stored name: a message (or its dead letter, 'dlq:' .. name) carries the
 -- tag of the queue its name says.
 local function key_of(name)
-  local head, q, rest = string.match(name, '^(queues:)([^:]+)(.*)$')
-  if not q then head, q, rest = string.match(name, '^(dlq:queues:)([^:]+)(.*)$') end
-  if q then return ns .. ':' .. head .. tag(q) .. rest end
+  local q = string.match(name, '^queues:([^:]+)')
+  if q then
+    local p = keyed[q]
+    if not p then p = ns .. ':queues:' .. tag(q); keyed[q] = p end
+    return p .. string.sub(name, 8 + #q)
+  end
+  q = string.match(name, '^dlq:queues:([^:]+)')
+  if q then return ns .. ':dlq:queues:' .. tag(q) .. string.sub(name, 12 + #q) end
   return ns .. ':' .. name
 end
 local function register(q)
