@@ -1,12 +1,15 @@
 """Scale-out figures: what one Redis core sustains, what shards give, exactly once
 across shards, and what a failover loses with and without ``replicas=1``.
 
-    python benchmarks/scaleout.py [--tasks 2000] [--only capacity,shards,exactly-once,failover]
+    python benchmarks/scaleout.py [--tasks 2000]
+        [--only capacity,replicas,shards,exactly-once,failover]
 
 - capacity: the Redis server's CPU per task (``INFO cpu``, user + system, over the
   submits and the processing of no-op thread tasks by one pool of 8 threads), with and
   without a result, on one redis-server; and the tasks/s one Redis core sustains at
   that cost.
+- replicas: what ``replicas=1`` costs: submits/s of one producer thread, and tasks/s
+  of the pool, on a primary with one replica (through Sentinel), with 0 and 1.
 - shards: the same run on a Redis Cluster of 1 and of 3 masters (no replicas), the
   tasks spread over 3 queues: tasks/s, and the CPU per task summed over the masters
   and on the busiest one. On 2 cores the clients, not Redis, set the pace; the
@@ -47,9 +50,9 @@ def server_cpu(ports: list[int]) -> dict[int, float]:
     return used
 
 
-def run_tasks(backend: Any, queues: list[str], n: int, results: bool) -> float:
+def run_tasks(backend: Any, queues: list[str], n: int, results: bool) -> tuple[float, float]:
     """Submit ``n`` no-op thread tasks over ``queues`` and run them with one pool of 8
-    threads; returns the seconds the processing took."""
+    threads; returns the submits/s and the tasks/s."""
     from alsek.core import Broker, task
     from alsek.core.worker import WorkerPool
     from alsek.storage.result import ResultStore
@@ -66,14 +69,16 @@ def run_tasks(backend: Any, queues: list[str], n: int, results: bool) -> float:
              max_retries=0)(noop)
         for q in queues
     ]
+    started = time.perf_counter()
     for i in range(n):
         tasks[i % len(tasks)].generate(args=(i,))
+    submitted = time.perf_counter() - started
     pool = WorkerPool(tasks, queues=queues, max_threads=8, max_processes=0)
     started = time.perf_counter()
     with pool:
         wait_until(lambda: pool.completed >= n, 600, f"{n} tasks")
         took = time.perf_counter() - started
-    return took
+    return n / submitted, n / took
 
 
 def capacity(n: int) -> None:
@@ -85,15 +90,27 @@ def capacity(n: int) -> None:
         for results in (False, True):
             backend = RedisBackend(server.url, namespace=f"cap{int(results)}")
             before = server_cpu([server.port])[server.port]
-            took = run_tasks(backend, ["a"], n, results)
+            _, rate = run_tasks(backend, ["a"], n, results)
             cpu = server_cpu([server.port])[server.port] - before
             per_task = cpu / n * 1e6
             label = "with a result" if results else "no result"
             print(
                 f"{label:14s} Redis CPU {per_task:6.1f} us/task (submit + claim + outcome)"
                 f" -> one core sustains {1e6 / per_task:7.0f} tasks/s;"
-                f" this pool ran {n / took:5.0f} tasks/s"
+                f" this pool ran {rate:5.0f} tasks/s"
             )
+
+
+def replicas(n: int) -> None:
+    from alsek.storage.backends.redis import RedisBackend
+    from tests.support.redis_cluster import SentinelSetup
+
+    print("== replicas: a primary with one replica, through Sentinel ==")
+    with SentinelSetup() as setup:
+        for wanted in (0, 1):
+            backend = RedisBackend(setup.url, namespace=f"rp{wanted}", replicas=wanted)
+            submits, rate = run_tasks(backend, ["a"], n, results=True)
+            print(f"replicas={wanted}: {submits:5.0f} submits/s, {rate:5.0f} tasks/s, with results")
 
 
 def shards(n: int) -> None:
@@ -108,13 +125,13 @@ def shards(n: int) -> None:
             backend = RedisBackend(setup.url, namespace="sh")
             queues = spread_queues(setup, "sh", 3)
             before = server_cpu(ports)
-            took = run_tasks(backend, queues, n, results=True)
+            _, rate = run_tasks(backend, queues, n, results=True)
             after = server_cpu(ports)
             spent = {p: after[p] - before[p] for p in ports}
             total = sum(spent.values()) / n * 1e6
             busiest = max(spent.values()) / n * 1e6
             print(
-                f"{masters} master(s): {n / took:5.0f} tasks/s; Redis CPU {total:6.1f} us/task"
+                f"{masters} master(s): {rate:5.0f} tasks/s; Redis CPU {total:6.1f} us/task"
                 f" over all masters, {busiest:6.1f} us/task on the busiest"
             )
 
@@ -173,12 +190,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tasks", type=int, default=2_000)
-    parser.add_argument("--only", default="capacity,shards,exactly-once,failover")
+    parser.add_argument("--only", default="capacity,replicas,shards,exactly-once,failover")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     wanted = args.only.split(",")
     if "capacity" in wanted:
         capacity(max(args.tasks, 5_000))
+    if "replicas" in wanted:
+        replicas(max(args.tasks, 3_000))
     if "shards" in wanted:
         shards(max(args.tasks, 5_000))
     if "exactly-once" in wanted:

@@ -90,13 +90,21 @@ class RedisClusterSetup:
         try:
             for node in self.nodes:
                 node.start()
-            cli = shutil.which("redis-cli") or str(
-                Path(redis_binary() or "redis-server").with_name("redis-cli")
-            )
-            command = [cli, "--cluster", "create"]
-            command += [f"127.0.0.1:{node.port}" for node in self.nodes]
-            command += ["--cluster-replicas", str(self.replicas_each), "--cluster-yes"]
-            subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+            if self.masters == 1 and self.replicas_each == 0:
+                # (redis-cli creates clusters of 3 masters or more)
+                client = self.client(self.nodes[0].port)
+                try:
+                    client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                finally:
+                    client.close()
+            else:
+                cli = shutil.which("redis-cli") or str(
+                    Path(redis_binary() or "redis-server").with_name("redis-cli")
+                )
+                command = [cli, "--cluster", "create"]
+                command += [f"127.0.0.1:{node.port}" for node in self.nodes]
+                command += ["--cluster-replicas", str(self.replicas_each), "--cluster-yes"]
+                subprocess.run(command, check=True, capture_output=True, timeout=timeout)
             wait_until(self.healthy, timeout, "the cluster to be up with every replica in sync")
         except BaseException:
             self.close()
