@@ -31,6 +31,7 @@ from alsek.exceptions import BackendUnavailableError, ValidationError
 from alsek.pure.durations import Duration, to_ms
 from alsek.pure.faults import redact_url
 from alsek.pure.redis_keys import queue_tag, registry_key, store_key, store_name
+from alsek.pure.redis_urls import parse_redis_url
 from alsek.pure.validate import check_int
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class RedisConnection(Backend):
         )
         self._from_url = conn is None or isinstance(conn, str)
         self._url = conn if isinstance(conn, str) else None
+        if isinstance(conn, str):
+            parse_redis_url(conn)  # a malformed URL is refused here, not at first use
         if conn is None or isinstance(conn, str):
             url = conn
             conn = LazyClient(lambda: self._connect(url))
