@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends.operations import WORKERS_PREFIX, Operations, Place, worker_name
 from alsek.effects.backends.redis import RedisBackend
 from alsek.effects.backends.redis_errors import unavailable
 from alsek.exceptions import DeserializationError
 from alsek.pure.cancel import cancel_marker_name
+from alsek.pure.redis_keys import index_key
 
 
 def _text(value: bytes | str) -> str:
@@ -30,8 +30,9 @@ class RedisOperations(Operations):
     def describe(self) -> str:
         return self.backend.describe()
 
-    def _run(self, name: str, *args: Any) -> Any:
-        return lua.run(self.backend.conn, name, [self.backend.namespace, *args])
+    def _run(self, name: str, queue: str, *args: Any) -> Any:
+        """Script ``name`` about ``queue`` (on its shard, on a cluster)."""
+        return self.backend._run(name, queue, *args, on=queue)
 
     @staticmethod
     def _flag(virtual: bool) -> str:
@@ -59,7 +60,7 @@ class RedisOperations(Operations):
     def find(self, uuid: str) -> list[str]:
         conn, found = self.backend.conn, []
         for queue in self.backend.known_queues():
-            key = self.backend.full_name(f"index:{queue}:entries")
+            key = index_key(self.backend.namespace, queue, "entries")
             for field, _ in conn.hscan_iter(key, match=f"*:messages:{uuid}", count=1000):
                 found.append(_text(field))
         return sorted(found)
@@ -93,14 +94,15 @@ class RedisOperations(Operations):
     def put_worker(self, worker_id: str, record: Any, ttl_ms: int) -> None:
         name = worker_name(worker_id)
         encoded = self.backend.encode(name, record)
-        pipe = self.backend.conn.pipeline(transaction=True)
+        # (A cluster cannot make the two keys one transaction; reading copes with either.)
+        pipe = self.backend.conn.pipeline(transaction=not self.backend.cluster)
         pipe.set(self.backend.full_name(name), encoded, px=ttl_ms)
         pipe.hset(self.backend.full_name(f"index:{WORKERS_PREFIX}"), worker_id, 1)
         pipe.execute()
 
     @unavailable
     def drop_worker(self, worker_id: str) -> None:
-        pipe = self.backend.conn.pipeline(transaction=True)
+        pipe = self.backend.conn.pipeline(transaction=not self.backend.cluster)
         pipe.delete(self.backend.full_name(worker_name(worker_id)))
         pipe.hdel(self.backend.full_name(f"index:{WORKERS_PREFIX}"), worker_id)
         pipe.execute()
@@ -112,7 +114,7 @@ class RedisOperations(Operations):
         ids = sorted(_text(worker_id) for worker_id in conn.hkeys(index))
         if not ids:
             return []
-        raws = conn.mget([self.backend.full_name(worker_name(i)) for i in ids])
+        raws = self.backend._mget([self.backend.full_name(worker_name(i)) for i in ids])
         expired = [worker_id for worker_id, raw in zip(ids, raws, strict=True) if raw is None]
         if expired:
             conn.hdel(index, *expired)

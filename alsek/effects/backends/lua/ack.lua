@@ -1,5 +1,5 @@
 -- ack.lua: forget a finished message (payload, index entries, counters), fenced.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, name, token ('' = unconditional).
 -- Reply: 1 when acked, 0 when the token no longer holds the lease (nothing changed).
 -- Runs after prelude.lua.

@@ -2,7 +2,8 @@
 -- message per token, queue by queue in the given order (all known queues, sorted,
 -- when none is given), best priority first across the given mechanisms. Due
 -- delayed entries and expired leases are moved back to ready first (bounded).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua (a cluster client gives one queue, and acks of that queue only);
+--       every key is built from the namespace ns (ARGV[1]) and the queues.
 -- ARGV: ns, now, virtual, lease_ms, n_kinds, (kind, cap)..., n_queues, queue..., n_tokens,
 --       token..., n_acks, (queue, name, token)...   (a kind is a slot kind: thread,
 --       process or async; no more messages of a kind are taken than its cap)
@@ -87,7 +88,7 @@ local function take(q, token)
     end
     if best == nil then return nil end
     local name = member_name(best)
-    local payload = redis.call('GET', ns .. ':' .. name)
+    local payload = redis.call('GET', key_of(name))
     if payload then
       local deadline = now + lease
       redis.call('ZADD', idx(q, 'leased'), deadline, name)

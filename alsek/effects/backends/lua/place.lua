@@ -1,5 +1,5 @@
 -- place.lua: where a queued message is (for inspect).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, name, now, virtual.
 -- Reply: {state ('ready'|'delayed'|'running'), deliveries, ready_in, lease_left}
 --        (lease_left -1 when not running), or nil when the message is not queued.

@@ -1,15 +1,20 @@
 -- prelude.lua: helpers shared by the queue scripts (prepended to each of them).
--- Keys of queue q in namespace ns:
---   ns:index:queues              SET   every queue ever used
---   ns:index:q:entries           HASH  name -> "kind|priority|member"
---   ns:index:q:ready:{kind}      ZSET  score = priority, member = "ready|created|uuid|name"
---     (kind: the message's slot kind, thread, process or async)
---   ns:index:q:delayed           ZSET  score = ready_at, member = name
---   ns:index:q:leased            ZSET  score = lease deadline, member = name
---   ns:index:q:leases            HASH  name -> lease token
---   ns:index:q:deliveries        HASH  name -> deliveries since the last retry
---   ns:index:q:submits           HASH  name -> token of the call that submitted it
---   ns:index:q:signal            LIST  wake-up tokens for blocked consumers
+-- Keys of queue q in namespace ns (alsek/pure/redis_keys.py builds the same in Python);
+-- each carries the queue's hash tag {ns:q}, so that they share one Redis Cluster slot:
+--   ns:index:{ns:q}:entries        HASH  name -> "kind|priority|member"
+--   ns:index:{ns:q}:ready:KIND     ZSET  score = priority, member = "ready|created|uuid|name"
+--     (KIND: the message's slot kind, thread, process or async)
+--   ns:index:{ns:q}:delayed        ZSET  score = ready_at, member = name
+--   ns:index:{ns:q}:leased         ZSET  score = lease deadline, member = name
+--   ns:index:{ns:q}:leases         HASH  name -> lease token
+--   ns:index:{ns:q}:deliveries     HASH  name -> deliveries since the last retry
+--   ns:index:{ns:q}:submits        HASH  name -> token of the call that submitted it
+--   ns:index:{ns:q}:signal         LIST  wake-up tokens for blocked consumers
+--   ns:queues:{ns:q}:tasks:...     the payload of message queues:q:tasks:... (key_of)
+-- and ns:index:queues, the SET of every queue ever used, kept by register(q).
+-- KEYS: none from a single primary's client; from a cluster client, one key of the
+-- queue's slot (routing only). A script run with KEYS touches that slot only, and
+-- leaves the registry to the client.
 -- Equal priorities order by member: zero-padded ready time, creation time, uuid,
 -- then name (exact, unlike a packed double).
 -- Clocks: scripts take the caller's now and a virtual flag. Normally the server's
@@ -33,7 +38,35 @@ end
 local function entry_of(mech, prio, ready_at, tail)
   return mech .. '|' .. prio .. '|' .. string.format('%015d', ready_at) .. '|' .. tail
 end
-local function idx(q, s) return ns .. ':index:' .. q .. ':' .. s end
+-- Keys are built from prefixes kept per queue (a script builds many; this is cheaper
+-- than concatenating the namespace and the tag every time).
+local tags, prefixes, keyed = {}, {}, {}
+local function tag(q)
+  local t = tags[q]
+  if not t then t = '{' .. ns .. ':' .. q .. '}'; tags[q] = t end
+  return t
+end
+local function idx(q, s)
+  local p = prefixes[q]
+  if not p then p = ns .. ':index:' .. tag(q) .. ':'; prefixes[q] = p end
+  return p .. s
+end
+-- The key of a stored name: a message (or its dead letter, 'dlq:' .. name) carries the
+-- tag of the queue its name says.
+local function key_of(name)
+  local q = string.match(name, '^queues:([^:]+)')
+  if q then
+    local p = keyed[q]
+    if not p then p = ns .. ':queues:' .. tag(q); keyed[q] = p end
+    return p .. string.sub(name, 8 + #q)
+  end
+  q = string.match(name, '^dlq:queues:([^:]+)')
+  if q then return ns .. ':dlq:queues:' .. tag(q) .. string.sub(name, 12 + #q) end
+  return ns .. ':' .. name
+end
+local function register(q)
+  if #KEYS == 0 then redis.call('SADD', ns .. ':index:queues', q) end
+end
 local function parse(e)
   return string.match(e, '^([^|]*)|([^|]*)|(.*)$')
 end
@@ -67,7 +100,7 @@ end
 local function holds(q, name, token)
   if token == '' then
     return redis.call('HEXISTS', idx(q, 'entries'), name) == 1
-      or redis.call('EXISTS', ns .. ':' .. name) == 1
+      or redis.call('EXISTS', key_of(name)) == 1
   end
   return redis.call('HGET', idx(q, 'leases'), name) == token
 end
@@ -83,5 +116,5 @@ local function forget(q, name, leased)
   redis.call('HDEL', idx(q, 'entries'), name)
   redis.call('HDEL', idx(q, 'deliveries'), name)
   redis.call('HDEL', idx(q, 'submits'), name)
-  redis.call('DEL', ns .. ':' .. name)
+  redis.call('DEL', key_of(name))
 end

@@ -1,7 +1,7 @@
 -- ready_by_mechanism.lua: a queue's ready messages per mechanism, counting the
 -- delayed entries that are due but not yet moved (each looked up once, as the next
 -- claim would move it).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, now, virtual.
 -- Reply: {thread, process, async, other}.
 -- Runs after prelude.lua.

@@ -1,7 +1,7 @@
 -- settle.lua: record a success in one atomic step, fenced by the lease token: the
 -- result (write-once, with extra keys under the same ttl, then its signal), the
 -- callback (unless a message of its name exists) and the ack.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, name, token, now, virtual,
 --       result key ('' = none), result value, result ttl ('' = none), result signal key,
 --       callback queue ('' = none), callback name, callback payload, callback mechanism,
@@ -24,12 +24,12 @@ if key ~= '' and put(key, value, true) then
   redis.call('PEXPIRE', signal, 60000)
 end
 local cq, cname = ARGV[11], ARGV[12]
-if cq ~= '' and redis.call('EXISTS', ns .. ':' .. cname) == 0 then
+if cq ~= '' and redis.call('EXISTS', key_of(cname)) == 0 then
   local now, shift = clock(ARGV[5], ARGV[6])
   local ready_at = math.max(tonumber(ARGV[16]) + shift, 0)
-  redis.call('SET', ns .. ':' .. cname, ARGV[13])
+  redis.call('SET', key_of(cname), ARGV[13])
   place(cq, cname, entry_of(ARGV[14], ARGV[15], ready_at, ARGV[17]), ready_at, now)
-  redis.call('SADD', ns .. ':index:queues', cq)
+  register(cq)
 end
 forget(q, name, token ~= '')
 return 1
