@@ -66,6 +66,7 @@ class Dispatcher:
     _wake_children: Callable[[int, bool], None]
     _serve_children: Callable[[], None]
     _child_idle: Callable[[PoolState, bool], None]
+    _child_wait: Callable[[PoolState, int], None]
 
     now: int
     rnd: random.Random

@@ -13,6 +13,10 @@ back when their lease lapses: the last renewal (every
 ``timing.renew_interval``) plus ``lease_ms``.
 A message's wait ends when its first run starts: noted when that run ends,
 or when a kill cuts it short, and reported with its final outcome.
+
+A run is bounded (``alsek.sim.budget``): past its event budget, or stuck
+with work waiting and nothing claiming it, it stops with
+``SimulationRunawayError`` instead of looping for ever.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResul
 from alsek.pure.message import Message
 from alsek.pure.timing import lease_deadline, ready_at, renew_interval
 from alsek.pure.transitions import unclaimed
+from alsek.sim.budget import Budget
 from alsek.sim.children import ChildPools
 from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
@@ -45,9 +50,14 @@ from alsek.sim.workload import Workload
 
 
 class Engine(Dispatcher, Completion, ChildPools):
-    """One simulation run of ``workload`` with ``seed``; call ``run()`` once."""
+    """One simulation run of ``workload`` with ``seed``; call ``run()`` once.
 
-    def __init__(self, workload: Workload, seed: int, trace: bool) -> None:
+    ``max_events`` replaces the default event budget (``alsek.sim.budget``) by a fixed one.
+    """
+
+    def __init__(
+        self, workload: Workload, seed: int, trace: bool, max_events: int | None = None
+    ) -> None:
         self.workload = workload
         self.rnd = random.Random(seed)
         self.now = 0
@@ -79,10 +89,22 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.streams: list[tuple[KindRuntime, Any]] = []
         self.open_streams = 0
         self.serial = 0
-        self._due_children: list[tuple[int, int]] = []
+        self._due_children: list[tuple[int, tuple[int, int, int]]] = []
         self.tokens = 0
         self.stopped_at: int | None = None
         self.first_submit: int | None = None
+        self.budget = Budget(workload, max_events)
+        #: Events handled so far.
+        self.events = 0
+
+    def _check_budget(self, events: int) -> None:
+        store = self.store
+        idle = self.outstanding and not (self.open_streams or self.in_flight or store.delayed)
+        detail = (
+            f"{store.placed} messages placed, {self.outstanding} unfinished, "
+            f"{store.ready_size} ready, {len(self.heap)} events pending"
+        )
+        self.budget.check(events, self.now, store.placed, self.tokens, bool(idle), detail)
 
     def push(self, at: int, kind: int, a: Any, b: Any) -> None:
         """Schedule an event."""
@@ -111,16 +133,21 @@ class Engine(Dispatcher, Completion, ChildPools):
             self._child_due,
         )
         horizon = self.workload.horizon_ms
+        events, check = self.events, self.budget.every
         while heap and (self.outstanding or self.open_streams):
             at = heap[0][0]
             if horizon is not None and at > horizon:
                 self.stopped_at = horizon
                 break
             _, _, kind, a, b = pop(heap)
+            events += 1
+            if not events % check:
+                self._check_budget(events)
             if at != self.now:
                 advance(at, self.outstanding, self.in_flight, waiting, store.size)
                 self.now = at
             handlers[kind](a, b)
+        self.events = events
         end = self.now if self.stopped_at is None else self.stopped_at
         advance(end, self.outstanding, self.in_flight, waiting, store.size)
         self.now = end
@@ -143,6 +170,8 @@ class Engine(Dispatcher, Completion, ChildPools):
             self.push(kill.at_ms, KILL, kill.pool, kill.restart_after_ms)
         for pool in self.pools:
             self._dispatch(pool)
+            for child in list(pool.children):  # its task processes wait for work
+                self._child_wait(pool, child)
 
     # -- submissions and effects -------------------------------------------
 

@@ -123,11 +123,13 @@ class PoolState:
         "acks",
         "alive_ms",
         "alive_since",
+        "child_passes",
+        "child_serial",
+        "children",
         "due",
         "empty_passes",
         "epoch",
         "held",
-        "idle_children",
         "index",
         "occupied",
         "policy",
@@ -138,14 +140,24 @@ class PoolState:
         "waiting",
         "wake_at",
         "wake_gen",
+        "woken",
     )
 
     def __init__(self, index: int, capacity: Capacity) -> None:
         self.index = index
         #: What the pool's policy (``alsek.pure.pool``) knows: load, phase, slot epoch.
         self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
-        #: Task processes with no job, waiting on the backend for process work.
-        self.idle_children = capacity.max_processes
+        #: Task processes with no job, waiting on the backend for process work: id ->
+        #: the number of its current wait, longest waiting first (``alsek.sim.children``).
+        self.children: dict[int, int] = {}
+        #: Those a signal already woke (the wake-up is on its way).
+        self.woken: set[int] = set()
+        #: Empty claims in a row of idle task processes (their backoff grows with them).
+        self.child_passes: dict[int, int] = {}
+        self.child_serial = 0
+        for _ in range(capacity.max_processes):
+            self.child_serial += 1
+            self.children[self.child_serial] = 0
         self.state = IDLE
         #: Bumped when the pool is killed: events of its former life are ignored.
         self.epoch = 0
@@ -182,7 +194,9 @@ class PoolState:
         """A killed pool: nothing held, nothing running, a fresh dispatcher."""
         capacity = self.policy.capacity
         self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
-        self.idle_children = 0
+        self.children = {}
+        self.woken = set()
+        self.child_passes = {}
         self.acks = []
         self.signalled = False
         self.waiting = None
