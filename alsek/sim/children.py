@@ -27,10 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 from alsek.pure import pool as policy
-from alsek.sim.runtime import DEAD, Held, PoolState
+from alsek.sim.runtime import DEAD, Held, PoolState, Trip
+from alsek.sim.signals import Signals
 from alsek.sim.store import Store
 
-CHILD_WAKE, CHILD_CLAIMED, CHILD_DUE = 10, 11, 12
+CHILD_WAKE, CHILD_CLAIMED, CHILD_DUE = 10, 11, 12  # (CHILD_WAKE: also alsek.sim.dispatch's)
 #: Signals the backend keeps for waits yet to begin (Redis: a signal list of 16).
 SIGNAL_TOKENS = 16
 
@@ -42,11 +43,12 @@ class ChildPools:
     """Idle task processes and their claims; ``Engine`` provides the rest."""
 
     now: int
-    rtt: int
+    rtt: Trip
     timer: int
     poll: Any
     pools: list[PoolState]
     store: Store
+    signals: Signals
     _next_pool: int = 0
     #: Waits of idle task processes that fell due, until the backend serves a request.
     _due_children: list[tuple[int, WaitRef]]
@@ -97,13 +99,15 @@ class ChildPools:
         # (``_serve_children``) and must not hand this same process a second claim.
         del pool.children[child]
         pool.woken.discard(child)
+        if self.signals.one:
+            self.signals.end(("c", index, child))
         held = self._runner_claim(pool)
         if held is None:
             self._child_wait(pool, child)  # nothing for it: it waits again
             return
         pool.child_passes.pop(child, None)
         pool.policy = policy.admit(pool.policy, "process")
-        self.push(self.now + self.rtt, CHILD_CLAIMED, index, (ref[0], held))
+        self.push(self.now + self.rtt(1), CHILD_CLAIMED, index, (ref[0], held))
 
     def _child_claimed(self, index: int, payload: tuple[int, Held]) -> None:
         epoch, held = payload
@@ -132,8 +136,10 @@ class ChildPools:
         falls due (its claim told it when) or its backoff runs out; a signal left
         waiting ends the wait at once."""
         ref = self._new_wait(pool, child)
-        if self._tokens:
-            self._tokens -= 1
+        signals = self.signals
+        if signals.begin(("c", pool.index, child)) if signals.one else self._tokens:
+            if not signals.one:
+                self._tokens -= 1
             pool.woken.add(child)
             self.push(self.now, CHILD_WAKE, pool.index, ref)
             return

@@ -38,12 +38,15 @@ from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import (
     DEAD,
     IDLE,
+    Cost,
     Held,
     KindRuntime,
     PoolState,
+    Trip,
     link_chains,
     message_id,
 )
+from alsek.sim.signals import Signals
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
@@ -63,15 +66,19 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.now = 0
         self.heap: list[tuple[int, int, int, Any, Any]] = []
         self.seq = 0
-        self.rtt = workload.overheads.claim_rtt_ms
-        self.latency = workload.overheads.wake_latency_ms
+        overheads = workload.overheads
+        costs = random.Random(f"overheads-{seed}")
+        self.rtt = Trip(overheads.claim_rtt_ms, overheads.claim_ms_per_item, costs)
+        self.latency = Cost(overheads.wake_latency_ms, costs)
+        self.signals = Signals(overheads.signals, costs)
         self.timer = workload.overheads.timer_ms
         self.batch = workload.pool.batch
         self.lease_ms = workload.lease_ms
         self.poll = backoff_from_settings(workload.consumer_backoff)
         dispatch_ms = workload.overheads.dispatch_ms
         self.runtimes = {
-            kind.name: KindRuntime(kind, dispatch_ms[kind.slot_kind]) for kind in workload.tasks
+            kind.name: KindRuntime(kind, Cost(dispatch_ms[kind.slot_kind], costs))
+            for kind in workload.tasks
         }
         link_chains(self.runtimes)
         self.store = Store(workload.queue_order)
@@ -197,7 +204,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         if self.tracer.events is not None:
             self.tracer.submit(now, message, at, parent)
         self._served()
-        self._notify(max(at, now + self.latency), at <= now)
+        self._notify(max(at, now + self.latency()), at <= now)
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
         """Carry out ``decide``'s effects in order (the simulator's interpreter)."""
@@ -223,7 +230,7 @@ class Engine(Dispatcher, Completion, ChildPools):
                 at = ready_at(message)
                 if tracer.events is not None:
                     tracer.requeue(now, pool, message, at, retry)
-                self._notify(max(at, now + self.latency), at <= now)
+                self._notify(max(at, now + self.latency()), at <= now)
             elif kind is SubmitCallback:
                 recorder.counts["callbacks"] += 1
                 self._submit(message, message.progenitor or "")
@@ -251,6 +258,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         pool.epoch += 1
         pool.held = {}
         pool.reset()
+        self.signals.drop_pool(index)
         pool.state = DEAD
         pool.alive_ms += now - pool.alive_since
         if restart_after is not None:
