@@ -135,5 +135,13 @@ class TaskFailedError(AlsekError, RuntimeError):
         super().__init__(f"message {uuid!r} {outcome.replace('_', ' ')} after {runs}: {what}")
 
 
+class SimulationRunawayError(AlsekError, RuntimeError):
+    """A simulation handled more events than its budget allows: the engine is looping.
+
+    A sound run handles a bounded number of events per message and per
+    simulated millisecond; one that does not would otherwise never end.
+    """
+
+
 class StillBusyError(AlsekError):
     """In test mode: the queues did not become idle within the allowed number of runs."""

@@ -14,4 +14,6 @@ if python -c "import mkdocs, material, mkdocstrings_handlers.python" 2>/dev/null
 else
     echo "mkdocs build --strict not run: the docs extra is not installed (pip install -e '.[docs]')"
 fi
-python -m pytest -n 2 -p no:cacheprovider "$@"
+# Tests that share a Redis Cluster or a Sentinel setup are grouped (xdist_group), so
+# that only one worker starts each.
+python -m pytest -n 2 --dist loadgroup -p no:cacheprovider "$@"

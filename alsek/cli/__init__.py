@@ -5,7 +5,8 @@
 ``status`` (queues and workers), ``inspect`` (one message), ``cancel``,
 ``scheduler`` (run triggers), ``deadletters`` (list, show, re-submit and
 remove dead letters), ``dashboard`` (a web dashboard, an optional extra) and
-``simulate`` (predict a workload's behaviour).
+``simulate`` (predict a workload's behaviour) and ``calibrate`` (measure the
+simulator's overheads on a real pool).
 """
 
 from __future__ import annotations
@@ -110,10 +111,12 @@ _mount()
 
 def _mount_simulator() -> None:
     try:
+        from alsek.cli.calibrate import calibrate
         from alsek.cli.simulate import simulate
     except ImportError:  # pragma: no cover - only while the simulator is absent
         return
     main.add_command(simulate, "simulate")
+    main.add_command(calibrate, "calibrate")
 
 
 _mount_simulator()

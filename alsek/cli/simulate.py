@@ -41,6 +41,18 @@ def _check_plotting() -> None:
     help="Also write a PNG of queue depth and latency over time (needs matplotlib).",
 )
 @click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use the overheads of this calibration profile ('alsek calibrate --out') in "
+    "place of the workload's [overheads].",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["redis", "disk"]),
+    help="Which backend's overheads of the profile (needed when it has several).",
+)
+@click.option(
     "--trace",
     "trace_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -51,24 +63,36 @@ def simulate(
     seed: int,
     json_path: Path | None,
     plot_path: Path | None,
+    profile_path: Path | None,
+    backend: str | None,
     trace_path: Path | None,
 ) -> None:
     """Simulate the worker pools of WORKLOAD (a .toml or .json file) and print a report.
 
     The simulator runs Alsek's own scheduling, retry, backoff, dead-letter and
-    capacity rules on a virtual clock, so the answer comes in seconds.
+    capacity rules on a virtual clock, so the answer comes in seconds. With
+    --profile it uses overheads measured by 'alsek calibrate' on your machine
+    and backend.
     """
     # The simulator is imported here, not with the CLI: a worker starts without it.
     from alsek.sim import load_workload, plot
     from alsek.sim import simulate as run_simulation
     from alsek.sim.plot import PlotUnavailableError
+    from alsek.sim.profile import load_profile
 
     if plot_path is not None:
         _check_plotting()
+    if backend is not None and profile_path is None:
+        raise click.UsageError("--backend chooses among a profile's backends: give --profile")
     try:
         spec = load_workload(workload)
     except ValidationError as error:
         raise click.BadParameter(str(error), param_hint="WORKLOAD") from None
+    if profile_path is not None:
+        try:
+            spec = load_profile(profile_path).apply(spec, backend)
+        except ValidationError as error:
+            raise click.BadParameter(str(error), param_hint="--profile") from None
     report = run_simulation(spec, seed=seed, trace=trace_path is not None)
     click.echo(report.to_table(), nl=False)
     if json_path is not None:

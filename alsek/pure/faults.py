@@ -64,6 +64,10 @@ def classify_sqlite_message(text: str) -> Kind:
     return "unavailable" if any(m in lowered for m in SQLITE_UNAVAILABLE) else "error"
 
 
+def _secret(option: str) -> bool:
+    return option == "password" or option.endswith("_password")
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password (in the user info or the query) replaced by ``***``."""
     parts = urlsplit(url)
@@ -73,6 +77,6 @@ def redact_url(url: str) -> str:
         netloc = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{hostinfo}"
     query = parts.query
     pairs = parse_qsl(query, keep_blank_values=True)
-    if any(key == "password" for key, _ in pairs):
-        query = urlencode([(k, REDACTED if k == "password" else v) for k, v in pairs], safe="*")
+    if any(_secret(key) for key, _ in pairs):
+        query = urlencode([(k, REDACTED if _secret(k) else v) for k, v in pairs], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -212,15 +212,16 @@ def claim(
     caps: Mapping[str, int] | None = None,
 ) -> tuple[QueueModel, tuple[Claim, ...]]:
     """Claim up to ``len(tokens)`` ready messages, one token each, in order, and with
-    ``caps`` no more of a kind than its cap."""
+    ``caps`` no more of a kind than its cap. A token that finds nothing has expired the
+    leases of every queue on its way, even when no kind is open any more."""
     claims: list[Claim] = []
     taken: dict[str, int] = {}
     for token in tokens:
         found = None
         kinds = open_kinds(mechanisms, caps, taken)
-        for queue in queues if kinds else ():
+        for queue in queues:
             model = expire(model, (queue,), now)
-            found = _best(model, queue, kinds, now)
+            found = _best(model, queue, kinds, now) if kinds else None
             if found is not None:
                 break
         if found is None:

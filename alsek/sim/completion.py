@@ -42,7 +42,7 @@ from alsek.pure.outcome import Outcome, Succeeded
 from alsek.pure.transitions import claimed
 from alsek.sim.dispatch import OUTCOME_COUNTERS, OUTCOME_NAMES, SETTLED
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import Held, KindRuntime, PoolState
+from alsek.sim.runtime import Held, KindRuntime, PoolState, Trip
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
@@ -55,7 +55,7 @@ class Completion:
     """What follows ``END``; ``Engine`` and ``Dispatcher`` provide the rest."""
 
     now: int
-    rtt: int
+    rtt: Trip
     store: Store
     pools: list[PoolState]
     runtimes: dict[str, KindRuntime]
@@ -122,7 +122,8 @@ class Completion:
         self._settle_after(pool, (epoch, mechanism, effects, None, now))
 
     def _settle_after(self, pool: PoolState, settling: Settling) -> None:
-        self.push(self.now + self.rtt, SETTLED, pool.index, settling)
+        items = 1 if settling[3] is None else 2  # the outcome (and the runner's next message)
+        self.push(self.now + self.rtt(items), SETTLED, pool.index, settling)
         self._served()
 
     def _settled(self, index: int, settling: Settling) -> None:

@@ -45,11 +45,13 @@ from alsek.pure.decisions import Effect, decide_on_claim
 from alsek.pure.queue_model import open_kinds
 from alsek.pure.transitions import claimed
 from alsek.sim.recorder import Recorder
-from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Held, KindRuntime, PoolState
+from alsek.sim.runtime import CLAIMING, IDLE, PAUSED, Cost, Held, KindRuntime, PoolState, Trip
+from alsek.sim.signals import ANY, Signals
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 
 ARRIVAL, CLAIMED, END, WAKE, POLL, EXPIRE, KILL, RESTART, SETTLED, DUE = range(10)
+CHILD_WAKE = 10  # (alsek.sim.children)
 OUTCOME_NAMES = {
     "Succeeded": "succeeded",
     "Failed": "failed",
@@ -66,11 +68,12 @@ class Dispatcher:
     _wake_children: Callable[[int, bool], None]
     _serve_children: Callable[[], None]
     _child_idle: Callable[[PoolState, bool], None]
+    _child_wait: Callable[[PoolState, int], None]
 
     now: int
     rnd: random.Random
-    rtt: int
-    latency: int
+    rtt: Trip
+    latency: Cost
     timer: int
     batch: int
     poll: Any
@@ -81,6 +84,7 @@ class Dispatcher:
     tracer: Tracer
     in_flight: int
     tokens: int
+    signals: Signals
 
     def push(self, at: int, kind: int, a: Any, b: Any) -> None:
         raise NotImplementedError  # provided by Engine
@@ -95,7 +99,9 @@ class Dispatcher:
             return
         if isinstance(action, policy.Stop):  # pragma: no cover - simulated pools never stop
             return
-        if action.wait and not pool.signalled:
+        # (One waiter per signal: a signal kept for the next wait ends it at once.)
+        wait = action.wait and not pool.signalled
+        if wait and not (self.signals.one and self.signals.begin(("d", pool.index))):
             self._idle(pool, action)
             return
         self._claim(pool, action)
@@ -126,7 +132,8 @@ class Dispatcher:
         if plan.limit:
             self.recorder.counts["claims"] += 1
         pool.state = CLAIMING
-        self.push(now + self.rtt, CLAIMED, pool.index, (pool.epoch, taken, acks, plan.limit))
+        trip = self.rtt(len(taken) + len(acks))
+        self.push(now + trip, CLAIMED, pool.index, (pool.epoch, taken, acks, plan.limit))
         self._served()
 
     def _claimed(
@@ -158,7 +165,7 @@ class Dispatcher:
             self._apply(effects, pool.index)
             self._release(pool, held)
             return False
-        start = now + runtime.dispatch_ms
+        start = now + runtime.dispatch_ms()
         elapsed, outcome = runtime.attempt(message, self.rnd)
         held.started_at = start
         runtime.counts["attempts"] += 1
@@ -216,6 +223,8 @@ class Dispatcher:
         """An idle dispatcher's wait ends: the claim queued behind it runs as planned."""
         action, pool.waiting = pool.waiting, None
         pool.due = False
+        if self.signals.one:
+            self.signals.end(("d", pool.index))
         if action is not None:
             self._claim(pool, action)
 
@@ -235,6 +244,9 @@ class Dispatcher:
         """A message becomes claimable at ``at``: idle pools wake (a ready message
         ``signal``\\ s them; a delayed one, or a lapsed lease, falls due), claiming
         ones re-check."""
+        if self.signals.one and signal:
+            self._send_signal()
+            return
         signal = signal and ready
         self._wake_children(at, signal)
         for pool in self.pools:
@@ -245,6 +257,23 @@ class Dispatcher:
                     self.push(at, WAKE if signal else DUE, pool.index, pool.wake_gen)
             elif ready and pool.state == CLAIMING:
                 pool.signalled = True
+
+    def _send_signal(self) -> None:
+        """One waiter hears a signal (``"fifo"``, ``"any"``): its wait ends
+        ``wake_latency_ms`` from now; with nobody waiting the backend keeps it."""
+        waiter = self.signals.send()
+        if waiter is None:
+            return
+        at = self.now + self.latency()
+        pool = self.pools[waiter[1]]
+        if waiter[0] == "d":
+            pool.wake_at = at
+            pool.wake_gen += 1
+            self.push(at, WAKE, pool.index, pool.wake_gen)
+        else:
+            child = waiter[2]
+            pool.woken.add(child)
+            self.push(at, CHILD_WAKE, pool.index, (pool.epoch, child, pool.children[child]))
 
     def _release(self, pool: PoolState, held: Held) -> None:
         mechanism = held.message.slot_kind
@@ -266,12 +295,18 @@ class Dispatcher:
     def _interrupt(self, pool: PoolState) -> None:
         """Wake a dispatcher waiting on the backend: its wait ends ``wake_latency_ms``
         from now; one whose waiting claim is already running finds the wake-up
-        pending at its next wait."""
+        pending at its next wait. (DiskCache wakes it through the pipe every waiter
+        shares: whoever drains it first wakes.)"""
+        if self.signals.mode == ANY:
+            self._send_signal()
+            return
         if pool.state == IDLE:
+            if self.signals.one:
+                self.signals.end(("d", pool.index))  # its own key wakes it
             if pool.due:  # the wake-up is a request the backend serves
                 self._end_wait(pool)
                 return
-            at = self.now + self.latency
+            at = self.now + self.latency()
             if at < pool.wake_at:
                 pool.wake_at = at
                 pool.wake_gen += 1

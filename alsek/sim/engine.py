@@ -13,6 +13,10 @@ back when their lease lapses: the last renewal (every
 ``timing.renew_interval``) plus ``lease_ms``.
 A message's wait ends when its first run starts: noted when that run ends,
 or when a kill cuts it short, and reported with its final outcome.
+
+A run is bounded (``alsek.sim.budget``): past its event budget, or stuck
+with work waiting and nothing claiming it, it stops with
+``SimulationRunawayError`` instead of looping for ever.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from alsek.pure.decisions import Ack, DeadLetter, Effect, Reschedule, StoreResul
 from alsek.pure.message import Message
 from alsek.pure.timing import lease_deadline, ready_at, renew_interval
 from alsek.pure.transitions import unclaimed
+from alsek.sim.budget import Budget
 from alsek.sim.children import ChildPools
 from alsek.sim.completion import Completion
 from alsek.sim.dispatch import ARRIVAL, EXPIRE, KILL, RESTART, Dispatcher
@@ -33,35 +38,47 @@ from alsek.sim.recorder import Recorder
 from alsek.sim.runtime import (
     DEAD,
     IDLE,
+    Cost,
     Held,
     KindRuntime,
     PoolState,
+    Trip,
     link_chains,
     message_id,
 )
+from alsek.sim.signals import Signals
 from alsek.sim.store import Store
 from alsek.sim.trace import Tracer
 from alsek.sim.workload import Workload
 
 
 class Engine(Dispatcher, Completion, ChildPools):
-    """One simulation run of ``workload`` with ``seed``; call ``run()`` once."""
+    """One simulation run of ``workload`` with ``seed``; call ``run()`` once.
 
-    def __init__(self, workload: Workload, seed: int, trace: bool) -> None:
+    ``max_events`` replaces the default event budget (``alsek.sim.budget``) by a fixed one.
+    """
+
+    def __init__(
+        self, workload: Workload, seed: int, trace: bool, max_events: int | None = None
+    ) -> None:
         self.workload = workload
         self.rnd = random.Random(seed)
         self.now = 0
         self.heap: list[tuple[int, int, int, Any, Any]] = []
         self.seq = 0
-        self.rtt = workload.overheads.claim_rtt_ms
-        self.latency = workload.overheads.wake_latency_ms
+        overheads = workload.overheads
+        costs = random.Random(f"overheads-{seed}")
+        self.rtt = Trip(overheads.claim_rtt_ms, overheads.claim_ms_per_item, costs)
+        self.latency = Cost(overheads.wake_latency_ms, costs)
+        self.signals = Signals(overheads.signals, costs)
         self.timer = workload.overheads.timer_ms
         self.batch = workload.pool.batch
         self.lease_ms = workload.lease_ms
         self.poll = backoff_from_settings(workload.consumer_backoff)
         dispatch_ms = workload.overheads.dispatch_ms
         self.runtimes = {
-            kind.name: KindRuntime(kind, dispatch_ms[kind.slot_kind]) for kind in workload.tasks
+            kind.name: KindRuntime(kind, Cost(dispatch_ms[kind.slot_kind], costs))
+            for kind in workload.tasks
         }
         link_chains(self.runtimes)
         self.store = Store(workload.queue_order)
@@ -79,10 +96,22 @@ class Engine(Dispatcher, Completion, ChildPools):
         self.streams: list[tuple[KindRuntime, Any]] = []
         self.open_streams = 0
         self.serial = 0
-        self._due_children: list[tuple[int, int]] = []
+        self._due_children: list[tuple[int, tuple[int, int, int]]] = []
         self.tokens = 0
         self.stopped_at: int | None = None
         self.first_submit: int | None = None
+        self.budget = Budget(workload, max_events)
+        #: Events handled so far.
+        self.events = 0
+
+    def _check_budget(self, events: int) -> None:
+        store = self.store
+        idle = self.outstanding and not (self.open_streams or self.in_flight or store.delayed)
+        detail = (
+            f"{store.placed} messages placed, {self.outstanding} unfinished, "
+            f"{store.ready_size} ready, {len(self.heap)} events pending"
+        )
+        self.budget.check(events, self.now, store.placed, self.tokens, bool(idle), detail)
 
     def push(self, at: int, kind: int, a: Any, b: Any) -> None:
         """Schedule an event."""
@@ -111,16 +140,21 @@ class Engine(Dispatcher, Completion, ChildPools):
             self._child_due,
         )
         horizon = self.workload.horizon_ms
+        events, check = self.events, self.budget.every
         while heap and (self.outstanding or self.open_streams):
             at = heap[0][0]
             if horizon is not None and at > horizon:
                 self.stopped_at = horizon
                 break
             _, _, kind, a, b = pop(heap)
+            events += 1
+            if not events % check:
+                self._check_budget(events)
             if at != self.now:
                 advance(at, self.outstanding, self.in_flight, waiting, store.size)
                 self.now = at
             handlers[kind](a, b)
+        self.events = events
         end = self.now if self.stopped_at is None else self.stopped_at
         advance(end, self.outstanding, self.in_flight, waiting, store.size)
         self.now = end
@@ -143,6 +177,8 @@ class Engine(Dispatcher, Completion, ChildPools):
             self.push(kill.at_ms, KILL, kill.pool, kill.restart_after_ms)
         for pool in self.pools:
             self._dispatch(pool)
+            for child in list(pool.children):  # its task processes wait for work
+                self._child_wait(pool, child)
 
     # -- submissions and effects -------------------------------------------
 
@@ -168,7 +204,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         if self.tracer.events is not None:
             self.tracer.submit(now, message, at, parent)
         self._served()
-        self._notify(max(at, now + self.latency), at <= now)
+        self._notify(max(at, now + self.latency()), at <= now)
 
     def _apply(self, effects: tuple[Effect, ...], pool: int) -> None:
         """Carry out ``decide``'s effects in order (the simulator's interpreter)."""
@@ -194,7 +230,7 @@ class Engine(Dispatcher, Completion, ChildPools):
                 at = ready_at(message)
                 if tracer.events is not None:
                     tracer.requeue(now, pool, message, at, retry)
-                self._notify(max(at, now + self.latency), at <= now)
+                self._notify(max(at, now + self.latency()), at <= now)
             elif kind is SubmitCallback:
                 recorder.counts["callbacks"] += 1
                 self._submit(message, message.progenitor or "")
@@ -222,6 +258,7 @@ class Engine(Dispatcher, Completion, ChildPools):
         pool.epoch += 1
         pool.held = {}
         pool.reset()
+        self.signals.drop_pool(index)
         pool.state = DEAD
         pool.alive_ms += now - pool.alive_since
         if restart_after is not None:

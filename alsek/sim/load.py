@@ -61,10 +61,16 @@ def workload_from_dict(data: Any) -> Workload:
     if "pool" in table:
         fields["pool"] = _record(PoolSpec, table.pop("pool"), "pool")
     if "overheads" in table:
-        fields["overheads"] = _record(Overheads, table.pop("overheads"), "overheads")
+        fields["overheads"] = overheads_from_dict(table.pop("overheads"))
     if "consumer_backoff" in table:
         fields["consumer_backoff"] = _backoff(table.pop("consumer_backoff"))
     return _record(Workload, {**table, **fields}, "")
+
+
+def overheads_from_dict(data: Any, path: str = "overheads") -> Overheads:
+    """An ``Overheads`` from plain data (a workload's ``[overheads]`` or a profile's),
+    with every problem reported at ``path``."""
+    return _record(Overheads, data, path)
 
 
 def _task(data: Any, path: str) -> TaskKind:

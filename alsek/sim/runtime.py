@@ -26,6 +26,44 @@ STATE_NAMES = ("idle", "claiming", "paused", "dead")
 SERIAL_DIGITS = 12
 
 
+class Cost:
+    """A fixed cost in ms, whole or not: the clock counts whole ms, so a fraction is paid as
+    one more ms with that probability (its own random stream: the run's draws of durations
+    and failures stay the same), and the mean cost is exact."""
+
+    __slots__ = ("fraction", "rnd", "whole")
+
+    def __init__(self, ms: float, rnd: random.Random) -> None:
+        self.whole = int(ms)
+        self.fraction = ms - self.whole
+        self.rnd = rnd
+
+    def __call__(self) -> int:
+        """One payment of the cost, in whole ms."""
+        if self.fraction and self.rnd.random() < self.fraction:
+            return self.whole + 1
+        return self.whole
+
+
+class Trip(Cost):
+    """A backend round trip: a fixed cost plus ``per_item`` ms per message it claims or
+    outcome it records (a bigger batch takes longer to send, run and decode)."""
+
+    __slots__ = ("per_item",)
+
+    def __init__(self, ms: float, per_item: float, rnd: random.Random) -> None:
+        super().__init__(ms, rnd)
+        self.per_item = per_item
+
+    def __call__(self, items: int = 0) -> int:
+        """One round trip carrying ``items`` messages and outcomes, in whole ms."""
+        if not (self.per_item and items):
+            return super().__call__()
+        cost = self.whole + self.fraction + self.per_item * items
+        whole = int(cost)
+        return whole + (1 if self.rnd.random() < cost - whole else 0)
+
+
 def message_id(serial: int, task: str) -> str:
     """The id of the ``serial``-th submission of a run, e.g. ``000000000042-resize``.
 
@@ -40,7 +78,7 @@ def message_id(serial: int, task: str) -> str:
 class KindRuntime:
     """A task kind with its policy, overhead and prebuilt outcomes."""
 
-    def __init__(self, kind: TaskKind, dispatch_ms: int) -> None:
+    def __init__(self, kind: TaskKind, dispatch_ms: Cost) -> None:
         self.kind = kind
         self.name = kind.name
         self.policy = kind.policy
@@ -123,11 +161,13 @@ class PoolState:
         "acks",
         "alive_ms",
         "alive_since",
+        "child_passes",
+        "child_serial",
+        "children",
         "due",
         "empty_passes",
         "epoch",
         "held",
-        "idle_children",
         "index",
         "occupied",
         "policy",
@@ -138,14 +178,24 @@ class PoolState:
         "waiting",
         "wake_at",
         "wake_gen",
+        "woken",
     )
 
     def __init__(self, index: int, capacity: Capacity) -> None:
         self.index = index
         #: What the pool's policy (``alsek.pure.pool``) knows: load, phase, slot epoch.
         self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
-        #: Task processes with no job, waiting on the backend for process work.
-        self.idle_children = capacity.max_processes
+        #: Task processes with no job, waiting on the backend for process work: id ->
+        #: the number of its current wait, longest waiting first (``alsek.sim.children``).
+        self.children: dict[int, int] = {}
+        #: Those a signal already woke (the wake-up is on its way).
+        self.woken: set[int] = set()
+        #: Empty claims in a row of idle task processes (their backoff grows with them).
+        self.child_passes: dict[int, int] = {}
+        self.child_serial = 0
+        for _ in range(capacity.max_processes):
+            self.child_serial += 1
+            self.children[self.child_serial] = 0
         self.state = IDLE
         #: Bumped when the pool is killed: events of its former life are ignored.
         self.epoch = 0
@@ -182,7 +232,9 @@ class PoolState:
         """A killed pool: nothing held, nothing running, a fresh dispatcher."""
         capacity = self.policy.capacity
         self.policy = policy.PoolState(capacity, delegated=_delegated(capacity))
-        self.idle_children = 0
+        self.children = {}
+        self.woken = set()
+        self.child_passes = {}
         self.acks = []
         self.signalled = False
         self.waiting = None

@@ -33,6 +33,8 @@ class Store:
         self.waiting: dict[str, int] = dict.fromkeys(self.queues, 0)
         self.size = 0
         self.ready_size = 0
+        #: Messages placed so far (submissions, retries, redeliveries, expiries).
+        self.placed = 0
         self._seq = 0
 
     def put(self, message: Message, now: int) -> None:
@@ -48,6 +50,7 @@ class Store:
             heapq.heappush(self.delayed, (at, self._seq, message))
         self.waiting[message.queue] += 1
         self.size += 1
+        self.placed += 1
 
     def promote(self, now: int) -> None:
         """Move messages whose ready time has come into the ready heaps."""

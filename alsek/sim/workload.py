@@ -27,6 +27,7 @@ from alsek.sim.checks import (
     FieldError,
     fail,
     is_int,
+    is_number,
     number,
     one_of,
     optional,
@@ -35,8 +36,10 @@ from alsek.sim.checks import (
     to_tuple,
 )
 from alsek.sim.distributions import ARRIVALS, DURATIONS, ArrivalPattern, Duration, Fixed
+from alsek.sim.signals import MODES as SIGNAL_MODES
+from alsek.sim.signals import POOLS
 
-DEFAULT_DISPATCH_MS: dict[str, int] = {"thread": 0, "process": 1, "async": 0}
+DEFAULT_DISPATCH_MS: dict[str, float] = {"thread": 0, "process": 1, "async": 0}
 #: The real consumer's default (``alsek.effects.consumer``, not importable from
 #: here): after the n-th empty pass wait ``50 * n`` ms, 50 to 500 ms.
 
@@ -78,8 +81,8 @@ def _dispatch_ms(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         if key not in SLOT_KINDS:
             problem = "unknown slot kind (thread, process, async)"
             raise fail(instance, f"{attribute.name}.{key}", problem)
-        if not is_int(ms) or ms < 0:
-            raise fail(instance, f"{attribute.name}.{key}", f"must be an int >= 0, got {ms!r}")
+        if not is_number(ms) or ms < 0:
+            raise fail(instance, f"{attribute.name}.{key}", f"must be a number >= 0, got {ms!r}")
 
 
 def _one_of_types(classes: Any, what: str) -> Any:
@@ -194,23 +197,34 @@ class Overheads:
     """Fixed costs in ms: a claim round trip, a wake-up signal, handing a task to a worker.
 
     ``claim_rtt_ms`` is also what recording an outcome costs (the round trip
-    an ack rides on, or its own); ``dispatch_ms`` is claim answered -> task
-    started, plus whatever else a slot spends on a task beyond its duration.
+    an ack rides on, or its own); a round trip takes ``claim_ms_per_item``
+    more per message it claims and outcome it carries (the cost of a batch).
+    ``dispatch_ms`` is claim answered -> task started, plus whatever else a
+    slot spends on a task beyond its duration.
     ``timer_ms`` is the backend's timer tick (0: none): a blocked wait that
     runs out (a delayed message's ready time, the consumer's backoff) ends
     only when the backend next serves a request or ticks. Redis: 1000 / hz
-    (100 by default); DiskCache: 0.
+    (100 by default); DiskCache: 0. ``signals`` says who hears the wake-up
+    signal a message sends (``alsek.sim.signals``): ``"pools"`` (every waiting
+    dispatcher, one task process), ``"fifo"`` (Redis: one waiter, the longest
+    waiting) or ``"any"`` (DiskCache: one waiter, any).
+
+    The costs may have fractions of a ms (a calibration profile's do): the
+    clock counts whole ms, so each payment is rounded up or down at random,
+    in proportion, and the mean cost is exact.
     """
 
-    claim_rtt_ms: int = attrs.field(default=1, validator=number(integer=True))
-    wake_latency_ms: int = attrs.field(default=1, validator=number(integer=True))
-    dispatch_ms: dict[str, int] = attrs.field(
+    claim_rtt_ms: float = attrs.field(default=1, validator=number())
+    claim_ms_per_item: float = attrs.field(default=0, validator=number())
+    wake_latency_ms: float = attrs.field(default=1, validator=number())
+    dispatch_ms: dict[str, float] = attrs.field(
         factory=lambda: dict(DEFAULT_DISPATCH_MS),
         converter=_dispatch,
         validator=_dispatch_ms,
         hash=False,
     )
     timer_ms: int = attrs.field(default=0, validator=number(integer=True))
+    signals: str = attrs.field(default=POOLS, validator=one_of(SIGNAL_MODES, "signals"))
 
 
 @attrs.frozen
@@ -267,6 +281,12 @@ def _check_workload(workload: Workload) -> None:
     _check_callbacks(workload)
     _check_arrivals(workload)
     _check_queues(workload)
+    if workload.overheads.signals != POOLS and workload.consumer_backoff is None:
+        problem = (
+            f"{workload.overheads.signals!r} needs a consumer_backoff: with one waiter per "
+            "signal, a consumer that missed its signal must end its wait by itself"
+        )
+        raise FieldError("", "overheads.signals", problem)
     for index, kill in enumerate(workload.kills):
         if kill.pool >= workload.pool.pools:
             problem = f"no pool {kill.pool} (pool.pools = {workload.pool.pools}, counted from 0)"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from alsek.calibration.attempts import Attempt
 from alsek.pure.backoff import backoff_duration
 from alsek.sim import Report, Workload
-from benchmarks.calibration.attempts import Attempt
 from benchmarks.calibration.stats import idle_slot_seconds
 
 

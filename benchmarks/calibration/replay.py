@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from alsek.calibration.recorder import Recorder
 from alsek.sim import Report, Workload
-from benchmarks.calibration.recorder import Recorder
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alsek.calibration.attempts import Attempt
+from alsek.calibration.probe import Measured
+from alsek.calibration.recorder import Recorder
+from alsek.calibration.stats import nearest_rank
 from alsek.sim import Overheads, Report
-from benchmarks.calibration.attempts import Attempt
-from benchmarks.calibration.probe import Measured
-from benchmarks.calibration.recorder import Recorder
 from benchmarks.calibration.replay import Planned
-from benchmarks.calibration.stats import error_pct, nearest_rank, run_stats
+from benchmarks.calibration.stats import error_pct, run_stats
 
 
 def fmt(value: float, digits: int = 2) -> str:

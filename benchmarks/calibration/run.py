@@ -25,15 +25,15 @@ from typing import Any
 
 import attrs
 
+from alsek.calibration.attempts import attempts_of, plain_claim_rtt_s, read_ledger
+from alsek.calibration.probe import Measured, probe, warm_up
+from alsek.calibration.recorder import Recorder
 from alsek.core.worker import WorkerPool
 from alsek.pure.backoff import backoff_from_settings
 from alsek.sim import Overheads, Report, Workload, simulate
 from benchmarks.calibration import REPO
 from benchmarks.calibration import report as show
-from benchmarks.calibration.attempts import attempts_of, plain_claim_rtt_s, read_ledger
 from benchmarks.calibration.idle import idle_slots
-from benchmarks.calibration.probe import Measured, probe, warm_up
-from benchmarks.calibration.recorder import Recorder
 from benchmarks.calibration.replay import Planned, check_replayable, plan_from_trace, replay
 from benchmarks.calibration.stats import Stats, run_stats
 

@@ -1,33 +1,12 @@
-"""Percentiles, trimmed means and the run's makespan and latency (pure arithmetic)."""
+"""The run's makespan and latency, errors, and idle slot time (pure arithmetic)."""
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-
-def nearest_rank(ordered: Sequence[float], p: float) -> float:
-    """Nearest-rank ``p``-th percentile of sorted values (the simulator's definition)."""
-    if not ordered:
-        return math.nan
-    return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1]
-
-
-def trimmed_mean(values: Sequence[float], cut: float = 0.1) -> float:
-    """The mean without the lowest and highest ``cut`` of the values (NaN when empty).
-
-    The simulator's overheads are constants standing for a random cost; the
-    mean is what slot occupancy and queueing depend on, and trimming keeps
-    one scheduler hiccup among a few dozen probes from dominating it.
-    """
-    kept = [v for v in values if not math.isnan(v)]
-    if not kept:
-        return math.nan
-    ordered = sorted(kept)
-    drop = int(len(ordered) * cut)
-    return statistics.fmean(ordered[drop : len(ordered) - drop] or ordered)
+from alsek.calibration.stats import nearest_rank
 
 
 def error_pct(measured: float, predicted: float) -> float:
@@ -45,6 +24,7 @@ class Stats:
     makespan_ms: float
     p50_ms: float
     p95_ms: float
+    p99_ms: float = math.nan
 
 
 def run_stats(
@@ -58,7 +38,13 @@ def run_stats(
     latencies = sorted((finals[k] - submitted[k]) * 1000 for k in done)
     first = min(submitted[k] for k in keys if k in submitted)
     makespan = (max(finals[k] for k in done) - first) * 1000
-    return Stats(len(done), makespan, nearest_rank(latencies, 50), nearest_rank(latencies, 95))
+    return Stats(
+        len(done),
+        makespan,
+        nearest_rank(latencies, 50),
+        nearest_rank(latencies, 95),
+        nearest_rank(latencies, 99),
+    )
 
 
 def idle_slot_seconds(events: list[tuple[float, int, int]], slots: int) -> float:

@@ -17,6 +17,7 @@ from alsek.effects.backends.disk import DiskCacheBackend
 from alsek.effects.backends.redis import RedisBackend
 from alsek.pure import codec
 from alsek.pure.dead_letter import record_for
+from alsek.pure.redis_keys import dead_letter_index_key
 from alsek.storage.result import ResultStore
 
 KEY = "dlq:queues:q:tasks:t:messages:"
@@ -121,7 +122,10 @@ def index_size(backend: Backend) -> int:
     """Entries in the dead-letter index."""
     if isinstance(backend, RedisBackend):
         sizes = {
-            part: int(backend.conn.zcard(backend.full_name(f"deadletters:{part}")))
+            part: sum(
+                int(backend.conn.zcard(dead_letter_index_key(backend.namespace, queue, part)))
+                for queue in backend.known_queues()
+            )
             for part in ("by_time", "by_expiry", "by_uuid")
         }
         assert len(set(sizes.values())) == 1, sizes

@@ -10,7 +10,12 @@ from alsek.effects.clock import ManualClock
 
 
 def message(
-    uuid: str, now: int, priority: int = 0, delay: int = 0, mechanism: str = "thread"
+    uuid: str,
+    now: int,
+    priority: int = 0,
+    delay: int = 0,
+    mechanism: str = "thread",
+    is_async: bool = False,
 ) -> Message:
     return Message(
         task_name="t",
@@ -19,6 +24,7 @@ def message(
         priority=priority,
         delay=delay,
         mechanism=mechanism,  # type: ignore[arg-type]
+        is_async=is_async,
     )
 
 
@@ -72,9 +78,11 @@ def test_ready_messages_are_counted_per_mechanism_as_they_become_due(
     broker.submit(message("p0", t0, mechanism="process"))
     broker.submit(message("p1", t0, delay=500, mechanism="process"))
     broker.submit(message("t9", t0, delay=5_000))
-    assert by_mechanism() == {"thread": 3, "process": 1}
-    clock.advance(600)  # p1 is due (not yet moved by a claim on Redis)
-    assert by_mechanism() == {"thread": 3, "process": 2}
+    broker.submit(message("a0", t0, is_async=True))  # a coroutine: the event loop's slots
+    broker.submit(message("a1", t0, delay=500, is_async=True))
+    assert by_mechanism() == {"thread": 3, "process": 1, "async": 1}
+    clock.advance(600)  # p1 and a1 are due (not yet moved by a claim on Redis)
+    assert by_mechanism() == {"thread": 3, "process": 2, "async": 2}
     assert len(broker.claim(None, ["thread"], 10_000, ["a", "b"]).claims) == 2
-    assert by_mechanism() == {"thread": 1, "process": 2}  # running ones are not ready
+    assert by_mechanism() == {"thread": 1, "process": 2, "async": 2}  # running: not ready
     assert operations.ready_by_mechanism("other", clock.now(), virtual=True) == {}

@@ -3,6 +3,7 @@ password fails at once, with the URL but not the password, and the CLI worker ex
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import redis
 
 from alsek.core import Broker, task
 from alsek.core.consumer import Consumer
-from alsek.exceptions import BackendAuthError, BackendUnavailableError
+from alsek.exceptions import BackendAuthError, BackendUnavailableError, ValidationError
 from alsek.storage.backends.redis import RedisBackend
 from alsek.storage.result import ResultStore
 from tests.conftest import require_redis_binary
@@ -180,3 +181,20 @@ def test_the_cli_worker_exits_with_the_error_on_a_wrong_password(
     assert f"redis://:***@127.0.0.1:{locked.port}/0" in result.stderr
     assert "wrong-pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_bad_scale_out_settings_are_refused_when_the_backend_is_made() -> None:
+    with pytest.raises(ValidationError, match="replicas"):
+        RedisBackend("redis://127.0.0.1:1/0", replicas=-1)
+    with pytest.raises(ValidationError, match="replica_timeout"):
+        RedisBackend("redis://127.0.0.1:1/0", replicas=1, replica_timeout=0)
+    with pytest.raises(ValidationError, match="names no service"):
+        RedisBackend("redis+sentinel://:secret@127.0.0.1:1")
+    with pytest.raises(ValidationError, match="RedisCluster"):
+        RedisBackend(object())  # type: ignore[arg-type]
+
+
+def test_replicas_travel_to_task_processes(server: RedisServer) -> None:
+    backend = RedisBackend(server.url, replicas=1, replica_timeout=300)
+    reopened = pickle.loads(pickle.dumps(backend))
+    assert (reopened.replicas, reopened.replica_timeout) == (1, 300)

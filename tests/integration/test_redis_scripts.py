@@ -9,6 +9,7 @@ import redis
 
 from alsek.core import Broker, Message
 from alsek.exceptions import BackendUnavailableError
+from alsek.pure.redis_keys import index_key
 from alsek.storage.backends.redis import RedisBackend
 from tests.support import faults
 from tests.support.redis_server import RedisServer
@@ -35,8 +36,8 @@ def test_out_of_memory_refuses_a_submission_whole_and_keeps_renewals_going(
     assert broker.counts("q") == {"ready": 0, "delayed": 0, "leased": 1}
     # Nothing half-written: the refused message left no index entry behind.
     client = redis.Redis.from_url(redis_url)
-    assert client.zcard("alsek:index:q:ready:thread") == 0
-    assert client.zcard("alsek:index:q:leased") == 1
+    assert client.zcard(index_key("alsek", "q", "ready:thread")) == 0
+    assert client.zcard(index_key("alsek", "q", "leased")) == 1
 
 
 def test_a_flushed_script_cache_is_refilled_on_the_next_call(redis_url: str) -> None:

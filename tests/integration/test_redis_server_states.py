@@ -149,6 +149,9 @@ def test_other_server_errors_stay_errors(server: RedisServer) -> None:
         (redis.exceptions.MasterDownError("Link with MASTER is down"), "unavailable", "MASTERDOWN"),
         (redis.exceptions.TryAgainError("Multiple keys request"), "unavailable", "TRYAGAIN"),
         (redis.exceptions.ClusterDownError("The cluster is down"), "unavailable", "CLUSTERDOWN"),
+        (redis.exceptions.ClusterError("TTL exhausted."), "unavailable", "TTL exhausted"),
+        (redis.exceptions.SlotNotCoveredError("Slot 7 not covered"), "unavailable", "Slot 7"),
+        (redis.exceptions.MovedError("3999 127.0.0.1:6381"), "unavailable", "3999"),
         (
             redis.exceptions.ResponseError("MISCONF Redis is configured to save"),
             "unavailable",

@@ -128,8 +128,8 @@ class LostReply(RedisBackend):
 
     lost = 0
 
-    def _run(self, name: str, *args: Any) -> Any:
-        reply = super()._run(name, *args)
+    def _run(self, name: str, *args: Any, **where: Any) -> Any:
+        reply = super()._run(name, *args, **where)
         if name == "settle" and not self.lost:
             self.lost += 1
             from redis.exceptions import ConnectionError as RedisConnectionError

@@ -15,6 +15,7 @@ from alsek.core import Broker, Message
 from alsek.core.worker import WorkerPool
 from alsek.effects.backends.operations_for import operations_for
 from alsek.pure.keys import get_message_name
+from alsek.pure.redis_keys import index_key, registry_key, store_key
 from alsek.pure.transitions import unclaimed
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend
@@ -46,13 +47,13 @@ def write_old_redis(
     queue, kind = message.queue, message.slot_kind
 
     def idx(part: str) -> str:
-        return f"{NS}:index:{queue}:{part}"
+        return index_key(NS, queue, part)
 
     member = f"{message.ready_at:015d}|{message.created_at:015d}|{message.uuid}|{name}"
-    client.set(f"{NS}:{name}", full_json(message))
+    client.set(store_key(NS, name), full_json(message))
     client.hset(idx("entries"), name, f"{kind}|{message.priority}|{member}")
     client.hset(idx("submits"), name, "an-old-submission")
-    client.sadd(f"{NS}:index:queues", queue)
+    client.sadd(registry_key(NS), queue)
     if deliveries:
         client.hset(idx("deliveries"), name, deliveries)
     if state == "ready":
@@ -103,7 +104,7 @@ def test_old_messages_on_redis_are_read_and_run_with_new_ones(
     # Nothing is left of the old index once its messages are done.
     queue = ready[0].queue
     for part in ("entries", "submits", "deliveries", "leases"):
-        assert client.hlen(f"{NS}:index:{queue}:{part}") == 0, part
+        assert client.hlen(index_key(NS, queue, part)) == 0, part
 
 
 def test_old_messages_keep_their_order_and_run_before_new_ones_of_their_priority(
@@ -174,7 +175,7 @@ def test_old_waiting_messages_are_inspected_found_and_cancelled(
     assert broker.remove(waiting)
     assert not broker.exists(waiting) and not broker.exists(later)
     assert broker.counts("q") == {"ready": 0, "delayed": 0, "leased": 1}
-    assert client.hlen(f"{NS}:index:q:entries") == 1  # the running one's
+    assert client.hlen(index_key(NS, "q", "entries")) == 1  # the running one's
 
 
 def test_old_messages_on_diskcache_are_read_and_run(tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ def test_a_queued_message_is_stored_compact(
 ) -> None:
     message = Message(task_name="noop", queue="q", mechanism="thread", uuid="u1", created_at=5)
     Broker(RedisBackend(redis_url)).submit(message)
-    value = client.get(f"{NS}:{get_message_name(message)}")
+    value = client.get(store_key(NS, get_message_name(message)))
     assert value is not None and value.startswith(b"@t") and len(value) < 44
     disk = DiskCacheBackend(str(tmp_path / "c"))
     Broker(disk).submit(message)

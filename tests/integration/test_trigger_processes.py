@@ -18,14 +18,14 @@ from alsek.storage.backends.redis import RedisBackend
 from tests.support.harness import base_env
 
 SCHEDULER = """
-import json, sys, time
+import json, os, sys, time
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from alsek.core import Broker, task
 from alsek.storage.backends.disk import DiskCacheBackend
 from alsek.storage.backends.redis import RedisBackend
 
-kind, where, deadline, out, jitter = sys.argv[1:]
+kind, where, go, out, jitter = sys.argv[1:]
 attempts = []
 
 
@@ -51,9 +51,18 @@ def tp_tick() -> None:
     return None
 
 
+# Ready (imports done, which a loaded machine can make slow): wait for the go, which
+# carries the shared deadline (written whole, then renamed into place).
+open(out + ".ready", "w").close()
+limit = time.time() + 120
+while not os.path.exists(go):
+    if time.time() > limit:
+        sys.exit("no go within 120 s")
+    time.sleep(0.01)
+deadline = float(open(go).read())
 tp_tick.generate()
 started = time.time()
-while time.time() < float(deadline):
+while time.time() < deadline:
     time.sleep(0.02)
 tp_tick.shutdown()
 with open(out, "w") as handle:
@@ -70,21 +79,26 @@ def test_three_schedulers_submit_one_message_per_tick(
     where = request.getfixturevalue("redis_url") if kind == "redis" else str(tmp_path / "dc")
     script = tmp_path / "scheduler.py"
     script.write_text(SCHEDULER)
-    deadline = math.floor(time.time()) + 4.5  # between two ticks: no race at the end
-    processes, outputs = [], []
-    for i, pause in enumerate((0.0, 0.3, 0.4)):  # started at about 0, 0.3 and 0.7 s
-        time.sleep(pause)
+    processes, outputs, gos = [], [], []
+    for i in range(3):
         outputs.append(tmp_path / f"out-{i}.json")
-        args = [
-            kind,
-            where,
-            str(deadline),
-            str(outputs[-1]),
-            "-" if jitter is None else str(jitter),
-        ]
+        gos.append(tmp_path / f"go-{i}")
+        args = [kind, where, str(gos[-1]), str(outputs[-1]), "-" if jitter is None else str(jitter)]
         processes.append(
             subprocess.Popen([sys.executable, str(script), *args], env=base_env(), cwd=tmp_path)
         )
+    # Start the schedulers' clocks only once all three have imported what they need.
+    limit = time.monotonic() + 120
+    while not all(Path(f"{out}.ready").exists() for out in outputs):
+        assert time.monotonic() < limit, "the scheduler processes did not start within 120 s"
+        assert all(p.poll() is None for p in processes), "a scheduler process exited early"
+        time.sleep(0.02)
+    deadline = math.floor(time.time()) + 4.5  # between two ticks: no race at the end
+    for go, pause in zip(gos, (0.0, 0.3, 0.4), strict=True):  # go at about 0, 0.3 and 0.7 s
+        time.sleep(pause)
+        staged = go.with_suffix(".tmp")
+        staged.write_text(str(deadline))
+        staged.rename(go)
     for process in processes:
         assert process.wait(timeout=deadline - time.time() + 60) == 0
     reports = [json.loads(out.read_text()) for out in outputs]

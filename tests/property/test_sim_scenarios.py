@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import attrs
+
 from alsek.pure.backoff import ConstantBackoff, ExponentialBackoff
 from alsek.sim import (
     Arrival,
@@ -386,3 +388,27 @@ def test_a_runners_claim_is_traced_before_the_waits_it_ends() -> None:
     check_trace(workload, report)
     claims = [(e[0], e[2], e[3]) for e in events(report, "claim") if e[0] == 137]
     assert claims == [(137, 1, message_id(1, "flaky")), (137, 0, message_id(2, "flaky"))]
+
+
+def test_a_message_submitted_while_the_task_process_records_is_claimed_when_it_is_done() -> None:
+    """The only task process is busy recording an ack (riding on a claim that found
+    nothing) when the next message is submitted: its wake-up token waits in the signal
+    list, so the process claims the message as soon as it is done, at 12 + 3."""
+    overheads = Overheads(
+        claim_rtt_ms=3, wake_latency_ms=2, dispatch_ms={"thread": 0, "process": 4}
+    )
+    kind = TaskKind(name="quick", duration=Fixed(0))
+    for timer_ms in (0, 100):
+        workload = one_kind(
+            kind,
+            [0, 12],
+            overheads=attrs.evolve(overheads, timer_ms=timer_ms),
+            pool=PoolSpec(max_threads=1, max_processes=1),
+        )
+        report = simulate(workload)
+        check_trace(workload, report)
+        # The first ends at 2 + 3 + 4 and its ack rides on a claim answered at 12; the
+        # second is claimed at 12, answered at 15, starts at 19 and is settled at 22.
+        assert [e[0] for e in events(report, "ack")] == [12, 22], timer_ms
+        second = message_id(2, "quick")
+        assert [e[0] for e in events(report, "claim", second)] == [12], timer_ms

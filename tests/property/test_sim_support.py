@@ -113,6 +113,7 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
                     restart_after_ms=draw(st.sampled_from([None, 0, 50, 300])),
                 )
             )
+    backoff = draw(st.sampled_from(POLLS))
     return Workload(
         tasks=tasks,
         arrivals=arrivals,
@@ -133,9 +134,10 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
                 "async": draw(st.integers(0, 2)),
             },
             timer_ms=draw(st.sampled_from([0, 0, 7, 100])),
+            signals=draw(st.sampled_from(["pools", "fifo", "any"] if backoff else ["pools"])),
         ),
         lease_ms=draw(st.integers(30, 600)),
-        consumer_backoff=draw(st.sampled_from(POLLS)),
+        consumer_backoff=backoff,
         kills=kills,
         sample_ms=draw(st.integers(1, 50)),
     )

@@ -177,7 +177,7 @@ BAD = [
     ),
     ("pool.size", 3, "pool.size: unknown field"),
     ("overheads.dispatch_ms", {"greenlet": 1}, "overheads.dispatch_ms.greenlet: unknown slot kind"),
-    ("overheads.claim_rtt_ms", 0.5, "overheads.claim_rtt_ms: must be an int >= 0, got 0.5"),
+    ("overheads.claim_rtt_ms", -0.5, "overheads.claim_rtt_ms: must be a number >= 0, got -0.5"),
     ("overheads.timer_ms", -100, "overheads.timer_ms: must be an int >= 0, got -100"),
     ("kills", [{"pool": 3, "at_ms": 10}], "kills[0].pool: no pool 3 (pool.pools = 1"),
     (

@@ -284,13 +284,14 @@ def poison(root: Path, good: int = 200) -> dict[str, Any]:
             sender.generate(args=(key, 0))
             if i % 50 == 0:
                 garbage = sender.generate(args=(f"garbage-{i}", 0))
-                client.set(f"alsek:{stage.broker.get_message_name(garbage)}", b"\xff\x00 not json")
+                key_of = stage.broker.backend.full_name  # (the queue's hash tag included)
+                client.set(key_of(stage.broker.get_message_name(garbage)), b"\xff\x00 not json")
                 invalid = sender.generate(args=(f"invalid-{i}", 0))
                 data = dict(invalid.data, retries=-5, args=[f"invalid-{i}", 0])
                 from alsek.effects.serialization import JsonSerializer
 
                 client.set(
-                    f"alsek:{stage.broker.get_message_name(invalid)}",
+                    key_of(stage.broker.get_message_name(invalid)),
                     JsonSerializer().forward(data),
                 )
                 unknown = stage.broker.submit(

@@ -113,7 +113,10 @@ class Backend(GenericLeases):
         for token in tokens:
             claim = None
             kinds = open_kinds(mechanisms, caps, taken)
-            for queue in order if kinds else ():
+            for queue in order:
+                if not kinds:
+                    self._expire(queue, now)
+                    continue
                 claim = self._claim_one(queue, kinds, now, lease_ms, token)
                 if claim is not None:
                     break

@@ -116,10 +116,12 @@ class DiskCacheBackend(DiskCacheIndex):
             for token in tokens:
                 claim = None
                 kinds = open_kinds(mechanisms, caps, taken)
-                for queue in order if kinds else ():
+                for queue in order:
                     if queue not in prepared:
                         self._prepare(queue, now)
                         prepared.add(queue)
+                    if not kinds:
+                        continue
                     claim = self._take(queue, kinds, now, lease_ms, token, decode)
                     if claim is not None:
                         break

@@ -87,6 +87,13 @@ class GenericLeases(Store):
             found.append((self._entry_of(queue, name, payload), payload, number, lease_name, lease))
         return found
 
+    def _expire(self, queue: str, now: int) -> None:
+        """Mark the leases of ``queue`` whose deadline passed as expired."""
+        for _, _, _, lease_name, lease in self._waiting(queue, now):
+            held = lease is not None and lease.get("state") == "held"
+            if held and int(lease.get("deadline", 0)) <= now:
+                self.set(lease_name, {**lease, "state": "expired"})
+
     def _claim_one(
         self, queue: str, mechanisms: Sequence[str], now: int, lease_ms: int, token: str
     ) -> Claim | None:

@@ -1,16 +1,49 @@
-"""The reply of ``claim.lua``, parsed in one place."""
+"""The arguments of ``claim.lua`` and its reply, built and parsed in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from alsek.effects.backends.records import ClaimBatch, CorruptPayload, Encoded
 from alsek.effects.backends.redis_connection import _text
 from alsek.exceptions import DeserializationError
-from alsek.pure.queue_model import Claim
+from alsek.pure.queue_model import Claim, LeaseRef
 
 CLAIM_FIELDS = 7  # name, queue, payload, token, deliveries, deadline, mechanism
+
+
+def claim_args(
+    queues: Sequence[str] | None,
+    mechanisms: Sequence[str],
+    now: int,
+    lease_ms: int,
+    tokens: Sequence[str],
+    acks: Sequence[LeaseRef] = (),
+    virtual: bool = False,
+    caps: Mapping[str, int] | None = None,
+) -> list[Any]:
+    """The script's name and ARGV after the namespace (``claim.lua`` documents them)."""
+    order = list(queues) if queues is not None else []
+    kinds = [
+        part
+        for kind in mechanisms
+        for part in (kind, len(tokens) if caps is None else caps.get(kind, 0))
+    ]
+    return [
+        "claim",
+        now,
+        "1" if virtual else "0",
+        lease_ms,
+        len(mechanisms),
+        *kinds,
+        len(order),
+        *order,
+        len(tokens),
+        *tokens,
+        len(acks),
+        *[part for ack in acks for part in (ack.queue, ack.name, ack.token)],
+    ]
 
 
 def parse_claim_reply(

@@ -82,6 +82,13 @@ _CODES: tuple[tuple[type[BaseException], str], ...] = (
     (redis.exceptions.ClusterDownError, "CLUSTERDOWN"),
     (redis.exceptions.NoPermissionError, "NOPERM"),
 )
+#: A cluster in the middle of a failover or a resharding: slots not served yet, or
+#: redirections and retries exhausted (redis-py follows MOVED and ASK itself).
+CLUSTER_TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.exceptions.ClusterError,
+    redis.exceptions.SlotNotCoveredError,
+    redis.exceptions.AskError,
+)
 AUTH_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.AuthenticationError,
     redis.exceptions.AuthorizationError,
@@ -99,7 +106,7 @@ def classify(error: BaseException) -> tuple[Kind, str]:
             break
     if isinstance(error, AUTH_ERRORS):
         return "auth", text
-    if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+    if isinstance(error, (RedisConnectionError, RedisTimeoutError, *CLUSTER_TRANSIENT)):
         return "unavailable", text
     if isinstance(error, redis.exceptions.ResponseError):
         return classify_redis_reply(text), text
@@ -128,7 +135,7 @@ def unavailable(method: F) -> F:
     def wrapper(self: Described, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except redis.exceptions.RedisError as error:
+        except (redis.exceptions.RedisError, redis.exceptions.SlotNotCoveredError) as error:
             translated = translate(error, self.describe())
             if translated is error:
                 raise

@@ -10,13 +10,16 @@ with ``#!lua`` (refused whole when out of memory: producers feel the limit),
 refused one would let a running task be delivered again). Needs Redis >= 7.
 
 A script is sent by ``EVALSHA`` and loaded only when the server answers
-NOSCRIPT (first use, or after a restart or ``SCRIPT FLUSH``): one round trip
-per call, also inside a pipeline.
+NOSCRIPT (first use, or after a restart, a failover or ``SCRIPT FLUSH``): one round
+trip per call, also inside a pipeline. A single primary's client sends no KEYS; a
+cluster client names one key of the slot the script works in (``keys``), which routes
+it to that slot's shard (``prelude.lua`` says what the scripts do with it).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -64,22 +67,23 @@ def script(name: str) -> LuaScript:
     return LuaScript(name, source, hashlib.sha1(source.encode()).hexdigest())
 
 
-def run(client: redis.Redis, name: str, args: list[Any]) -> Any:
-    """Run script ``name`` with ``args`` (no KEYS) on ``client``."""
+def run(client: Any, name: str, args: list[Any], keys: Sequence[str] = ()) -> Any:
+    """Run script ``name`` with ``args`` (and ``keys``, a cluster's routing) on ``client``
+    (a ``redis.Redis`` or a ``RedisCluster``)."""
     lua = script(name)
     try:
-        return client.evalsha(lua.sha, 0, *args)
+        return client.evalsha(lua.sha, len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
-        client.script_load(lua.source)
-        return client.evalsha(lua.sha, 0, *args)
+        client.script_load(lua.source)  # (a cluster client loads it on every primary)
+        return client.evalsha(lua.sha, len(keys), *keys, *args)
 
 
-def queue(pipe: Any, name: str, args: list[Any]) -> None:
+def queue(pipe: Any, name: str, args: list[Any], keys: Sequence[str] = ()) -> None:
     """Add script ``name`` to a pipeline by SHA. If the server answers NOSCRIPT, the
     pipeline raises ``redis.exceptions.NoScriptError``: load it (``load``) and retry."""
-    pipe.execute_command("EVALSHA", script(name).sha, 0, *args)
+    pipe.execute_command("EVALSHA", script(name).sha, len(keys), *keys, *args)
 
 
-def load(client: redis.Redis, name: str) -> None:
-    """Load script ``name`` into the server's script cache."""
+def load(client: Any, name: str) -> None:
+    """Load script ``name`` into the server's script cache (every primary of a cluster)."""
     client.script_load(script(name).source)

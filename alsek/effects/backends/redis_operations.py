@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends.operations import WORKERS_PREFIX, Operations, Place, worker_name
 from alsek.effects.backends.redis import RedisBackend
 from alsek.effects.backends.redis_errors import unavailable
@@ -18,6 +17,7 @@ from alsek.exceptions import DeserializationError
 from alsek.pure.cancel import cancel_marker_name
 from alsek.pure.message import SLOT_KINDS
 from alsek.pure.ordering import TIME_WIDTH, escaped_uuid, member_name
+from alsek.pure.redis_keys import index_key
 
 
 def _text(value: bytes | str) -> str:
@@ -32,8 +32,9 @@ class RedisOperations(Operations):
     def describe(self) -> str:
         return self.backend.describe()
 
-    def _run(self, name: str, *args: Any) -> Any:
-        return lua.run(self.backend.conn, name, [self.backend.namespace, *args])
+    def _run(self, name: str, queue: str, *args: Any) -> Any:
+        """Script ``name`` about ``queue`` (on its shard, on a cluster)."""
+        return self.backend._run(name, queue, *args, on=queue)
 
     @staticmethod
     def _flag(virtual: bool) -> str:
@@ -46,8 +47,15 @@ class RedisOperations(Operations):
 
     @unavailable
     def ready_by_mechanism(self, queue: str, now: int, virtual: bool = False) -> dict[str, int]:
-        thread, process, other = self._run("ready_by_mechanism", queue, now, self._flag(virtual))
-        counts = {"thread": int(thread), "process": int(process), "*": int(other)}
+        thread, process, coroutine, other = self._run(
+            "ready_by_mechanism", queue, now, self._flag(virtual)
+        )
+        counts = {
+            "thread": int(thread),
+            "process": int(process),
+            "async": int(coroutine),
+            "*": int(other),
+        }
         return {mechanism: n for mechanism, n in counts.items() if n}
 
     @unavailable
@@ -59,7 +67,7 @@ class RedisOperations(Operations):
         times = "?" * (2 * TIME_WIDTH)
         for queue in self.backend.known_queues():
             def key(part: str, queue: str = queue) -> str:
-                return self.backend.full_name(f"index:{queue}:{part}")
+                return index_key(self.backend.namespace, queue, part)
 
             for field, _ in conn.hscan_iter(key("entries"), match=f"*:messages:{uuid}", count=1000):
                 found.add(_text(field))
@@ -102,14 +110,15 @@ class RedisOperations(Operations):
     def put_worker(self, worker_id: str, record: Any, ttl_ms: int) -> None:
         name = worker_name(worker_id)
         encoded = self.backend.encode(name, record)
-        pipe = self.backend.conn.pipeline(transaction=True)
+        # (A cluster cannot make the two keys one transaction; reading copes with either.)
+        pipe = self.backend.conn.pipeline(transaction=not self.backend.cluster)
         pipe.set(self.backend.full_name(name), encoded, px=ttl_ms)
         pipe.hset(self.backend.full_name(f"index:{WORKERS_PREFIX}"), worker_id, 1)
         pipe.execute()
 
     @unavailable
     def drop_worker(self, worker_id: str) -> None:
-        pipe = self.backend.conn.pipeline(transaction=True)
+        pipe = self.backend.conn.pipeline(transaction=not self.backend.cluster)
         pipe.delete(self.backend.full_name(worker_name(worker_id)))
         pipe.hdel(self.backend.full_name(f"index:{WORKERS_PREFIX}"), worker_id)
         pipe.execute()
@@ -121,7 +130,7 @@ class RedisOperations(Operations):
         ids = sorted(_text(worker_id) for worker_id in conn.hkeys(index))
         if not ids:
             return []
-        raws = conn.mget([self.backend.full_name(worker_name(i)) for i in ids])
+        raws = self.backend._mget([self.backend.full_name(worker_name(i)) for i in ids])
         expired = [worker_id for worker_id, raw in zip(ids, raws, strict=True) if raw is None]
         if expired:
             conn.hdel(index, *expired)

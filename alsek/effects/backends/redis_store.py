@@ -10,17 +10,22 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from redis.crc import key_slot
+
 from alsek.effects.backends import redis_lua as lua
 from alsek.effects.backends import redis_values
 from alsek.effects.backends.base import is_glob
 from alsek.effects.backends.payloads import is_message_name
 from alsek.effects.backends.redis_connection import MAX_BLOCK_S, RedisConnection, _text
 from alsek.effects.backends.redis_errors import unavailable as _unavailable
+from alsek.effects.backends.redis_waiting import wait_on
 from alsek.exceptions import (
     KeyExistsError,
     NotFoundError,
 )
 from alsek.pure.keys import descendants_set_name
+from alsek.pure.redis_keys import index_key, matches, signal_key, store_pattern
+from alsek.pure.redis_keys import wake_key as wake_list
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +70,35 @@ class RedisStore(RedisConnection):
             raise NotFoundError(f"no value stored at {name!r}")
         return self.decode(name, raw)
 
+    def _mget(self, keys: Sequence[str]) -> list[Any]:
+        """The values at ``keys`` (on a cluster, one request per shard)."""
+        if self.cluster:
+            return list(self.conn.mget_nonatomic(list(keys)))
+        return list(self.conn.mget(keys))
+
     @_unavailable
     def delete(self, name: str, missing_ok: bool = False) -> None:
         deleted = self.conn.delete(self.full_name(name))
         if not deleted and not missing_ok:
             raise NotFoundError(f"no value stored at {name!r}")
 
-    def _scan_keys(self, match: str) -> Iterator[str]:
+    def _scan_keys(self, pattern: str) -> Iterator[str]:
+        """Names matching the glob ``pattern`` (a cluster client scans every primary)."""
+        match, broader = store_pattern(self.namespace, pattern)
         for key in self.conn.scan_iter(match=match, count=1000):
-            yield self.short_name(key)
+            name = self.short_name(key)
+            if not broader or matches(name, pattern):
+                yield name
 
     @_unavailable
     def scan(self, pattern: str | None = None) -> Iterator[str]:
         # Read eagerly, so that a failure is raised (and translated) here, not
         # later in the caller's loop.
         if pattern is None:
-            return iter(list(self._scan_keys(self.full_name("*"))))
+            return iter(list(self._scan_keys("*")))
         if is_glob(pattern):
-            return iter(list(self._scan_keys(self.full_name(pattern))))
-        names = list(self._scan_keys(self.full_name(pattern) + ":*"))
+            return iter(list(self._scan_keys(pattern)))
+        names = list(self._scan_keys(pattern + ":*"))
         if self.conn.exists(self.full_name(pattern)):
             names.append(pattern)
         return iter(names)
@@ -99,20 +114,26 @@ class RedisStore(RedisConnection):
                 batch = []
         if batch:
             count += int(self.conn.unlink(*batch))
+        self._registered.clear()
         return count
 
     @_unavailable
     def compare_and_delete(self, name: str, value: Any) -> bool:
         """Delete ``name`` only if it holds ``value`` (atomic)."""
+        key = self.full_name(name)
         encoded = self.encode(name, value)
-        return bool(lua.run(self.conn, "compare_and_delete", [self.full_name(name), encoded]))
+        return bool(lua.run(self.conn, "compare_and_delete", [key, encoded], self._on(key)))
 
     @_unavailable
     def compare_and_expire(self, name: str, value: Any, ttl: int) -> bool:
         """Reset the ttl of ``name`` only if it holds ``value`` (atomic)."""
-        encoded = self.encode(name, value)
-        args = [self.full_name(name), encoded, ttl]
-        return bool(lua.run(self.conn, "compare_and_expire", args))
+        key = self.full_name(name)
+        args = [key, self.encode(name, value), ttl]
+        return bool(lua.run(self.conn, "compare_and_expire", args, self._on(key)))
+
+    def _on(self, key: str) -> list[str]:
+        """KEYS routing a script about ``key`` (a cluster's; none for one primary)."""
+        return [key] if self.cluster else []
 
     # -- waiting -------------------------------------------------------------------
 
@@ -122,18 +143,27 @@ class RedisStore(RedisConnection):
     ) -> None:
         if timeout_ms <= 0:
             return
-        names = list(queues) if queues else self.known_queues()
-        keys = [self.full_name(f"index:{queue}:signal") for queue in names]
-        if wake_key is not None:
-            keys.append(self.full_name(f"wake:{wake_key}"))
+        keys = self._signals(queues, wake_key)
         if not keys:
-            super().wait_for_work(names, min(timeout_ms, int(MAX_BLOCK_S * 1000)))
+            super().wait_for_work(queues, min(timeout_ms, int(MAX_BLOCK_S * 1000)))
             return
-        self.conn.blpop(keys, timeout=min(timeout_ms / 1000, MAX_BLOCK_S))
+        timeout = min(timeout_ms / 1000, MAX_BLOCK_S)
+        if self.cluster:
+            wait_on(self.conn, keys, timeout)
+        else:
+            self.conn.blpop(keys, timeout=timeout)
+
+    def _signals(self, queues: Sequence[str] | None, wake: str | None) -> list[str]:
+        """The lists a consumer of ``queues`` (all when None) blocks on for new work."""
+        names = list(queues) if queues else self.known_queues()
+        keys = [index_key(self.namespace, queue, "signal") for queue in names]
+        if wake is not None:
+            keys.append(wake_list(self.namespace, wake))
+        return keys
 
     @_unavailable
     def wake(self, wake_key: str) -> None:
-        key = self.full_name(f"wake:{wake_key}")
+        key = wake_list(self.namespace, wake_key)
         pipe = self.conn.pipeline(transaction=False)
         pipe.rpush(key, b"1")
         pipe.ltrim(key, 0, 0)
@@ -143,7 +173,7 @@ class RedisStore(RedisConnection):
     @_unavailable
     def wait_for_value(self, name: str, timeout_ms: int, delete: bool = False) -> Any:
         deadline = time.monotonic() + timeout_ms / 1000
-        key, signal = self.full_name(name), self.full_name(f"signal:{name}")
+        key, signal = self.full_name(name), signal_key(self.namespace, name)
         raw = self.fast.getdel(key) if delete else self.fast.get(key)
         while raw is None:
             remaining = deadline - time.monotonic()
@@ -165,7 +195,7 @@ class RedisStore(RedisConnection):
 
     @_unavailable
     def notify_value(self, name: str) -> None:
-        signal = self.full_name(f"signal:{name}")
+        signal = signal_key(self.namespace, name)
         pipe = self.conn.pipeline(transaction=False)
         pipe.rpush(signal, b"1")
         pipe.pexpire(signal, 60_000)
@@ -180,20 +210,40 @@ class RedisStore(RedisConnection):
         ttl: int | None = None,
         extra: Sequence[tuple[str, Any]] = (),
     ) -> bool:
+        key = self.full_name(name)
         encoded = self.encode(name, value)
-        flat: list[Any] = []
-        for extra_name, extra_value in extra:
-            flat += [self.full_name(extra_name), self.encode(extra_name, extra_value)]
-        args = [
-            self.full_name(name),
-            encoded,
-            "" if ttl is None else ttl,
-            1 if nx else 0,
-            self.full_name(f"signal:{name}"),
-            len(extra),
-            *flat,
-        ]
-        return bool(lua.run(self.fast, "set_and_notify", args))
+        pairs = [(self.full_name(n), self.encode(n, v)) for n, v in extra]
+        signal = signal_key(self.namespace, name)
+        apart: list[tuple[str, Any]] = []  # (cluster) keys in other slots: written after
+        if self.cluster:
+            slot = key_slot(key.encode())
+            apart = [(k, v) for k, v in pairs if key_slot(k.encode()) != slot]
+            pairs = [(k, v) for k, v in pairs if key_slot(k.encode()) == slot]
+            if key_slot(signal.encode()) != slot:  # a name with a brace (see redis_keys)
+                apart.append((signal, None))
+        nearby = signal if (signal, None) not in apart else ""
+        flat = [part for pair in pairs for part in pair]
+        ttl_arg = "" if ttl is None else ttl
+        args = [key, encoded, ttl_arg, 1 if nx else 0, nearby, len(pairs), *flat]
+        keys = self._on(key)
+        if self.replicas:
+            written = bool(self._run_durable("set_and_notify", args, keys))
+        else:
+            written = bool(lua.run(self.fast, "set_and_notify", args, keys))
+        if written and apart:
+            self._write_apart(apart, ttl)
+        return written
+
+    def _write_apart(self, pairs: list[tuple[str, Any]], ttl: int | None) -> None:
+        """(Cluster) extra keys outside a value's slot, after it; a None value is a signal."""
+        pipe = self.conn.pipeline(transaction=False)
+        for key, value in pairs:
+            if value is None:
+                pipe.rpush(key, b"1")
+                pipe.pexpire(key, 60_000)
+            else:
+                pipe.set(key, value, px=ttl)
+        pipe.execute()
 
     # -- result descendants ---------------------------------------------------------
     # One set per progenitor: listing descendants never scans the keyspace.

@@ -20,7 +20,11 @@ def reopen_redis_client(recipe: tuple[str, Any]) -> Any:
     (picklable) lazy client."""
     import redis
 
+    from alsek.effects.backends import redis_clients
+
     kind, value = recipe
+    if kind in ("cluster", "sentinel"):
+        return redis_clients.rebuild(kind, value)
     if kind == "pool":
         connection_class, kwargs = value
         return redis.Redis(
@@ -30,33 +34,26 @@ def reopen_redis_client(recipe: tuple[str, Any]) -> Any:
 
 
 def redis_recipe(conn: Any, url: str | None, from_url: bool) -> tuple[str, Any]:
-    """How to reopen a Redis client: ``("url", url)`` or ``("pool", (class, kwargs))``."""
+    """How to reopen a Redis client: ``("url", url)``, ``("pool", (class, kwargs))``, or
+    a cluster's or a Sentinel-managed client's settings (``redis_clients.recipe``)."""
     import redis
 
+    from alsek.effects.backends import redis_clients
     from alsek.effects.backends.lazy import LazyClient
 
     if from_url:
         return "url", url
     if isinstance(conn, LazyClient) and conn.evaluated:
         conn = conn.get()
+    topology = redis_clients.recipe(conn)
+    if topology is not None:
+        return topology
     if isinstance(conn, redis.Redis):
         pool = conn.connection_pool
         # Settings travel; per-pool machinery (handlers holding locks) is rebuilt.
-        kwargs = {
-            k: v
-            for k, v in pool.connection_kwargs.items()
-            if type(v) is not object and _picklable(v)  # (sentinels do not survive a pickle)
-        }
-        return "pool", (pool.connection_class, kwargs)
+        # (Marker objects, such as redis-py's defaults, do not survive a pickle.)
+        return "pool", (pool.connection_class, redis_clients.portable(pool.connection_kwargs))
     return "lazy", conn
-
-
-def _picklable(value: Any) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
 
 
 def check_transferable(backend: Any) -> None:

@@ -140,6 +140,10 @@ class Children(threading.Thread):
         for child in children:
             job = child.job
             if job is not None and self.mirror.overdue(job, now):
+                self._read(child)  # it may have finished just now: its reports say so
+                job = child.job
+                if job is None or not self.mirror.overdue(job, now):
+                    continue
                 log.warning("%s timed out; terminating task process %s", job.label, child.pid)
                 child.kill()
                 self._exited(child, timed_out=True)

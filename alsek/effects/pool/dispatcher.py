@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Sequence
 
 from alsek.effects.clock import monotonic_ns
 from alsek.effects.consumer import Consumer
@@ -19,6 +20,7 @@ from alsek.effects.pool import acks as ack_batches
 from alsek.effects.pool.slots import Slots
 from alsek.exceptions import BackendUnavailableError
 from alsek.pure import pool as policy
+from alsek.pure.queue_model import Claim, LeaseRef
 
 log = logging.getLogger("alsek.worker")
 
@@ -99,5 +101,47 @@ class Dispatcher:
         self.observers.emit(answered)
         for claim in batch.claims:
             self.observers.emit(claimed_event(claim))
-            self.slots.dispatch(claim, self.lease_ms)
+        for claim, left_ms in self._vouch(batch.claims):
+            self.slots.dispatch(claim, left_ms)
         return len(batch.claims)
+
+    def _vouch(self, claims: Sequence[Claim]) -> list[tuple[Claim, int]]:
+        """The claims a runner may start, in claim order, each with how long (ms) its lease
+        has left; the others are let go (redelivered when their lease runs out).
+
+        A claim's reply can arrive late (a server that stalled before answering, a pool
+        held up): a lease with more than half left is safe to start under; a shorter one
+        is renewed first, and one already taken over by another consumer is not run
+        (``alsek.pure.pool.start_check``).
+        """
+        broker = self.consumer.broker
+        now = broker.clock.now()
+        left: dict[str, int] = {}
+        stale: list[Claim] = []
+        for claim in claims:
+            if policy.start_check(claim.deadline, now, self.lease_ms) is policy.StartCheck.START:
+                left[claim.token] = claim.deadline - now
+            else:
+                stale.append(claim)
+        if stale:
+            refs = [LeaseRef(claim.queue, claim.name, claim.token) for claim in stale]
+            try:
+                held = broker.renew_leases(refs, self.lease_ms)
+            except Exception as error:  # an outage: they come back when their leases run out
+                log.warning(
+                    "not running %d claimed message(s): their leases ran low before they "
+                    "started and could not be renewed (%s)",
+                    len(stale),
+                    error,
+                )
+                held = [False] * len(stale)
+            for claim, ok in zip(stale, held, strict=True):
+                if ok:
+                    left[claim.token] = self.lease_ms
+                else:
+                    log.warning(
+                        "not running %s: its lease ran out before it started, and another "
+                        "consumer took the message over",
+                        claim.name,
+                    )
+        return [(claim, left[claim.token]) for claim in claims if claim.token in left]

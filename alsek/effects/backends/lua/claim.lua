@@ -3,7 +3,8 @@
 -- when none is given), best priority first across the given kinds. Due delayed
 -- entries and expired leases are moved back to ready first, in bulk (bounded), once
 -- the queue's due time has come.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua (a cluster client gives one queue, and acks of that queue only);
+--       every key is built from the namespace ns (ARGV[1]) and the queues.
 -- ARGV: ns, now, virtual, lease_ms, n_kinds, (kind, cap)..., n_queues, queue..., n_tokens,
 --       token..., n_acks, (queue, name, token)...   (a kind is a slot kind: thread,
 --       process or async; no more messages of a kind are taken than its cap)
@@ -37,11 +38,11 @@ for j = 1, n_acks do
   local q, name, token = ARGV[i + 3 * j - 2], ARGV[i + 3 * j - 1], ARGV[i + 3 * j]
   if token == '' then
     local held = hold(q, name, token)
-    if held then redis.call('DEL', ns .. ':' .. name) end
+    if held then redis.call('DEL', key_of(name)) end
     out[2 + j] = held and 1 or 0
   elseif n_acks == 1 then
     out[3] = redis.call('ZREM', idx(q, 'leased'), name .. '|' .. token)
-    if out[3] == 1 then redis.call('DEL', ns .. ':' .. name) end
+    if out[3] == 1 then redis.call('DEL', key_of(name)) end
   else
     fenced = fenced or {}
     fenced[q] = fenced[q] or {}
@@ -57,7 +58,7 @@ for q, list in pairs(fenced or {}) do
     out[2 + j] = scores[n] and 1 or 0
     if scores[n] then
       held[#held + 1] = members[n]
-      gone[#gone + 1] = ns .. ':' .. ARGV[i + 3 * j - 1]
+      gone[#gone + 1] = key_of(ARGV[i + 3 * j - 1])
     end
   end
   if #held > 0 then
@@ -100,7 +101,7 @@ local function prepare(q)
         redis.call('HDEL', idx(q, 'leases'), e)
         place_legacy(q, e)
       else
-        local key = ns .. ':' .. name
+        local key = key_of(name)
         local v = redis.call('GET', key)
         local k, r, c, prio, d, sub, at = header(v)
         if k then
@@ -207,7 +208,7 @@ local function adopt(q, name, v, kind, prio, m)
   elseif v then
     if legacy then d = tonumber(redis.call('HGET', idx(q, 'deliveries'), name) or '0') end
     v = value(string.sub(kind, 1, 1), r, c, prio, d, '', v)
-    redis.call('SET', ns .. ':' .. name, v)
+    redis.call('SET', key_of(name), v)
   end
   if legacy then forget_legacy(q, name) end
   return v, d
@@ -231,7 +232,7 @@ for _, q in ipairs(queues) do
     for j, m in ipairs(ms) do
       names[j] = string.byte(m, 16) == 124 and string.match(m, '^[^|]*|[^|]*|[^|]*|(.*)$')
         or name_of(q, m)
-      keys[j] = ns .. ':' .. names[j]
+      keys[j] = key_of(names[j])
     end
     local values = redis.call('MGET', unpack(keys))
     for j, m in ipairs(ms) do

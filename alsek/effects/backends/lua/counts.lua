@@ -1,5 +1,5 @@
 -- counts.lua: a queue's depth by state (due delayed entries count as ready).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, now, virtual.
 -- Reply: {ready, delayed, leased}.
 -- Runs after prelude.lua.

@@ -1,25 +1,19 @@
--- dlq_counts.lua: dead letters per queue; entries whose record is gone are dropped.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]).
--- ARGV: ns.
--- Reply: {1, queue, count, ...} ('?' for names that are not message names), or {0}
---        when the index is not built.
+-- dlq_counts.lua: how many dead letters a queue has; entries whose record is gone are
+-- dropped.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- ARGV: ns, queue.
+-- Reply: the count.
 -- Runs after prelude.lua and dlq.lua.
-if redis.call('EXISTS', dlq('indexed')) == 0 then return {0} end
+local q = ARGV[2]
 local now = dlq_now()
-while dlq_prune(now, 1000) == 1000 do end
+while dlq_prune(q, now, 1000) == 1000 do end
 
-local tally = {}
-for _, name in ipairs(redis.call('ZRANGE', dlq('by_time'), 0, -1)) do
-  if redis.call('EXISTS', ns .. ':dlq:' .. name) == 1 then
-    local q = string.match(name, '^queues:([^:]*):tasks:[^:]*:messages:[^:]*$') or '?'
-    tally[q] = (tally[q] or 0) + 1
+local count = 0
+for _, name in ipairs(redis.call('ZRANGE', dlq(q, 'by_time'), 0, -1)) do
+  if redis.call('EXISTS', key_of('dlq:' .. name)) == 1 then
+    count = count + 1
   else
-    dlq_unindex(name)
+    dlq_unindex(q, name)
   end
 end
-local out = {1}
-for q, n in pairs(tally) do
-  table.insert(out, q)
-  table.insert(out, n)
-end
-return out
+return count

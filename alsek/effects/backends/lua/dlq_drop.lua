@@ -1,14 +1,12 @@
--- dlq_drop.lua: delete the dead letters of n names with their index entries, and
--- other keys (their failure records).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]).
--- ARGV: ns, n, name..., other name...
+-- dlq_drop.lua: delete dead letters of a queue with their index entries.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- ARGV: ns, queue, name...
 -- Reply: how many dead letters were there.
 -- Runs after prelude.lua and dlq.lua.
-local n = tonumber(ARGV[2])
+local q = ARGV[2]
 local dropped = 0
-for i = 3, 2 + n do
-  dropped = dropped + redis.call('DEL', ns .. ':dlq:' .. ARGV[i])
-  dlq_unindex(ARGV[i])
+for i = 3, #ARGV do
+  dropped = dropped + redis.call('DEL', key_of('dlq:' .. ARGV[i]))
+  dlq_unindex(q, ARGV[i])
 end
-for i = 3 + n, #ARGV do redis.call('DEL', ns .. ':' .. ARGV[i]) end
 return dropped

@@ -1,13 +1,11 @@
--- dlq_list.lua: dead letters by failure time (expired entries pruned first).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]).
--- ARGV: ns, since ('' = any time).
--- Reply: {1, name, failed_at, ...}, oldest first, or {0} when the index is not built.
+-- dlq_list.lua: a queue's dead letters by failure time (expired entries pruned first).
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- ARGV: ns, queue, since ('' = any time).
+-- Reply: {name, failed_at, ...}, oldest first.
 -- Runs after prelude.lua and dlq.lua.
-if redis.call('EXISTS', dlq('indexed')) == 0 then return {0} end
+local q = ARGV[2]
 local now = dlq_now()
-while dlq_prune(now, 1000) == 1000 do end
+while dlq_prune(q, now, 1000) == 1000 do end
 
-local low = ARGV[2] == '' and '-inf' or ARGV[2]
-local found = redis.call('ZRANGEBYSCORE', dlq('by_time'), low, '+inf', 'WITHSCORES')
-table.insert(found, 1, 1)
-return found
+local low = ARGV[3] == '' and '-inf' or ARGV[3]
+return redis.call('ZRANGEBYSCORE', dlq(q, 'by_time'), low, '+inf', 'WITHSCORES')

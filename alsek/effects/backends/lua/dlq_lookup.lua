@@ -1,18 +1,18 @@
--- dlq_lookup.lua: the dead letters of one uuid.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]).
--- ARGV: ns, uuid.
--- Reply: {1, name, failed_at, ...} or {0} when the index is not built.
+-- dlq_lookup.lua: the dead letters of one uuid in a queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- ARGV: ns, queue, uuid.
+-- Reply: {name, failed_at, ...}.
 -- Runs after prelude.lua and dlq.lua.
-if redis.call('EXISTS', dlq('indexed')) == 0 then return {0} end
+local q = ARGV[2]
 local now = dlq_now()
-while dlq_prune(now, 1000) == 1000 do end
+while dlq_prune(q, now, 1000) == 1000 do end
 
-local uuid = ARGV[2]
-local out = {1}
+local uuid = ARGV[3]
+local out = {}
 local low, high = '[' .. uuid .. '|', '(' .. uuid .. '}'
-for _, m in ipairs(redis.call('ZRANGEBYLEX', dlq('by_uuid'), low, high)) do
+for _, m in ipairs(redis.call('ZRANGEBYLEX', dlq(q, 'by_uuid'), low, high)) do
   local name = string.sub(m, #uuid + 2)
-  local score = redis.call('ZSCORE', dlq('by_time'), name)
+  local score = redis.call('ZSCORE', dlq(q, 'by_time'), name)
   if score then
     table.insert(out, name)
     table.insert(out, score)

@@ -1,7 +1,7 @@
 -- oldest_ready.lua: how long the oldest ready message has waited. Ready sets order
 -- by priority first, so the oldest of each priority level present is compared (at
 -- most 64 levels per mechanism), with the delayed entries that are due but not moved.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, now, virtual.
 -- Reply: the age in ms, or -1 when nothing is ready.
 -- Runs after prelude.lua.

@@ -1,12 +1,12 @@
 -- place.lua: where a queued message is (for inspect).
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, name, now, virtual.
 -- Reply: {state ('ready'|'delayed'|'running'), deliveries, ready_in, lease_left}
 --        (lease_left -1 when not running), or nil when the message is not queued.
 -- Runs after prelude.lua.
 local q, name = ARGV[2], ARGV[3]
 local now = clock(ARGV[4], ARGV[5])
-local k, r, _, _, d = header(redis.call('GET', ns .. ':' .. name))
+local k, r, _, _, d = header(redis.call('GET', key_of(name)))
 local ready
 if k then
   ready, d = admin().unb64(r), tonumber(d)

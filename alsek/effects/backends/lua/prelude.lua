@@ -1,17 +1,22 @@
 -- prelude.lua: helpers shared by the queue scripts (prepended to each of them).
--- Keys of queue q in namespace ns:
---   ns:{name}                    STRING the message: "@{k}{R}{C}{priority}|{d}|{sub}|{payload}"
---   ns:index:queues              SET   every queue used (added by a submission that finds
---                                      the queue's signal list short: a full list means
---                                      earlier submissions added it)
---   ns:index:q:ready:{kind}      ZSET  score = priority, member = M
---   ns:index:q:delayed           ZSET  score = ready time, member = "{k}{priority}|{M}"
---   ns:index:q:leased            ZSET  score = lease deadline, member = "{name}|{token}"
---   ns:index:q:signal            LIST  wake-up tokens for blocked consumers
---   ns:index:q:due               STRING a time no delayed entry's ready time and no lease
---                                      deadline is before ('none': there are none; absent:
---                                      unknown), so that a claim looks at the delayed and
---                                      leased sets only once something may be due
+-- Keys of queue q in namespace ns (alsek/pure/redis_keys.py builds the same in Python);
+-- each carries the queue's hash tag {ns:q}, so that they share one Redis Cluster slot:
+--   ns:queues:{ns:q}:tasks:...     STRING the message queues:q:tasks:... (key_of):
+--                                         "@{k}{R}{C}{priority}|{d}|{sub}|{payload}"
+--   ns:index:{ns:q}:ready:KIND     ZSET  score = priority, member = M
+--   ns:index:{ns:q}:delayed        ZSET  score = ready time, member = "{k}{priority}|{M}"
+--   ns:index:{ns:q}:leased         ZSET  score = lease deadline, member = "{name}|{token}"
+--   ns:index:{ns:q}:signal         LIST  wake-up tokens for blocked consumers
+--   ns:index:{ns:q}:due            STRING a time no delayed entry's ready time and no lease
+--                                        deadline is before ('none': there are none;
+--                                        absent: unknown), so that a claim looks at the
+--                                        delayed and leased sets only once something may be due
+-- and ns:index:queues, the SET of every queue used, kept by register(q) (called by a
+-- submission that finds the queue's signal list short: a full list means earlier
+-- submissions registered it).
+-- KEYS: none from a single primary's client; from a cluster client, one key of the
+-- queue's slot (routing only). A script run with KEYS touches that slot only, and
+-- leaves the registry to the client.
 -- kind: the message's slot kind (thread, process or async), k its first letter.
 -- R, C: its ready and creation times (ms), 8 base-64 digits '0'..'o' (text order is
 --   number order). M = R .. C .. uuid .. "\0" .. task .. ":" (in the uuid, \1 becomes
@@ -22,7 +27,7 @@
 --   form (alsek.pure.payload) without the fields this header holds: created_at (C),
 --   priority and mechanism (k).
 -- Stored before this layout, and still read: a message without the header; a HASH
--- ns:index:q:entries of name -> "kind|priority|member", with members
+-- ns:index:{ns:q}:entries of name -> "kind|priority|member", with members
 -- "{ready:%015d}|{created:%015d}|{uuid}|{name}" in the same ready sets (so they run
 -- before newer messages of their priority); delayed and leased members that are
 -- names, and HASHes leases, deliveries and submits keyed by name. A claim converts
@@ -43,7 +48,35 @@ local function clock(client_now, virtual)
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   return now, now - caller
 end
-local function idx(q, s) return ns .. ':index:' .. q .. ':' .. s end
+-- Keys are built from prefixes kept per queue (a script builds many; this is cheaper
+-- than concatenating the namespace and the tag every time).
+local tags, prefixes, keyed = {}, {}, {}
+local function tag(q)
+  local t = tags[q]
+  if not t then t = '{' .. ns .. ':' .. q .. '}'; tags[q] = t end
+  return t
+end
+local function idx(q, s)
+  local p = prefixes[q]
+  if not p then p = ns .. ':index:' .. tag(q) .. ':'; prefixes[q] = p end
+  return p .. s
+end
+-- The key of a stored name: a message (or its dead letter, 'dlq:' .. name) carries the
+-- tag of the queue its name says.
+local function key_of(name)
+  local q = string.match(name, '^queues:([^:]+)')
+  if q then
+    local p = keyed[q]
+    if not p then p = ns .. ':queues:' .. tag(q); keyed[q] = p end
+    return p .. string.sub(name, 8 + #q)
+  end
+  q = string.match(name, '^dlq:queues:([^:]+)')
+  if q then return ns .. ':dlq:queues:' .. tag(q) .. string.sub(name, 12 + #q) end
+  return ns .. ':' .. name
+end
+local function register(q)
+  if #KEYS == 0 then redis.call('SADD', ns .. ':index:queues', q) end
+end
 local function b64(n)
   local digits = {}
   for i = 8, 1, -1 do
@@ -176,7 +209,7 @@ local function hold(q, name, token)
   if token ~= '' then
     return redis.call('ZREM', idx(q, 'leased'), name .. '|' .. token) == 1, true
   end
-  local v = redis.call('GET', ns .. ':' .. name)
+  local v = redis.call('GET', key_of(name))
   if not v and redis.call('HEXISTS', idx(q, 'entries'), name) == 0 then return false, false end
   return true, admin().unindex(q, name, v)
 end

@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
 -- renew.lua: extend leases that the given tokens still hold.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua (a cluster client gives leases of one queue only); every key
+--       is built from the namespace ns (ARGV[1]) and the queues.
 -- ARGV: ns, now, virtual, lease_ms, then (queue, name, token) triples.
 -- Reply: {1|0, ...}, one per triple.
 -- Runs after prelude.lua.

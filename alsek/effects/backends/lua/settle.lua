@@ -1,7 +1,7 @@
 -- settle.lua: record a success in one atomic step, fenced by the lease token: the
 -- result (write-once, with extra keys under the same ttl, then its signal), the
 -- callback (unless a message of its name exists) and the ack.
--- KEYS: none; every key is built from the namespace ns (ARGV[1]) and the queue.
+-- KEYS: see prelude.lua; every key is built from the namespace ns (ARGV[1]) and the queue.
 -- ARGV: ns, queue, name, token, now, virtual,
 --       result key ('' = none), result value, result ttl ('' = none), result signal key,
 --       callback queue ('' = none), callback name, callback payload, callback kind,
@@ -24,14 +24,14 @@ if key ~= '' and put(key, result, true) then
   redis.call('PEXPIRE', result_signal, 60000)
 end
 local cq, cname = ARGV[11], ARGV[12]
-if cq ~= '' and redis.call('EXISTS', ns .. ':' .. cname) == 0 then
+if cq ~= '' and redis.call('EXISTS', key_of(cname)) == 0 then
   local now, shift = clock(ARGV[5], ARGV[6])
   local ready_at = math.max(tonumber(ARGV[16]) + shift, 0)
   local k, prio, rest, r = string.sub(ARGV[14], 1, 1), ARGV[15], ARGV[17], b64(ready_at)
-  redis.call('SET', ns .. ':' .. cname, value(k, r, string.sub(rest, 1, 8), prio, 0, '', ARGV[13]))
+  redis.call('SET', key_of(cname), value(k, r, string.sub(rest, 1, 8), prio, 0, '', ARGV[13]))
   if place(cq, k, prio, r .. rest, ready_at, now) then
-    redis.call('SADD', ns .. ':index:queues', cq)
+    register(cq)
   end
 end
-redis.call('DEL', ns .. ':' .. name)
+redis.call('DEL', key_of(name))
 return 1

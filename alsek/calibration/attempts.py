@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.calibration.recorder import Recorder
-from benchmarks.calibration.stats import nearest_rank
+from alsek.calibration.recorder import Recorder
+from alsek.calibration.stats import nearest_rank
 
 #: key -> (mechanism, ((duration_ms, fails), ...) per attempt)
 Plans = Mapping[str, tuple[str, tuple[tuple[int, bool], ...]]]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from alsek.effects.events import ClaimAnswered, Claimed, Finished, Observer
 from alsek.pure.decisions import Ack, DeadLetter, Reschedule
@@ -175,3 +176,32 @@ class Recorder(Observer):
         """Claims asking for messages, sent without waiting first, from ``since`` on."""
         with self.cond:
             return [c for c in self.claims if not c.blocking and c.limit > 0 and c.start >= since]
+
+    # -- across processes ----------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """What the pool's events recorded, as plain data (to merge in another process:
+        ``time.monotonic`` is one clock for every process of a host)."""
+        with self.cond:
+            return {
+                "claims": [asdict(claim) for claim in self.claims],
+                "claimed_uuid": dict(self.claimed_uuid),
+                "outcomes": [asdict(outcome) for outcome in self.outcomes],
+            }
+
+    def absorb(self, data: Mapping[str, Any]) -> None:
+        """Add the events another process's recorder ``dump``-ed (another pool's)."""
+        with self.cond:
+            for item in data["claims"]:
+                fields = {**item, "tokens": tuple(item["tokens"]), "acked": tuple(item["acked"])}
+                claim = ClaimRecord(**fields)
+                self.claims.append(claim)
+                for token in claim.tokens:
+                    self.claim_of[token] = claim
+            self.claimed_uuid.update(data["claimed_uuid"])
+            for item in data["outcomes"]:
+                outcome = OutcomeRecord(**item)
+                self.outcomes.append(outcome)
+                if outcome.final:
+                    self.finals[outcome.key] = outcome.done
+            self.cond.notify_all()
