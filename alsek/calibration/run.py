@@ -11,13 +11,15 @@ starts every worker:
    process probes while every thread and async slot does (only the task
    processes wait). A signal then always reaches a waiter that can take the
    message: what is timed is the wake-up itself.
-2. **A saturated burst** (``probe.loaded``): 40 messages of 20 ms per slot,
-   of every kind, all ready at once.
+2. **Saturated bursts** (``burst.loaded``): 12 messages of 100 ms per slot,
+   all ready at once, of threads and task processes together, then of
+   coroutines; ``BURSTS`` runs of each, and the median of their figures.
 
 ``overheads_from`` turns the figures into the simulator's ``Overheads``:
-the claim round trip and each slot kind's cost per task as seen in the
-burst (what saturation and queueing depend on), the wake-up latency from the
-idle probes, the backend's timer tick and how its signals reach waiters.
+the claim round trip (a fixed part and a part per item carried) and each
+slot kind's cost per task as seen in the bursts (what saturation and
+queueing depend on), the wake-up latency from the idle probes, the
+backend's timer tick and how its signals reach waiters.
 """
 
 from __future__ import annotations
@@ -27,13 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from alsek.calibration import tasks
+from alsek.calibration.burst import Burst, loaded, median_burst
 from alsek.calibration.probe import (
     PROBES_PER_MECHANISM,
-    Burst,
     Measured,
     backend_timer_ms,
-    loaded,
-    median_burst,
     probe,
     submit,
     warm_up,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alsek.calibration.probe import Burst, Loaded, fit_line, median_burst
+from alsek.calibration.burst import Burst, Loaded, fit_line, median_burst
 
 
 @given(
