@@ -11,13 +11,15 @@ starts every worker:
    process probes while every thread and async slot does (only the task
    processes wait). A signal then always reaches a waiter that can take the
    message: what is timed is the wake-up itself.
-2. **A saturated burst** (``probe.loaded``): 40 messages of 20 ms per slot,
-   of every kind, all ready at once.
+2. **Saturated bursts** (``burst.loaded``): 12 messages of 100 ms per slot,
+   all ready at once, of threads and task processes together, then of
+   coroutines; ``BURSTS`` runs of each, and the median of their figures.
 
 ``overheads_from`` turns the figures into the simulator's ``Overheads``:
-the claim round trip and each slot kind's cost per task as seen in the
-burst (what saturation and queueing depend on), the wake-up latency from the
-idle probes, the backend's timer tick and how its signals reach waiters.
+the claim round trip (a fixed part and a part per item carried) and each
+slot kind's cost per task as seen in the bursts (what saturation and
+queueing depend on), the wake-up latency from the idle probes, the
+backend's timer tick and how its signals reach waiters.
 """
 
 from __future__ import annotations
@@ -27,13 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from alsek.calibration import tasks
+from alsek.calibration.burst import Burst, loaded, median_burst
 from alsek.calibration.probe import (
     PROBES_PER_MECHANISM,
-    Burst,
     Measured,
     backend_timer_ms,
-    loaded,
-    median_burst,
     probe,
     submit,
     warm_up,
@@ -98,7 +98,10 @@ def probe_alone(
 
 
 def measure(
-    broker: Broker, probes: int = PROBES_PER_MECHANISM, log: Callable[[str], None] = print
+    broker: Broker,
+    probes: int = PROBES_PER_MECHANISM,
+    bursts: int = BURSTS,
+    log: Callable[[str], None] = print,
 ) -> tuple[Measured, Measured, Burst, Burst]:
     """Run the probe workload against ``broker``: (idle figures of the dispatcher's slot
     kinds, idle figures of the task processes, the burst of thread and process tasks,
@@ -115,11 +118,11 @@ def measure(
         log("  idle probes: process slots (thread and async slots busy)")
         busy = {kind: SHAPE[kind] for kind in ("thread", "async")}
         by_children = probe_alone(recorder, {"process": tasks.PROBES["process"]}, busy, probes)
-        log(f"  saturated bursts, {BURSTS} of each: threads and processes, then async")
+        log(f"  saturated bursts, {bursts} of each: threads and processes, then async")
         sync_kinds = {kind: tasks.PROBES[kind] for kind in ("thread", "process")}
-        sync = median_burst([loaded(sync_kinds, SHAPE, recorder) for _ in range(BURSTS)])
+        sync = median_burst([loaded(sync_kinds, SHAPE, recorder) for _ in range(bursts)])
         async_kind = {"async": tasks.PROBES["async"]}
-        coroutines = median_burst([loaded(async_kind, SHAPE, recorder) for _ in range(BURSTS)])
+        coroutines = median_burst([loaded(async_kind, SHAPE, recorder) for _ in range(bursts)])
     finally:
         pool.stop(grace_ms=2_000, timeout=30)
     return by_dispatcher, by_children, sync, coroutines
@@ -163,13 +166,17 @@ def overheads_from(
 
 
 def calibrate_backend(
-    broker: Broker, probes: int = PROBES_PER_MECHANISM, log: Callable[[str], None] = print
+    broker: Broker,
+    probes: int = PROBES_PER_MECHANISM,
+    bursts: int = BURSTS,
+    log: Callable[[str], None] = print,
 ) -> BackendProfile:
-    """Measure ``broker``'s backend with the probe workload: its profile entry."""
-    by_dispatcher, by_children, sync, coroutines = measure(broker, probes, log)
+    """Measure ``broker``'s backend with the probe workload: its profile entry (``probes``
+    idle probes per slot kind, ``bursts`` runs of each saturated burst)."""
+    by_dispatcher, by_children, sync, coroutines = measure(broker, probes, bursts, log)
     timer_ms = backend_timer_ms(broker.backend)
-    bursts = (sync, coroutines)
-    overheads = overheads_from(by_dispatcher, by_children, bursts, timer_ms, backend_name(broker))
+    both = (sync, coroutines)
+    overheads = overheads_from(by_dispatcher, by_children, both, timer_ms, backend_name(broker))
     measured = {
         "idle_dispatcher": by_dispatcher.as_dict(),
         "idle_task_processes": by_children.as_dict(),

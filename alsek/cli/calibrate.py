@@ -50,7 +50,16 @@ def _host() -> dict[str, Any]:
     show_default=True,
     help="Idle probe messages per slot kind.",
 )
-def calibrate(redis_url: str | None, disk_dir: Path | None, out: Path, probes: int) -> None:
+@click.option(
+    "--bursts",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Runs of each saturated burst (the profile takes their medians).",
+)
+def calibrate(
+    redis_url: str | None, disk_dir: Path | None, out: Path, probes: int, bursts: int
+) -> None:
     """Measure the simulator's overheads on a real worker pool and write a profile.
 
     A short, standard probe workload (about 20 s per backend) runs on a pool
@@ -79,12 +88,14 @@ def calibrate(redis_url: str | None, disk_dir: Path | None, out: Path, probes: i
         entries = {}
         for name, backend in backends:
             click.echo(f"calibrating {name} ({backend!r})")
-            entries[name] = calibrate_backend(Broker(backend), probes, log=click.echo)
+            entries[name] = calibrate_backend(Broker(backend), probes, bursts, log=click.echo)
             overheads = entries[name].overheads
             click.echo(
                 f"  claim_rtt_ms={overheads.claim_rtt_ms} "
+                f"claim_ms_per_item={overheads.claim_ms_per_item} "
                 f"wake_latency_ms={overheads.wake_latency_ms} "
-                f"dispatch_ms={overheads.dispatch_ms} timer_ms={overheads.timer_ms}"
+                f"dispatch_ms={overheads.dispatch_ms} timer_ms={overheads.timer_ms} "
+                f"signals={overheads.signals}"
             )
     except (AlsekError, OSError) as error:
         raise click.ClickException(f"calibration failed: {error}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,6 +24,16 @@ def _check_plotting() -> None:
         raise click.UsageError(
             "--plot needs matplotlib, which is not installed: pip install 'alsek[plot]'"
         ) from None
+
+
+def _described(overheads: Any) -> str:
+    """The overheads a run used, in one line."""
+    kinds = ", ".join(f"{kind} {ms}" for kind, ms in sorted(overheads.dispatch_ms.items()))
+    return (
+        f"claim {overheads.claim_rtt_ms} ms + {overheads.claim_ms_per_item} ms per item, "
+        f"wake-up {overheads.wake_latency_ms} ms, dispatch ms: {kinds}, "
+        f"timer {overheads.timer_ms} ms, signals {overheads.signals}"
+    )
 
 
 @click.command(name="simulate")
@@ -94,6 +105,8 @@ def simulate(
         except ValidationError as error:
             raise click.BadParameter(str(error), param_hint="--profile") from None
     report = run_simulation(spec, seed=seed, trace=trace_path is not None)
+    if profile_path is not None:
+        click.echo(f"overheads of {profile_path} ({_described(spec.overheads)})\n")
     click.echo(report.to_table(), nl=False)
     if json_path is not None:
         json_path.write_text(report.to_json() + "\n", encoding="utf-8")

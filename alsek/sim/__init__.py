@@ -12,6 +12,11 @@ attrs (the record library ``alsek.pure`` is built on) and the standard library.
     >>> from alsek.sim import load_workload, simulate
     >>> report = simulate(load_workload("examples/workload.toml"), seed=1)
     >>> print(report.to_table())  # doctest: +SKIP
+
+The overheads of the real backend (a claim's round trip, a hand-off, how a
+wake-up reaches a waiting consumer) come from the workload, or from a
+profile ``python -m alsek calibrate`` measured on a real pool
+(``alsek.sim.profile``: ``load_profile(path).apply(workload, "redis")``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from alsek.sim.distributions import (
 from alsek.sim.engine import Engine
 from alsek.sim.load import load_workload, workload_from_dict
 from alsek.sim.plot import PlotUnavailableError, plot
+from alsek.sim.profile import BackendProfile, Profile, load_profile, save_profile
 from alsek.sim.report import LatencyStats, Report, TaskStats, build_report
 from alsek.sim.workload import Arrival, Kill, Overheads, PoolSpec, TaskKind, Workload
 
@@ -50,6 +56,7 @@ def simulate(workload: Workload, seed: int = 0, trace: bool = True) -> Report:
 
 __all__ = [
     "Arrival",
+    "BackendProfile",
     "Burst",
     "Bursts",
     "Empirical",
@@ -63,14 +70,17 @@ __all__ = [
     "PlotUnavailableError",
     "Poisson",
     "PoolSpec",
+    "Profile",
     "Report",
     "TaskKind",
     "TaskStats",
     "Times",
     "Uniform",
     "Workload",
+    "load_profile",
     "load_workload",
     "plot",
+    "save_profile",
     "simulate",
     "workload_from_dict",
 ]

@@ -23,8 +23,10 @@ at least 1 ms away), *claiming* (a backend round trip in flight), *paused*
   in a list, DiskCache a byte in the pipe): then it claims right away.
 * A wait ends ``wake_latency_ms`` after a submission or after a freed slot
   of a full mechanism interrupts it (``free`` says ``INTERRUPT``: the pool
-  sends itself a wake-up through the backend, the same way), or by itself
-  when it falls due: at a delayed message's ready time, a lease's expiry,
+  sends itself a wake-up through the backend, the same way), if the signal
+  reaches it (``Overheads.signals``, ``alsek.sim.signals``: every waiting
+  dispatcher hears each one, or one waiter does, as on Redis and DiskCache),
+  or by itself when it falls due: at a delayed message's ready time, a lease's expiry,
   or when the consumer's backoff runs out. With ``timer_ms`` the backend
   ends a wait that fell due only when it next serves a request (any
   submission, claim or outcome) or at its next timer tick: Redis checks

@@ -64,9 +64,8 @@ class Profile:
         names = sorted(self.backends)
         if backend is None:
             if len(names) != 1:
-                raise ValidationError(
-                    f"the profile has overheads for {', '.join(names)}: choose one backend"
-                )
+                shown = ", ".join(names)
+                raise ValidationError(f"the profile has overheads for {shown}: say which backend")
             backend = names[0]
         if backend not in self.backends:
             raise ValidationError(

@@ -35,6 +35,7 @@ BANNED_MODULES = (
     "alsek.storage",
     "alsek.cli",
     "alsek.sim",
+    "alsek.calibration",
 )
 #: Loaded by importing the core: ``threading`` comes with attrs, ``time`` and
 #: ``os`` with the interpreter, so only these can be checked in sys.modules.

@@ -126,8 +126,9 @@ def workloads(draw: Any, faults: bool = True, max_messages: int = 40) -> Workloa
             batch=draw(st.integers(1, 4)),
         ),
         overheads=Overheads(
-            claim_rtt_ms=draw(st.integers(0, 3)),
-            wake_latency_ms=draw(st.integers(0, 3)),
+            claim_rtt_ms=draw(st.sampled_from([0, 1, 2, 3, 0.4, 1.6])),
+            claim_ms_per_item=draw(st.sampled_from([0, 0, 0.3, 1.25])),
+            wake_latency_ms=draw(st.sampled_from([0, 1, 3, 0.7])),
             dispatch_ms={
                 "thread": draw(st.integers(0, 2)),
                 "process": draw(st.integers(0, 4)),

@@ -7,7 +7,8 @@ from arrival to the start of service, not counting the service itself.
 
 References: Erlang B/C and the M/M/c waiting-time distribution (Kleinrock,
 *Queueing Systems* vol. 1, section 3.5); Pollaczek-Khinchine (ibid. 5.6);
-the non-preemptive priority queue (Cobham 1954; Kleinrock vol. 2, 3.6).
+the non-preemptive priority queue (Cobham 1954; Kleinrock vol. 2, 3.6), and
+with c servers of one exponential service time (Gross and Harris, 3.4).
 """
 
 from __future__ import annotations
@@ -98,6 +99,28 @@ def priority_mean_waits(classes: Sequence[tuple[float, float, float]]) -> list[f
         upto = above + rate * mean
         if upto >= 1:
             raise ValueError(f"unstable: the load of the classes so far is {upto}")
+        waits.append(residual / ((1 - above) * (1 - upto)))
+        above = upto
+    return waits
+
+
+def mmc_priority_mean_waits(
+    servers: int, rates: Sequence[float], mean_service: float
+) -> list[float]:
+    """Mean wait of each class of a non-preemptive priority M/M/c queue where every class
+    has the same exponential service (``rates`` highest priority first).
+
+    With W0 = C(c, a) / (c mu), the mean time until some server frees when all are busy
+    times the chance they are, and sigma_k = (lambda_1 + ... + lambda_k) / (c mu):
+    W_k = W0 / ((1 - sigma_{k-1}) (1 - sigma_k)) (Gross and Harris, *Fundamentals of
+    Queueing Theory*, 3.4). With one server it is Cobham's formula for exponential service.
+    """
+    capacity = servers / mean_service
+    total = sum(rates)
+    residual = erlang_c(servers, total * mean_service) / capacity
+    waits, above = [], 0.0
+    for rate in rates:
+        upto = above + rate / capacity
         waits.append(residual / ((1 - above) * (1 - upto)))
         above = upto
     return waits
