@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -37,8 +37,11 @@ class LuaScript:
     sha: str
 
 
+_LUA = Path(__file__).parent / "lua"
+
+
 def _read(name: str) -> str:
-    return resources.files("alsek.effects.backends").joinpath(f"lua/{name}.lua").read_text()
+    return (_LUA / f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _helpers(body: str) -> list[str]:
