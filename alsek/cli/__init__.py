@@ -79,19 +79,6 @@ class _DefaultToWorker(click.Group):
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        """As click's, but a mistyped command is matched against every command, the
-        ones not imported yet included."""
-        name = args[0]
-        quiet = name.startswith("-") or ctx.resilient_parsing
-        if self.get_command(ctx, name) is None and not quiet:
-            raise click.exceptions.NoSuchCommand(
-                name, possibilities=self.list_commands(ctx), ctx=ctx
-            )
-        return super().resolve_command(ctx, args)
-
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         word = args[0] if args else ""
         names = self.list_commands(ctx)
