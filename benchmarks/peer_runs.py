@@ -2,10 +2,9 @@
 
 A run has its own redis-server (none for the SQLite-based systems) and three phases:
 
-1. memory (Redis only): one producer thread submits ``memory_n`` no-op messages with no
-   worker running; ``INFO memory`` used_memory grows by the bytes per queued message,
-   and the time taken gives the enqueue rate. The server is then flushed. (Without
-   Redis, the enqueue rate is that of phase 2's submissions.)
+1. memory: one producer thread submits ``memory_n`` no-op messages with no worker
+   running; ``INFO memory`` used_memory grows by the bytes per queued message, and the
+   time taken gives the enqueue rate. The server is then flushed.
 2. throughput: ``n`` no-op messages are submitted, the workers start, and the rate is
    taken between the first and the last completion, counted outside the store (each
    task appends a byte to a file). ``INFO commandstats`` and ``INFO cpu``
@@ -237,16 +236,16 @@ def _run(system: System, server: RedisServer | None, tmp: Path, n: int, memory_n
     def submit() -> None:
         apps.submit_noop(system.mechanism)
 
-    bytes_per_message = enqueue_rate = None
+    memory_before = probe.memory() if probe else 0
+    enqueue_rate = timed_submissions(submit, memory_n)
+    bytes_per_message = (probe.memory() - memory_before) / memory_n if probe else None
     if probe:
-        memory_before = probe.memory()
-        enqueue_rate = timed_submissions(submit, memory_n)
-        bytes_per_message = (probe.memory() - memory_before) / memory_n
         probe.client.flushall()
+    else:  # the SQLite files: start again from an empty store
+        apps = _fresh_store(system, env, tmp)
 
     s0 = probe.sample() if probe else None
-    rate_now = timed_submissions(submit, n)
-    enqueue_rate = enqueue_rate or rate_now
+    timed_submissions(submit, n)
     s1 = probe.sample() if probe else None
     procs = start_workers(system, env, tmp)
     try:
@@ -267,3 +266,11 @@ def _run(system: System, server: RedisServer | None, tmp: Path, n: int, memory_n
         figures = attrs.evolve(figures, commands_enqueue=enq_cmds, commands_processing=proc_cmds,
                                cpu_us_enqueue=enq_cpu, cpu_us_processing=proc_cpu)
     return figures
+
+
+def _fresh_store(system: System, env: dict[str, str], tmp: Path) -> Any:
+    """A new directory for a SQLite-based store (the memory phase filled the old one)."""
+    fresh = tmp / "fresh"
+    fresh.mkdir()
+    env["BENCH_DIR"] = str(fresh)
+    return load_apps(env)

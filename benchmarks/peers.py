@@ -58,17 +58,13 @@ TARGETS = (
            "alsek-2pools", ("dramatiq-2",), "tasks_per_s", True, 2.0),
     Target("enqueue, one producer thread vs Huey",
            "alsek-threads", ("huey-threads",), "enqueue_per_s", True, 1.2),
-    Target("Redis CPU per task, enqueue + processing, vs Dramatiq (threads)",
+    Target("Redis CPU per task vs Dramatiq (thread mechanism)",
            "alsek-threads", ("dramatiq-1",), "cpu_us", False, 0.6),
-    Target("Redis CPU per task, enqueue + processing, vs Dramatiq (processes)",
+    Target("Redis CPU per task vs Dramatiq (process mechanism)",
            "alsek-processes", ("dramatiq-1",), "cpu_us", False, 0.6),
-    Target("Redis CPU per task, processing only, vs Dramatiq (threads)",
-           "alsek-threads", ("dramatiq-1",), "cpu_us_processing", False, 0.6),
-    Target("Redis CPU per task, processing only, vs Dramatiq (processes)",
-           "alsek-processes", ("dramatiq-1",), "cpu_us_processing", False, 0.6),
-    Target("Redis commands per task, enqueue + processing, vs Dramatiq (threads)",
+    Target("Redis commands per task vs Dramatiq (thread mechanism)",
            "alsek-threads", ("dramatiq-1",), "commands", False, 1.5),
-    Target("Redis commands per task, enqueue + processing, vs Dramatiq (processes)",
+    Target("Redis commands per task vs Dramatiq (process mechanism)",
            "alsek-processes", ("dramatiq-1",), "commands", False, 1.5),
     Target("Redis bytes per queued message vs Dramatiq",
            "alsek-threads", ("dramatiq-1",), "bytes_per_message", False, 1.0),
@@ -83,7 +79,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("enqueue/s", "enqueue_per_s", "{:,.0f}"),
     ("p50 ms", "p50_ms", "{:.2f}"),
     ("p95 ms", "p95_ms", "{:.2f}"),
-    ("Redis cmds/task", "commands", "{:.1f}"),
+    ("Redis cmds/task (enq+proc)", "commands", "{:.1f}"),
     ("Redis CPU us/task", "cpu_us", "{:.0f}"),
     ("Redis bytes/msg", "bytes_per_message", "{:.0f}"),
 )
@@ -128,26 +124,24 @@ def target_line(target: Target, reps: list[dict[str, Figures]]) -> str:
             ratios.append(ours / theirs)
     sign = ">=" if target.at_least else "<="
     if not ratios:
-        return f"  {target.what:70s} {sign} {target.bound:<4} not measured"
+        return f"  {target.what:62s} {sign} {target.bound:<4} not measured"
     mid = statistics.median(ratios)
     met = mid >= target.bound if target.at_least else mid <= target.bound
     verdict = "PASS" if met else "MISS"
     shown = spread(ratios, "{:.2f}")
-    return f"  {target.what:70s} {sign} {target.bound:<4} {shown:22s} {verdict}"
+    return f"  {target.what:62s} {sign} {target.bound:<4} {shown:22s} {verdict}"
 
 
 def report(systems: Sequence[System], reps: list[dict[str, Figures]]) -> None:
     print()
-    print("Medians over repetitions [range]. Redis commands and CPU are per task, enqueue +")
-    print("processing; bytes are Redis memory per queued message.")
-    header = f"{'system':34s}" + "".join(f"{title:>24s}" for title, _, _ in COLUMNS)
+    header = f"{'system':34s}" + "".join(f"{title:>26s}" for title, _, _ in COLUMNS)
     print(header)
     for system in systems:
         runs = [rep[system.key] for rep in reps if system.key in rep]
         cells = []
         for _, metric, fmt in COLUMNS:
             values = [v for f in runs if (v := value(f, metric)) is not None]
-            cells.append(f"{spread(values, fmt):>24s}")
+            cells.append(f"{spread(values, fmt):>26s}")
         print(f"{system.label:34s}" + "".join(cells))
     print()
     print("Redis commands and CPU per task, enqueue + processing (each repetition):")

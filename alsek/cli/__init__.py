@@ -12,7 +12,6 @@ simulator's overheads on a real pool).
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -48,43 +47,15 @@ def looks_like_a_command(word: str, commands: list[str]) -> bool:
     )
 
 
-#: Commands imported when used, so that starting a worker imports none of them.
-_LAZY = {
-    "status": "alsek.cli.status:status",
-    "inspect": "alsek.cli.inspection:inspect_message",
-    "cancel": "alsek.cli.cancel:cancel",
-    "scheduler": "alsek.cli.scheduler:scheduler",
-    "dashboard": "alsek.cli.dashboard:dashboard",
-    "deadletters": "alsek.cli.deadletters:deadletters",
-    "simulate": "alsek.cli.simulate:simulate",
-    "calibrate": "alsek.cli.calibrate:calibrate",
-}
-
-
 class _DefaultToWorker(click.Group):
     """A group where an unknown first word is a package for the ``worker`` command,
-    unless it looks like a mistyped command (then click says "No such command").
-    Commands other than ``worker`` are imported when used (``_LAZY``)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *_LAZY})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in _LAZY:
-            module, attribute = _LAZY[cmd_name].split(":")
-            try:
-                command = getattr(importlib.import_module(module), attribute)
-            except ImportError:  # pragma: no cover - only while an optional part is absent
-                return None
-            self.add_command(command, cmd_name)
-        return self.commands.get(cmd_name)
+    unless it looks like a mistyped command (then click says "No such command")."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         word = args[0] if args else ""
-        names = self.list_commands(ctx)
-        unknown = bool(word) and not word.startswith("-") and word not in names
+        unknown = bool(word) and not word.startswith("-") and word not in self.commands
         # A mistyped command falls through to click's "No such command".
-        if unknown and not looks_like_a_command(word, names):
+        if unknown and not looks_like_a_command(word, list(self.commands)):
             args = ["worker", *args]
         return super().parse_args(ctx, args)
 
@@ -118,4 +89,34 @@ def main() -> None:
     """Alsek: a distributed task queue for Python."""
 
 
-main.add_command(worker, "worker")
+def _mount() -> None:
+    from alsek.cli.cancel import cancel
+    from alsek.cli.dashboard import dashboard
+    from alsek.cli.deadletters import deadletters
+    from alsek.cli.inspection import inspect_message
+    from alsek.cli.scheduler import scheduler
+    from alsek.cli.status import status
+
+    main.add_command(worker, "worker")
+    main.add_command(status, "status")
+    main.add_command(inspect_message, "inspect")
+    main.add_command(cancel, "cancel")
+    main.add_command(scheduler, "scheduler")
+    main.add_command(dashboard, "dashboard")
+    main.add_command(deadletters, "deadletters")
+
+
+_mount()
+
+
+def _mount_simulator() -> None:
+    try:
+        from alsek.cli.calibrate import calibrate
+        from alsek.cli.simulate import simulate
+    except ImportError:  # pragma: no cover - only while the simulator is absent
+        return
+    main.add_command(simulate, "simulate")
+    main.add_command(calibrate, "calibrate")
+
+
+_mount_simulator()

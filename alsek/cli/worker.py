@@ -10,7 +10,6 @@ import click
 from alsek import defaults
 from alsek.cli.logs import configure, log_options
 from alsek.cli.target import collect
-from alsek.effects.runners.process import prestart, stop_prestarted
 from alsek.exceptions import AlsekError, BackendAuthError
 
 
@@ -144,17 +143,12 @@ def worker(
     nested module (my_project.my_tasks), or a directory scanned recursively
     (my_project). Stops on SIGINT/SIGTERM after letting running tasks finish.
     """
-    # Task processes fork from a server that imports Alsek and the tasks: it starts
-    # first, so that it does so while this process imports them too.
-    forkserver = max_processes != 0 and prestart(_module_of(package))
     from alsek.effects.pool.pool import WorkerPool
     from alsek.pure.backoff import LinearBackoff
     from alsek.pure.ordering import parse_queues
 
     configure(log_level, log_format, log_config)
     tasks = collect(package)
-    if forkserver and not any(task.mechanism == "process" for task in tasks):
-        stop_prestarted()
     try:
         backoff = LinearBackoff(
             factor=consumer_backoff_factor,
@@ -187,14 +181,6 @@ def worker(
         stop_triggers(triggers)
         if metrics is not None:
             metrics.close()
-
-
-def _module_of(package: str) -> list[str]:
-    """The module ``package`` names, for a forkserver to import: a dotted name as given,
-    a file by its stem (its directory is the forkserver's too when it is this one);
-    none for a directory."""
-    name = Path(package).stem if package.endswith(".py") else package
-    return [name] if all(part.isidentifier() for part in name.split(".")) else []
 
 
 def _serve_metrics(pool: Any, port: int, host: str) -> Any:

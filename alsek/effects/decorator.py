@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast, overload
 
+from apscheduler.triggers.base import BaseTrigger
+
 from alsek.effects.async_task import AsyncTask, async_class
 from alsek.effects.broker import Broker
 from alsek.effects.result import ResultStore
+from alsek.effects.scheduler import TriggerTask
 from alsek.effects.signature import is_coroutine_function
 from alsek.effects.task import P, R, Task
 from alsek.exceptions import ValidationError
@@ -23,7 +26,6 @@ from alsek.pure.durations import Duration
 from alsek.pure.message import Mechanism
 
 if TYPE_CHECKING:
-    from apscheduler.triggers.base import BaseTrigger
     from typing_extensions import Unpack
 
 
@@ -86,13 +88,9 @@ def task(
     def decorator(function: Callable[P, R]) -> Task[P, R]:
         if base is not None and not (isinstance(base, type) and issubclass(base, Task)):
             raise ValidationError(f"base_task must be a subclass of Task, got {base!r}")
-        cls: type[Any] = base or Task
+        cls: type[Any] = base or (Task if trigger is None else TriggerTask)
         extra: dict[str, Any] = {}
         if trigger is not None:
-            # APScheduler is imported for triggered tasks only (a worker starts faster).
-            from alsek.effects.scheduler import TriggerTask
-
-            cls = base or TriggerTask
             extra["trigger"] = trigger
             if not issubclass(cls, TriggerTask):
                 cls = type(f"Trigger{cls.__name__}", (cls, TriggerTask), {})

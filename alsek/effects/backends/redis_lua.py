@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import redis
@@ -37,11 +37,8 @@ class LuaScript:
     sha: str
 
 
-_LUA = Path(__file__).parent / "lua"
-
-
 def _read(name: str) -> str:
-    return (_LUA / f"{name}.lua").read_text(encoding="utf-8")
+    return resources.files("alsek.effects.backends").joinpath(f"lua/{name}.lua").read_text()
 
 
 def _helpers(body: str) -> list[str]:

@@ -75,34 +75,6 @@ def preload(mp: Any, method: str, modules: Sequence[str]) -> Any:
     return context
 
 
-def prestart(modules: Sequence[str]) -> bool:
-    """Launch the forkserver now, preloading ``modules`` (those it cannot import are
-    skipped), so that it imports them while this process goes on starting up: the
-    first task process then forks at once. True when launched; a no-op unless task
-    processes start with the standard library's forkserver."""
-    try:
-        mp = multiprocessing_module()
-        method = start_method(mp)
-    except ValidationError:
-        return False
-    if method != "forkserver" or mp.__name__ != "multiprocessing":
-        return False
-    from multiprocessing import forkserver
-
-    preload(mp, method, modules)
-    forkserver.ensure_running()
-    return True
-
-
-def stop_prestarted() -> None:
-    """Stop a forkserver ``prestart`` launched, when no task process will need it."""
-    from multiprocessing import forkserver
-
-    stop = getattr(forkserver._forkserver, "_stop", None)
-    if stop is not None:
-        stop()
-
-
 def task_modules(functions_modules: Sequence[str]) -> list[str]:
     """Modules a child must import to know the pool's tasks (``__main__`` is handled by
     multiprocessing itself)."""
